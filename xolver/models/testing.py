@@ -1,0 +1,127 @@
+"""Models for tests: `ScriptedModel` (a queue of replies) and `FunctionModel` (a function of the request).
+
+Both count tokens as whitespace-separated words, so budgets and ledgers behave as with a real model.
+They never touch the network, so they work while real requests are blocked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from types import TracebackType
+from typing import Union
+
+from xolver.models.base import ModelRequest, ModelResponse, Usage
+
+__all__ = ["FunctionModel", "Reply", "ScriptExhausted", "ScriptedModel", "UnusedScript"]
+
+Reply = Union[str, ModelResponse, BaseException]
+
+
+class ScriptExhausted(AssertionError):
+    """A `ScriptedModel` was asked for more replies than it was given."""
+
+
+class UnusedScript(AssertionError):
+    """A `ScriptedModel` ended with replies nobody asked for."""
+
+
+def _usage(request: ModelRequest, text: str) -> Usage:
+    prompt = sum(len(m.content.split()) for m in request.messages)
+    return Usage(prompt_tokens=prompt, completion_tokens=len(text.split()))
+
+
+def _as_response(request: ModelRequest, reply: str | ModelResponse, name: str) -> ModelResponse:
+    if isinstance(reply, ModelResponse):
+        return reply
+    return ModelResponse(text=reply, usage=_usage(request, reply), cost=0.0, model=name)
+
+
+class ScriptedModel:
+    """Answers from a fixed script and fails the test when the script and the calls disagree.
+
+    Args:
+        replies: either one sequence of replies used in call order, or a mapping from the caller's
+            role (``"planner"``, ``"solver"``, ``"judge"``, ``"verifier"``, ...) to its own queue.
+            A reply is a string, a `ModelResponse`, or an exception instance to raise.
+        name: the model name reported in responses.
+
+    Use it as a context manager (or call `assert_used_up()`) to fail when replies are left unused;
+    a call after the script ran out raises `ScriptExhausted`.
+    """
+
+    def __init__(self, replies: Iterable[Reply] | Mapping[str, Iterable[Reply]], *, name: str = "scripted") -> None:
+        self._name = name
+        self._queues: dict[str | None, deque[Reply]]
+        if isinstance(replies, Mapping):
+            self._queues = {role: deque(items) for role, items in replies.items()}
+        else:
+            self._queues = {None: deque(replies)}
+        self.requests: list[ModelRequest] = []
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        self.requests.append(request)
+        key: str | None = None if None in self._queues else request.tags.role
+        queue = self._queues.get(key)
+        if not queue:
+            where = "" if key is None else f" for role {key!r}"
+            raise ScriptExhausted(f"ScriptedModel ran out of replies{where} at call {len(self.requests)}")
+        reply = queue.popleft()
+        await asyncio.sleep(0)  # a real model always yields to the loop
+        if isinstance(reply, BaseException):
+            raise reply
+        return _as_response(request, reply, self._name)
+
+    @property
+    def remaining(self) -> int:
+        return sum(len(q) for q in self._queues.values())
+
+    def assert_used_up(self) -> None:
+        """Raise `UnusedScript` if any scripted reply was never requested."""
+        left = {k or "*": len(q) for k, q in self._queues.items() if q}
+        if left:
+            raise UnusedScript(f"ScriptedModel has unused replies: {left}")
+
+    def __enter__(self) -> ScriptedModel:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.assert_used_up()
+
+
+Handler = Callable[[ModelRequest], Union[Reply, Awaitable[Reply]]]
+
+
+class FunctionModel:
+    """Answers each request with `function(request)`, sync or async.
+
+    The function may return a string or `ModelResponse`, or raise; this is how tests build models
+    that sleep (concurrency), fail on the n-th call (retries), or answer by role.
+    """
+
+    def __init__(self, function: Handler, *, name: str = "function") -> None:
+        self._function = function
+        self._name = name
+        self.requests: list[ModelRequest] = []
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        self.requests.append(request)
+        result = self._function(request)
+        if inspect.isawaitable(result):
+            result = await result
+        if isinstance(result, BaseException):
+            raise result
+        return _as_response(request, result, self._name)
