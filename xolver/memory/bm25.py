@@ -11,6 +11,7 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 from xolver.memory.records import ExperienceRecord, RecordKind, ScoredRecord
 
@@ -39,6 +40,11 @@ class BM25Index:
         self._lengths: list[int] = []
         self._df: Counter[str] = Counter()
         self._total_length = 0
+        self._live = 0
+        # Postings let `top` touch only documents that share a term with the query, which keeps a
+        # query over 100k documents in milliseconds; numpy views of them are rebuilt lazily.
+        self._postings: dict[str, list[tuple[int, int]]] = {}
+        self._arrays: dict[str, tuple[Any, Any]] = {}
 
     def __len__(self) -> int:
         return len(self._docs)
@@ -49,12 +55,79 @@ class BM25Index:
         length = sum(terms.values())
         self._lengths.append(length)
         self._total_length += length
+        self._live += 1
         self._df.update(terms.keys())
-        return len(self._docs) - 1
+        doc = len(self._docs) - 1
+        for term, freq in terms.items():
+            self._postings.setdefault(term, []).append((doc, freq))
+            self._arrays.pop(term, None)
+        return doc
+
+    def remove(self, doc: int) -> None:
+        """Drop a document; its position stays taken (positions are identifiers)."""
+        terms = self._docs[doc]
+        if not terms and self._lengths[doc] == 0:
+            return
+        self._total_length -= self._lengths[doc]
+        self._live -= 1
+        for term in terms:
+            self._df[term] -= 1
+            self._postings[term] = [p for p in self._postings[term] if p[0] != doc]
+            self._arrays.pop(term, None)
+        self._docs[doc] = Counter()
+        self._lengths[doc] = 0
+
+    def top(self, query: str, k: int, *, accept: Sequence[bool] | None = None) -> list[tuple[int, float]]:
+        """The `k` best (document, score) pairs with a positive score, best first.
+
+        Args:
+            query: free text.
+            k: how many to return.
+            accept: optional per-document mask; documents where it is false are left out.
+
+        Ties are broken by position so results are deterministic.
+        """
+        import numpy as np
+
+        n = len(self._docs)
+        if n == 0 or k <= 0 or self._live == 0:
+            return []
+        avg = self._total_length / self._live or 1.0
+        lengths = np.asarray(self._lengths, dtype=np.float64)
+        acc = np.zeros(n, dtype=np.float64)
+        touched = False
+        for term in set(tokenize(query)):
+            df = self._df.get(term, 0)
+            if df <= 0:
+                continue
+            idf = math.log(1 + (self._live - df + 0.5) / (df + 0.5))
+            arrays = self._arrays.get(term)
+            if arrays is None:
+                post = np.asarray(self._postings[term], dtype=np.int64).reshape(-1, 2)
+                arrays = (post[:, 0], post[:, 1].astype(np.float64))
+                self._arrays[term] = arrays
+            ids, freqs = arrays
+            norm = self.k1 * (1 - self.b + self.b * lengths[ids] / avg)
+            acc[ids] += idf * freqs * (self.k1 + 1) / (freqs + norm)
+            touched = True
+        if not touched:
+            return []
+        if accept is not None:
+            acc[~np.asarray(accept, dtype=bool)] = 0.0
+        positive = np.flatnonzero(acc > 0)
+        if positive.size == 0:
+            return []
+        if positive.size > k:
+            # argpartition narrows to the k best before the (stable) full sort.
+            part = positive[np.argpartition(-acc[positive], k - 1)[:k]]
+            kth = acc[part].min()
+            positive = positive[acc[positive] >= kth]
+        order = sorted(positive.tolist(), key=lambda i: (-acc[i], i))[:k]
+        return [(i, float(acc[i])) for i in order]
 
     def scores(self, query: str, candidates: Sequence[int] | None = None) -> dict[int, float]:
         """BM25 score of each candidate document (all by default) with a positive score."""
-        n = len(self._docs)
+        n = self._live
         if n == 0:
             return {}
         avg = self._total_length / n or 1.0
@@ -63,7 +136,7 @@ class BM25Index:
         if not idf:
             return {}
         out: dict[int, float] = {}
-        for i in candidates if candidates is not None else range(n):
+        for i in candidates if candidates is not None else range(len(self._docs)):
             doc = self._docs[i]
             norm = self.k1 * (1 - self.b + self.b * self._lengths[i] / avg)
             s = 0.0

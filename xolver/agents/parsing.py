@@ -1,0 +1,274 @@
+"""Tolerant parsers for what real (and tiny) models emit.
+
+Nothing here raises on model text: every function returns `None` or an empty value when it finds
+nothing, and the caller decides whether to ask the model for a repair.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+__all__ = [
+    "extract_answer",
+    "extract_boxed",
+    "extract_choice",
+    "extract_code_block",
+    "final_line_answer",
+    "last_number",
+    "normalize_answer",
+    "parse_score",
+    "split_sections",
+]
+
+_BOX_OPENERS = ("\\boxed", "\\fbox")
+
+
+def extract_boxed(text: str) -> list[str]:
+    """Contents of every ``\\boxed{...}`` (and ``\\fbox{...}``), nested braces included, in order.
+
+    Unclosed boxes are skipped; ``\\boxed 5`` (no braces) yields ``5``.
+    """
+    found: list[str] = []
+    i = 0
+    while True:
+        starts = [(text.find(op, i), op) for op in _BOX_OPENERS]
+        starts = [(s, op) for s, op in starts if s >= 0]
+        if not starts:
+            return found
+        start, op = min(starts)
+        j = start + len(op)
+        while j < len(text) and text[j] == " ":
+            j += 1
+        if j < len(text) and text[j] == "{":
+            depth = 0
+            k = j
+            while k < len(text):
+                if text[k] == "{":
+                    depth += 1
+                elif text[k] == "}":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                k += 1
+            if depth == 0 and k < len(text):
+                found.append(text[j + 1 : k].strip())
+                i = k + 1
+                continue
+            i = j + 1
+            continue
+        m = re.match(r"\s*([^\s$\\]+)", text[j:])
+        if m and j > start + len(op):
+            found.append(m.group(1))
+        i = j
+        if i >= len(text):
+            return found
+
+
+_FINAL = re.compile(
+    r"(?:final\s+answer|the\s+answer\s+is|answer\s*(?:is)?\s*[:=])\s*[:=]?\s*(.+)",
+    re.IGNORECASE,
+)
+
+
+def final_line_answer(text: str) -> str | None:
+    """The value after the last "Final answer:" / "The answer is" / "Answer:" phrase."""
+    matches = list(_FINAL.finditer(text))
+    for m in reversed(matches):
+        value = m.group(1).strip()
+        boxed = extract_boxed(value)
+        if boxed:
+            return boxed[-1]
+        value = value.split("\n")[0].strip().strip("*").strip()
+        value = re.sub(r"^\$+|\$+$", "", value).strip()
+        value = value.rstrip(".").strip()
+        if value:
+            return value
+    return None
+
+
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|-?\.\d+")
+
+
+def last_number(text: str) -> str | None:
+    """The last number in `text` (``1,234`` -> ``1234``), or None."""
+    matches = _NUMBER.findall(text)
+    if not matches:
+        return None
+    value = matches[-1].replace(",", "")
+    return value.rstrip(".") or None
+
+
+_FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
+
+
+def extract_code_block(text: str, *, language: str | None = None) -> str | None:
+    """The last fenced code block (an unclosed final fence runs to the end of the text)."""
+    blocks = [(lang.lower(), body) for lang, body in _FENCE.findall(text)]
+    if language:
+        preferred = [b for lang, b in blocks if lang in {language, language[:2]}]
+        if preferred:
+            return preferred[-1].strip("\n") or None
+    if not blocks:
+        return None
+    return blocks[-1][1].strip("\n") or None
+
+
+_CHOICE = re.compile(r"(?:answer|option|choice)\s*(?:is|:)?\s*\(?\s*([A-E])\s*\)?(?![a-zA-Z])", re.IGNORECASE)
+
+
+def extract_choice(text: str) -> str | None:
+    """A multiple-choice letter A-E."""
+    for value in reversed(extract_boxed(text)):
+        m = re.fullmatch(r"\(?\s*(?:\\text\{)?([A-Ea-e])\}?\s*\)?", value.strip())
+        if m:
+            return m.group(1).upper()
+    matches = _CHOICE.findall(text)
+    if matches:
+        return matches[-1].upper()
+    m = re.search(r"^\s*\(?([A-E])\)?[.)]?\s*$", text.strip().splitlines()[-1] if text.strip() else "")
+    return m.group(1) if m else None
+
+
+def extract_answer(text: str, fmt: str = "auto") -> tuple[str | None, str]:
+    """Pull the final answer out of a response.
+
+    Returns:
+        (answer, source) where source says which rule found it; (None, "none") when nothing did.
+    """
+    if not text or not text.strip():
+        return None, "none"
+    if fmt == "code":
+        code = extract_code_block(text, language="python")
+        return (code, "code_block") if code else (None, "none")
+    if fmt == "choice":
+        letter = extract_choice(text)
+        return (letter, "choice") if letter else (None, "none")
+    boxed = [b for b in extract_boxed(text) if b]
+    if boxed:
+        value = boxed[-1]
+        if fmt == "integer":
+            number = last_number(value)
+            return (number, "boxed") if number else (None, "none")
+        return value, "boxed"
+    line = final_line_answer(text)
+    if line:
+        if fmt == "integer":
+            number = last_number(line)
+            if number:
+                return number, "final_line"
+        else:
+            return line, "final_line"
+    if fmt in {"auto", "integer", "boxed"}:
+        number = last_number(text)
+        if number:
+            return number, "last_number"
+    if fmt == "text":
+        return text.strip().splitlines()[-1].strip(), "response"
+    return None, "none"
+
+
+_LATEX_NOISE = [
+    (re.compile(r"\\(?:d|t)frac"), r"\\frac"),
+    (re.compile(r"\\left|\\right|\\!|\\,|\\;|\\ "), ""),
+    (re.compile(r"\\text\{([^}]*)\}"), r"\1"),
+    (re.compile(r"\\mathrm\{([^}]*)\}"), r"\1"),
+    (re.compile(r"\^\{\\circ\}|\^\\circ|°"), ""),
+]
+
+
+def normalize_answer(answer: str | None) -> str:
+    """A canonical form for comparing answers between agents (not a full equivalence checker).
+
+    ``"1,000"``, ``"1000.0"`` and ``"$1000$"`` all map to ``"1000"``; ``\\dfrac12`` and
+    ``\\frac{1}{2}`` and ``0.5`` map to ``"1/2"``.
+    """
+    if answer is None:
+        return ""
+    s = answer.strip().strip("$").strip()
+    for pattern, repl in _LATEX_NOISE:
+        s = pattern.sub(repl, s)
+    s = re.sub(r"\\frac\s*(\d)\s*(\d)", r"\\frac{\1}{\2}", s)
+    s = s.replace(" ", "").rstrip(".").lower()
+    s = re.sub(r"^(?:x|y|n|k|answer)=", "", s)
+    m = re.fullmatch(r"\\frac\{(-?\d+)\}\{(-?\d+)\}", s)
+    if m and int(m.group(2)) != 0:
+        return _fraction_text(Fraction(int(m.group(1)), int(m.group(2))))
+    s = re.sub(r"^\\?\$", "", s)
+    numeric = s.replace(",", "")
+    numeric = re.sub(r"(?:dollars?|cm|m|km|kg|g|units?|hours?|minutes?|%)$", "", numeric)
+    try:
+        return _fraction_text(Fraction(numeric))
+    except (ValueError, ZeroDivisionError):
+        return s
+
+
+def _fraction_text(value: Fraction) -> str:
+    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+
+
+_SCORE_PATTERNS = [
+    re.compile(r"score\s*[:=]?\s*\**\s*(-?\d+(?:\.\d+)?)\s*(?:/\s*(\d+(?:\.\d+)?)|(%))?", re.IGNORECASE),
+    re.compile(r"(-?\d+(?:\.\d+)?)\s*/\s*(10|100|1|5)\b()"),
+]
+
+
+def parse_score(text: str) -> float | None:
+    """A score in [0, 1] from a judge reply: ``Score: 0.8``, ``SCORE: 1``, ``8/10``, ``80%``.
+
+    Values above 1 without a denominator are read on a 0-10 (or 0-100) scale.
+    """
+    if not text:
+        return None
+    for pattern in _SCORE_PATTERNS:
+        matches = list(pattern.finditer(text))
+        if not matches:
+            continue
+        m = matches[-1]
+        value = float(m.group(1))
+        denominator = m.group(2)
+        if denominator:
+            d = float(denominator)
+            value = value / d if d else 0.0
+        elif m.group(3):
+            value /= 100
+        elif value > 1:
+            value = value / 10 if value <= 10 else value / 100
+        return min(1.0, max(0.0, value))
+    lowered = text.lower()
+    if re.search(r"\b(incorrect|wrong|not correct)\b", lowered):
+        return 0.0
+    if re.search(r"\bcorrect\b", lowered):
+        return 1.0
+    return None
+
+
+_HEADER = re.compile(
+    r"^[ \t]*(?:#{1,6}[ \t]*)?(?:\*\*|__)?[ \t]*([A-Za-z][A-Za-z ]{1,30}?)[ \t]*(?:\*\*|__)?[ \t]*[:：]"
+    r"[ \t]*(?:\*\*|__)?[ \t]*(.*)$",
+    re.MULTILINE,
+)
+
+
+def split_sections(text: str, aliases: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """Split `text` at header lines (``THOUGHT:``, ``**Response:**``, ``## Critique:``...).
+
+    Args:
+        aliases: canonical section name -> accepted header words (case-insensitive).
+
+    Returns:
+        canonical name -> section body, for the sections found (the last occurrence wins).
+    """
+    lookup = {alias.lower(): name for name, words in aliases.items() for alias in words}
+    marks: list[tuple[int, int, str, str]] = []
+    for m in _HEADER.finditer(text):
+        name = lookup.get(m.group(1).strip().lower())
+        if name:
+            marks.append((m.start(), m.start(2), name, m.group(2)))
+    sections: dict[str, str] = {}
+    for idx, (_start, body_start, name, _rest) in enumerate(marks):
+        end = marks[idx + 1][0] if idx + 1 < len(marks) else len(text)
+        body = text[body_start:end].strip()
+        if body or name not in sections:
+            sections[name] = body
+    return sections

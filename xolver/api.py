@@ -1,0 +1,283 @@
+"""`Xolver`: the public entry point. Build it once, then `solve`, `asolve`, `stream` or `astream`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+from xolver.agents.runner import Budget
+from xolver.config import XolverConfig
+from xolver.errors import UserError
+from xolver.events import Event, SolveFinished, SolveStarted
+from xolver.graph.builder import graph_builder
+from xolver.graph.state import SolveContext, SolveState
+from xolver.memory.base import ExperienceStore
+from xolver.memory.bm25 import InMemoryExperienceStore
+from xolver.models import Model, resolve_model
+from xolver.solution import (
+    CallRecord,
+    Exemplar,
+    PlannedRole,
+    RoundRecord,
+    Solution,
+    Trajectory,
+    UsageLedger,
+)
+
+__all__ = ["Xolver"]
+
+T = TypeVar("T")
+_UNSET: Any = object()
+
+
+class Xolver:
+    """A team of LLM agents with a shared and an episodic memory.
+
+    Args:
+        model: a model string (``"local"``, ``"openai/gpt-4o-mini"``, ...) or a `Model` instance;
+            default: the config's model (``XOLVER_MODEL``, the config file, else ``"local"``).
+        config: a full `XolverConfig`; keyword `overrides` are applied on top of it.
+        memory: the episodic memory store; default a fresh in-process BM25 store. Pass ``None``
+            to run without one.
+        **overrides: any `XolverConfig` field, e.g. ``agents=3, rounds=2, max_calls=20``.
+
+    Example:
+        >>> xo = Xolver("openai/gpt-4o-mini", agents=3, rounds=2)
+        >>> xo.solve("What is 17 * 23?").answer
+        '391'
+    """
+
+    def __init__(
+        self,
+        model: str | Model | None = None,
+        *,
+        config: XolverConfig | None = None,
+        memory: ExperienceStore | None = _UNSET,
+        **overrides: Any,
+    ) -> None:
+        if isinstance(model, str):
+            overrides["model"] = model
+        if config is None:
+            config = XolverConfig.load(**overrides)
+        elif overrides:
+            config = XolverConfig.model_validate({**config.model_dump(), **overrides})
+        self.config = config
+        self.model: Model = (
+            model
+            if model is not None and not isinstance(model, str)
+            else resolve_model(
+                config.model, api_base=config.api_base, api_key=config.api_key, timeout=config.request_timeout
+            )
+        )
+        self.memory: ExperienceStore | None = InMemoryExperienceStore() if memory is _UNSET else memory
+        self._builder = graph_builder(config)
+        # Without a checkpoint file, threads are kept in process so `resume` still works.
+        self._memory_saver: Any = None
+
+    # ----------------------------------------------------------------- async API
+
+    async def astream(self, problem: str, *, thread_id: str | None = None) -> AsyncIterator[Event]:
+        """Solve `problem`, yielding typed events; the last one is `SolveFinished`."""
+        if not problem or not problem.strip():
+            raise UserError("the problem is empty")
+        async for event in self._run({"problem": problem.strip()}, thread_id=thread_id, resume=False):
+            yield event
+
+    async def asolve(self, problem: str, *, thread_id: str | None = None) -> Solution:
+        """Solve `problem` and return the `Solution`."""
+        return await _final(self.astream(problem, thread_id=thread_id))
+
+    async def aresume_stream(self, thread_id: str) -> AsyncIterator[Event]:
+        """Continue an interrupted solve from its last checkpoint, yielding events."""
+        async for event in self._run(None, thread_id=thread_id, resume=True):
+            yield event
+
+    async def aresume(self, thread_id: str) -> Solution:
+        """Continue an interrupted solve from its last checkpoint (needs a checkpointer)."""
+        return await _final(self.aresume_stream(thread_id))
+
+    # ----------------------------------------------------------------- sync API
+
+    def solve(self, problem: str, *, thread_id: str | None = None) -> Solution:
+        """Blocking `asolve`; works inside a running event loop too (runs in a worker thread)."""
+        return _run_sync(self.asolve(problem, thread_id=thread_id))
+
+    def resume(self, thread_id: str) -> Solution:
+        """Blocking `aresume`."""
+        return _run_sync(self.aresume(thread_id))
+
+    def stream(self, problem: str, *, thread_id: str | None = None) -> Iterator[Event]:
+        """Blocking `astream`: events arrive as the solve produces them."""
+        return _iterate_sync(self.astream(problem, thread_id=thread_id))
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def close(self) -> None:
+        """Release the model (e.g. the llama.cpp context)."""
+        close = getattr(self.model, "close", None)
+        if callable(close):
+            close()
+
+    def __enter__(self) -> Xolver:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- internals
+
+    @contextlib.asynccontextmanager
+    async def _checkpointer(self, wanted: bool) -> AsyncIterator[Any]:
+        path = self.config.checkpoint_path
+        if path is not None:
+            from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            async with AsyncSqliteSaver.from_conn_string(str(Path(path).expanduser())) as saver:
+                yield saver
+        elif wanted:
+            if self._memory_saver is None:
+                from langgraph.checkpoint.memory import InMemorySaver
+
+                self._memory_saver = InMemorySaver()
+            yield self._memory_saver
+        else:
+            yield None
+
+    async def _run(self, graph_input: SolveState | None, *, thread_id: str | None, resume: bool) -> AsyncIterator[Event]:
+        cfg = self.config
+        budget = Budget(max_calls=cfg.max_calls, max_tokens=cfg.max_total_tokens, max_seconds=cfg.max_seconds)
+        context = SolveContext(model=self.model, config=cfg, budget=budget, memory=self.memory)
+        started = time.monotonic()
+        async with self._checkpointer(wanted=thread_id is not None) as saver:
+            if saver is not None and thread_id is None:
+                thread_id = uuid.uuid4().hex
+            graph = self._builder.compile(checkpointer=saver)
+            run_config: dict[str, Any] = {"recursion_limit": 12 + 6 * cfg.total_rounds}
+            if thread_id is not None:
+                run_config["configurable"] = {"thread_id": thread_id}
+            final: dict[str, Any] | None = None
+            if resume:
+                if saver is None:
+                    raise UserError("resuming needs a checkpointer: set checkpoint_path (--checkpoint)")
+                snapshot = await graph.aget_state(run_config)
+                if not snapshot.values:
+                    raise UserError(f"no checkpointed solve with thread id {thread_id!r}")
+                spent = [CallRecord.model_validate(c) for c in snapshot.values.get("calls") or []]
+                for call in spent:
+                    budget.record(call)
+                problem = snapshot.values.get("problem", "")
+                if not snapshot.next:  # already finished: return it as it was
+                    yield SolveFinished(solution=self._solution(snapshot.values, thread_id, 0.0))
+                    return
+            else:
+                problem = graph_input["problem"] if graph_input else ""
+            yield SolveStarted(
+                problem=problem, model=self.model.name, agents=cfg.agents, rounds=cfg.total_rounds, thread_id=thread_id
+            )
+            async for mode, chunk in graph.astream(
+                graph_input, config=run_config, context=context, stream_mode=["custom", "values"]
+            ):
+                if mode == "custom":
+                    yield chunk
+                else:
+                    final = chunk
+            if final is None:  # pragma: no cover - LangGraph always emits the final values
+                raise UserError("the solve produced no state")
+            yield SolveFinished(solution=self._solution(final, thread_id, time.monotonic() - started))
+
+    def _solution(self, state: dict[str, Any], thread_id: str | None, seconds: float) -> Solution:
+        shared = [Trajectory.model_validate(e) for e in state.get("shared") or []]
+        return Solution(
+            problem=state.get("problem", ""),
+            answer=state.get("answer", ""),
+            answer_format=self.config.answer_format,
+            answer_source=state.get("answer_source", "none"),
+            best=shared[0] if shared else None,
+            roles=[PlannedRole.model_validate(r) for r in state.get("roles") or []],
+            exemplars=[Exemplar.model_validate(e) for e in state.get("exemplars") or []],
+            rounds=[RoundRecord.model_validate(r) for r in state.get("rounds_done") or []],
+            stop_reason=state.get("stop_reason") or "max_rounds",
+            memory_written=list(state.get("memory_written") or []),
+            model=self.model.name,
+            thread_id=thread_id,
+            wall_seconds=round(seconds, 3),
+            usage=UsageLedger(calls=[CallRecord.model_validate(c) for c in state.get("calls") or []]),
+        )
+
+
+async def _final(events: AsyncIterator[Event]) -> Solution:
+    solution: Solution | None = None
+    async for event in events:
+        if isinstance(event, SolveFinished):
+            solution = event.solution
+    if solution is None:  # pragma: no cover - _run always ends with SolveFinished or raises
+        raise UserError("the solve ended without a solution")
+    return solution
+
+
+def _in_running_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    if not _in_running_loop():
+        return asyncio.run(coro)
+    # Called from inside an event loop (a notebook, an async app): run on a private loop in a thread.
+    result: list[T] = []
+    error: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(asyncio.run(coro))
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+            error.append(e)
+
+    thread = threading.Thread(target=target, name="xolver-solve")
+    thread.start()
+    thread.join()
+    if error:
+        raise error[0]
+    return result[0]
+
+
+_DONE = object()
+
+
+def _iterate_sync(agen: AsyncIterator[Event]) -> Iterator[Event]:
+    """Drive an async iterator on a private loop in a thread, handing items over a queue."""
+    items: queue.Queue[Any] = queue.Queue()
+
+    async def pump() -> None:
+        try:
+            async for item in agen:
+                items.put(item)
+        except BaseException as e:  # noqa: BLE001 - delivered to the consumer
+            items.put(e)
+        finally:
+            items.put(_DONE)
+
+    thread = threading.Thread(target=lambda: asyncio.run(pump()), name="xolver-stream", daemon=True)
+    thread.start()
+    while True:
+        item = items.get()
+        if item is _DONE:
+            break
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+    thread.join()

@@ -1,0 +1,234 @@
+"""The graph's nodes. Each reads state, does one step of the method, and returns a state update.
+
+Nodes get their dependencies (model, budget, memory) from LangGraph's runtime context and emit typed
+events through the runtime's stream writer. A spent budget never raises out of a node: it is
+recorded in ``budget_stop`` and the routing sends the solve to the verifier.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from xolver.agents.judge import judge as run_judge
+from xolver.agents.planner import pad_roles, plan_roles
+from xolver.agents.runner import AgentRunner
+from xolver.agents.solver import solve as run_solver
+from xolver.agents.verifier import verify as run_verifier
+from xolver.errors import BudgetExceeded
+from xolver.events import (
+    AgentAnswered,
+    AgentJudged,
+    AgentStarted,
+    ExperienceRetrieved,
+    MemoryWritten,
+    RolesPlanned,
+    RoundFinished,
+    SharedMemoryUpdated,
+    Verified,
+)
+from xolver.graph.routing import stop_reason, update_shared
+from xolver.graph.state import AgentTask, JudgeTask, SolveContext, SolveState
+from xolver.memory.records import ExperienceRecord
+from xolver.models.base import ModelSettings
+from xolver.solution import CallRecord, Exemplar, PlannedRole, Trajectory
+
+__all__ = ["judge", "plan", "retrieve", "solve", "update_shared_memory", "verify", "write_back"]
+
+
+def _runner(runtime: Runtime[SolveContext]) -> AgentRunner:
+    ctx = runtime.context
+    cfg = ctx.config
+    settings = ModelSettings(
+        temperature=cfg.temperature, max_tokens=cfg.max_tokens, seed=cfg.seed, timeout=cfg.request_timeout
+    )
+    return AgentRunner(ctx.model, ctx.budget, emit=runtime.stream_writer, settings=settings)
+
+
+def _dump_calls(calls: list[CallRecord]) -> list[dict[str, Any]]:
+    return [c.model_dump(mode="json") for c in calls]
+
+
+async def plan(state: SolveState, runtime: Runtime[SolveContext]) -> dict[str, Any]:
+    cfg = runtime.context.config
+    runner = _runner(runtime)
+    budget_stop = None
+    calls: list[CallRecord] = []
+    try:
+        roles, calls = await plan_roles(
+            runner, state["problem"], agents=cfg.agents, drafts=cfg.drafted_roles, repair_attempts=cfg.repair_attempts
+        )
+    except BudgetExceeded as e:
+        roles, budget_stop = pad_roles([], cfg.agents), e.kind
+    runtime.stream_writer(RolesPlanned(roles=roles))
+    return {
+        "roles": [r.model_dump(mode="json") for r in roles],
+        "calls": _dump_calls(calls),
+        "budget_stop": budget_stop,
+        "round": 0,
+    }
+
+
+async def retrieve(state: SolveState, runtime: Runtime[SolveContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    cfg = ctx.config
+    if cfg.memory == "off" or ctx.memory is None or cfg.retrieval_k == 0:
+        return {"exemplars": []}
+    store = ctx.memory
+    hits = await asyncio.to_thread(
+        store.search, state["problem"], k=cfg.retrieval_k, kind="problem", namespace=cfg.namespace
+    )
+    exemplars = [
+        Exemplar(
+            id=h.record.id,
+            kind=h.record.kind,
+            text=h.record.text,
+            solution=h.record.solution,
+            answer=h.record.answer,
+            code=h.record.code,
+            score=round(h.score, 4),
+        )
+        for h in hits
+    ]
+    runtime.stream_writer(ExperienceRetrieved(exemplars=exemplars))
+    return {"exemplars": [e.model_dump(mode="json") for e in exemplars]}
+
+
+async def solve(task: AgentTask, runtime: Runtime[SolveContext]) -> dict[str, Any]:
+    cfg = runtime.context.config
+    runtime.stream_writer(AgentStarted(agent=task["agent"], role=task["role"], round=task["round"]))
+    previous = Trajectory.model_validate(task["previous"]) if task["previous"] else None
+    try:
+        trajectory, calls = await run_solver(
+            _runner(runtime),
+            task["problem"],
+            agent=task["agent"],
+            role=task["role"],
+            round_index=task["round"],
+            exemplars=[Exemplar.model_validate(e) for e in task["exemplars"]],
+            previous=previous,
+            shared=[Trajectory.model_validate(e) for e in task["shared"]],
+            share_critique=cfg.share_critique,
+            answer_format=cfg.answer_format,
+            repair_attempts=cfg.repair_attempts,
+        )
+    except BudgetExceeded as e:
+        trajectory = Trajectory(
+            agent=task["agent"], role=task["role"], round=task["round"], parse_ok=False, error="budget"
+        )
+        return {"trajectories": [trajectory.model_dump(mode="json")], "budget_stop": e.kind, "round": task["round"]}
+    runtime.stream_writer(AgentAnswered(trajectory=trajectory))
+    return {
+        "trajectories": [trajectory.model_dump(mode="json")],
+        "calls": _dump_calls(calls),
+        "round": task["round"],
+    }
+
+
+async def collect(state: SolveState) -> dict[str, Any]:
+    """Join point after the solver fan-out (LangGraph runs it once all branches are done)."""
+    return {}
+
+
+async def judge(task: JudgeTask, runtime: Runtime[SolveContext]) -> dict[str, Any]:
+    cfg = runtime.context.config
+    candidate = Trajectory.model_validate(task["trajectory"])
+    try:
+        verdict, calls = await run_judge(
+            _runner(runtime), task["problem"], candidate, repair_attempts=cfg.repair_attempts
+        )
+    except BudgetExceeded as e:
+        return {"budget_stop": e.kind}
+    runtime.stream_writer(
+        AgentJudged(agent=candidate.agent, round=candidate.round, score=verdict.score, critique=verdict.critique)
+    )
+    return {
+        "verdicts": [
+            {"agent": candidate.agent, "round": candidate.round, "score": verdict.score, "critique": verdict.critique}
+        ],
+        "calls": _dump_calls(calls),
+    }
+
+
+async def update_shared_memory(state: SolveState, runtime: Runtime[SolveContext]) -> dict[str, Any]:
+    cfg = runtime.context.config
+    current = state.get("round", 0)
+    verdicts = {(v["agent"], v["round"]): v for v in state.get("verdicts") or [] if v["round"] == current}
+    judged: list[Trajectory] = []
+    for raw in state.get("trajectories") or []:
+        if raw["round"] != current:
+            continue
+        t = Trajectory.model_validate(raw)
+        v = verdicts.get((t.agent, t.round))
+        if v is not None:
+            t = t.model_copy(update={"score": v["score"], "critique": v["critique"]})
+        judged.append(t)
+    old = [Trajectory.model_validate(e) for e in state.get("shared") or []]
+    shared = update_shared(old, judged, cfg.agents)
+    shared_dump = [e.model_dump(mode="json") for e in shared]
+    runtime.stream_writer(SharedMemoryUpdated(round=current, entries=shared))
+    after: SolveState = {**state, "shared": shared_dump}
+    reason = stop_reason(after, cfg)
+    best = max((e.score or 0.0 for e in shared), default=0.0)
+    runtime.stream_writer(RoundFinished(round=current, best_score=best, stop_reason=reason))
+    record = {"index": current, "trajectories": [t.model_dump(mode="json") for t in judged], "shared_memory": shared_dump}
+    return {"shared": shared_dump, "rounds_done": [record], "stop_reason": reason}
+
+
+async def verify(state: SolveState, runtime: Runtime[SolveContext]) -> dict[str, Any]:
+    cfg = runtime.context.config
+    shared = state.get("shared") or []
+    best: Trajectory | None = Trajectory.model_validate(shared[0]) if shared else None
+    if best is None:
+        # Nothing was scored (e.g. every reply unparseable): fall back to the latest non-empty reply.
+        for raw in reversed(state.get("trajectories") or []):
+            if raw.get("response"):
+                best = Trajectory.model_validate(raw)
+                break
+    answer, source, calls = await run_verifier(
+        _runner(runtime),
+        state["problem"],
+        best,
+        answer_format=cfg.answer_format,
+        repair_attempts=cfg.repair_attempts,
+    )
+    runtime.stream_writer(Verified(answer=answer, source=source))
+    reason = state.get("stop_reason") or stop_reason(state, cfg) or "max_rounds"
+    if not answer and best is None:
+        reason = "no_answer"
+    return {"answer": answer, "answer_source": source, "calls": _dump_calls(calls), "stop_reason": reason}
+
+
+async def write_back(state: SolveState, runtime: Runtime[SolveContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    cfg = ctx.config
+    if cfg.memory != "learn" or ctx.memory is None or not state.get("answer"):
+        return {"memory_written": []}
+    shared = state.get("shared") or []
+    if cfg.write_back == "best":
+        chosen = Trajectory.model_validate(shared[0]) if shared else None
+    else:  # the authors' code: the last response produced
+        last = (state.get("trajectories") or [])[-1:]
+        chosen = Trajectory.model_validate(last[0]) if last else None
+    if chosen is None or chosen.score is None or chosen.score < cfg.write_back_min_score:
+        return {"memory_written": []}
+    record = ExperienceRecord(
+        kind="problem",
+        namespace=cfg.namespace,
+        text=state["problem"],
+        solution=chosen.response,
+        answer=state["answer"],
+        source="solve",
+        score=chosen.score,
+        verified=False,
+    )
+    written = await asyncio.to_thread(ctx.memory.add, [record])
+    if written:
+        runtime.stream_writer(MemoryWritten(ids=written))
+    return {"memory_written": written}
+
+
+def roles_of(state: SolveState) -> list[PlannedRole]:
+    return [PlannedRole.model_validate(r) for r in state.get("roles") or []]

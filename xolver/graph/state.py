@@ -1,0 +1,76 @@
+"""The graph's state: plain JSON-like data only, so LangGraph checkpoints serialise it.
+
+Records are stored as dicts (`model_dump(mode="json")` of the pydantic records in
+`xolver.solution`) and validated back at the edges. Lists written by parallel branches use an
+appending reducer; scalars that parallel branches may write use `max` or first-wins reducers.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from typing import Annotated, Any, TypedDict
+
+from xolver.agents.runner import Budget
+from xolver.config import XolverConfig
+from xolver.memory.base import ExperienceStore
+from xolver.models.base import Model
+
+__all__ = ["AgentTask", "JudgeTask", "SolveContext", "SolveState"]
+
+
+def _max(current: int, new: int) -> int:
+    return max(current, new)
+
+
+def _first(current: str | None, new: str | None) -> str | None:
+    """Keep the first non-empty value (the first budget to run out is the reason reported)."""
+    return current or new
+
+
+class SolveState(TypedDict, total=False):
+    """Everything a solve knows; the input is ``{"problem": ...}``."""
+
+    problem: str
+    roles: list[dict[str, Any]]
+    exemplars: list[dict[str, Any]]
+    round: Annotated[int, _max]
+    trajectories: Annotated[list[dict[str, Any]], operator.add]
+    verdicts: Annotated[list[dict[str, Any]], operator.add]
+    shared: list[dict[str, Any]]
+    rounds_done: Annotated[list[dict[str, Any]], operator.add]
+    calls: Annotated[list[dict[str, Any]], operator.add]
+    budget_stop: Annotated[str | None, _first]
+    stop_reason: str | None
+    answer: str
+    answer_source: str
+    memory_written: list[str]
+
+
+class AgentTask(TypedDict):
+    """What one solver branch receives through `Send`."""
+
+    problem: str
+    agent: int
+    role: str
+    round: int
+    exemplars: list[dict[str, Any]]
+    previous: dict[str, Any] | None
+    shared: list[dict[str, Any]]
+
+
+class JudgeTask(TypedDict):
+    """What one judge branch receives through `Send`."""
+
+    problem: str
+    trajectory: dict[str, Any]
+
+
+@dataclass
+class SolveContext:
+    """Dependencies of one solve, passed as LangGraph's runtime context (never stored in state)."""
+
+    model: Model
+    config: XolverConfig
+    budget: Budget
+    memory: ExperienceStore | None = None

@@ -1,0 +1,727 @@
+"""`ChromaExperienceStore`: the persistent experience memory on chromadb's embedded client.
+
+Layout on disk (one folder, ``xolver_home() / "memory"`` by default)::
+
+    chroma.sqlite3, <uuid>/...   chromadb's own files; one collection per record kind
+    xolver.lock                  inter-process lock (fcntl), taken around every read and write
+    xolver.generation            a counter bumped by every write, so other processes know to reload
+
+Why the lock and the counter: chromadb's embedded client keeps each HNSW index in process memory and
+flushes it to disk on its own schedule. Two processes adding to one folder at the same time corrupt
+the index (measured here: lost ids and "Error finding id" on query), and a long-lived process never
+sees another's writes. So writes are serialised with an exclusive file lock, and a process that finds
+the generation counter moved since it loaded reopens the client (and rebuilds its BM25 side index)
+before it reads or writes. Each batch is a single chromadb ``add`` (one SQLite transaction holding
+every record's document, metadata and embedding), so a process killed mid-import leaves whole
+records or none.
+
+What it does not do: lock on platforms without ``fcntl`` (Windows), where one writer at a time is
+the caller's responsibility.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args
+
+from pydantic import ValidationError
+
+from xolver.config import xolver_home
+from xolver.errors import UserError
+from xolver.memory.bm25 import BM25Index
+from xolver.memory.embedders import Embedder, SentenceTransformerEmbedder
+from xolver.memory.records import ExperienceRecord, RecordKind, ScoredRecord
+
+if TYPE_CHECKING:  # pragma: no cover
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+
+try:  # POSIX only; see the module docstring.
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["KINDS", "ChromaExperienceStore", "SearchMode", "default_memory_path"]
+
+KINDS: tuple[RecordKind, ...] = get_args(RecordKind)
+SearchMode = Literal["hybrid", "dense", "bm25"]
+_SCHEMA = 1
+_PAGE = 5000
+
+
+def default_memory_path() -> Path:
+    """Where the memory lives unless told otherwise: ``xolver_home() / "memory"``."""
+    return xolver_home() / "memory"
+
+
+@dataclass
+class _SideIndex:
+    """Per-collection BM25 index and the metadata needed to filter it without asking chromadb."""
+
+    bm25: BM25Index = field(default_factory=BM25Index)
+    ids: list[str] = field(default_factory=list)
+    namespaces: list[str] = field(default_factory=list)
+    domains: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    alive: list[bool] = field(default_factory=list)
+    position: dict[str, int] = field(default_factory=dict)
+    hashes: set[str] = field(default_factory=set)
+    hash_of: dict[str, str] = field(default_factory=dict)
+    # Filter masks are rebuilt only after a change: building one is a pass over every record.
+    _masks: dict[tuple[str, str | None], Any] = field(default_factory=dict)
+
+    def add(self, record_id: str, document: str, meta: dict[str, Any]) -> None:
+        if record_id in self.position:
+            return
+        self.position[record_id] = self.bm25.add(document)
+        self.ids.append(record_id)
+        self.namespaces.append(str(meta.get("namespace", "default")))
+        self.domains.append(str(meta.get("domain", "general")))
+        self.sources.append(str(meta.get("source", "")))
+        self.alive.append(True)
+        self._masks.clear()
+        h = str(meta.get("hash", ""))
+        self.hashes.add(h)
+        self.hash_of[record_id] = h
+
+    def remove(self, record_id: str) -> None:
+        pos = self.position.pop(record_id, None)
+        if pos is None:
+            return
+        self.bm25.remove(pos)
+        self.alive[pos] = False
+        self._masks.clear()
+        self.hashes.discard(self.hash_of.pop(record_id, ""))
+
+    def mask(self, namespace: str, domain: str | None) -> Any:
+        """A numpy boolean array: which positions are alive and in `namespace` (and `domain`)."""
+        import numpy as np
+
+        key = (namespace, domain)
+        cached = self._masks.get(key)
+        if cached is None:
+            cached = np.fromiter(
+                (a and ns == namespace and (domain is None or d == domain)
+                 for a, ns, d in zip(self.alive, self.namespaces, self.domains)),
+                dtype=bool,
+                count=len(self.alive),
+            )
+            self._masks[key] = cached
+        return cached
+
+    def live_ids(self, predicate: Callable[[int], bool]) -> list[str]:
+        return [rid for i, rid in enumerate(self.ids) if self.alive[i] and predicate(i)]
+
+
+def _metadata(record: ExperienceRecord) -> dict[str, str | int | float | bool]:
+    # Filterable fields are top-level; the whole record rides along as JSON so it round-trips
+    # exactly (chromadb metadata cannot hold None).
+    return {
+        "namespace": record.namespace,
+        "kind": record.kind,
+        "domain": record.domain,
+        "source": record.source,
+        "hash": record.hash,
+        "verified": record.verified,
+        "created_at": record.created_at,
+        "record": record.model_dump_json(),
+    }
+
+
+def _record_from(meta: Any) -> ExperienceRecord | None:
+    try:
+        return ExperienceRecord.model_validate_json(str(meta["record"]))
+    except (KeyError, TypeError, ValidationError):
+        return None
+
+
+class ChromaExperienceStore:
+    """A persistent `ExperienceStore` on chromadb, searched by dense similarity and BM25.
+
+    Records of each kind live in their own collection (so code fragments are searched apart from
+    problems). Searches are hybrid by default: dense and BM25 rankings fused by reciprocal rank.
+    Thread-safe, and safe for several processes sharing one folder (see the module docstring).
+
+    Args:
+        path: the folder; default ``xolver_home() / "memory"``.
+        embedder: computes the vectors; default `SentenceTransformerEmbedder` (all-MiniLM-L6-v2).
+            The first embedder used with a folder is recorded; another one is refused.
+        namespace: when given, the store is bound to this namespace: it reads and writes nothing else.
+        near_duplicate_threshold: cosine similarity at or above which a new record counts as a
+            duplicate of a stored one of the same kind and namespace and is skipped (None: off).
+        ef_search: HNSW search breadth; higher is slower and closer to exact search.
+        ef_construction: HNSW build breadth.
+        max_neighbors: HNSW graph degree (M).
+        collection_prefix: collections are named ``<prefix>-<kind>``.
+
+    Raises:
+        UserError: the folder was built with another embedder, or cannot be opened.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        embedder: Embedder | None = None,
+        namespace: str | None = None,
+        near_duplicate_threshold: float | None = 0.98,
+        ef_search: int = 400,
+        ef_construction: int = 200,
+        max_neighbors: int = 32,
+        collection_prefix: str = "xolver",
+    ) -> None:
+        self.path = Path(path).expanduser() if path is not None else default_memory_path()
+        self.embedder: Embedder = embedder if embedder is not None else SentenceTransformerEmbedder()
+        self.namespace = namespace
+        self.near_duplicate_threshold = near_duplicate_threshold
+        self.hnsw = {
+            "space": "cosine",
+            "ef_search": ef_search,
+            "ef_construction": ef_construction,
+            "max_neighbors": max_neighbors,
+        }
+        self.collection_prefix = collection_prefix
+        self._lock = threading.RLock()
+        self._client: ClientAPI | None = None
+        self._collections: dict[RecordKind, Collection] = {}
+        self._side: dict[RecordKind, _SideIndex] = {}
+        self._generation = -1
+        self._dimension: int | None = None
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"cannot create memory folder {str(self.path)!r}: {e}") from e
+        with self._file_lock(exclusive=True):
+            self._open()
+
+    # ------------------------------------------------------------------ opening and locking
+
+    @contextlib.contextmanager
+    def _file_lock(self, *, exclusive: bool) -> Iterator[None]:
+        with self._lock:
+            if fcntl is None:  # pragma: no cover - Windows
+                yield
+                return
+            with open(self.path / "xolver.lock", "a+b") as handle:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def _read_generation(self) -> int:
+        try:
+            return int((self.path / "xolver.generation").read_text(encoding="ascii").strip() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    def _bump_generation(self) -> None:
+        # Written via a temporary file and rename, so a reader never sees a torn number.
+        value = max(self._read_generation(), self._generation) + 1
+        tmp = self.path / f"xolver.generation.{os.getpid()}.tmp"
+        tmp.write_text(str(value), encoding="ascii")
+        os.replace(tmp, self.path / "xolver.generation")
+        self._generation = value
+
+    def _open(self) -> None:
+        """(Re)open the chromadb client and rebuild the side indexes. Call with the file lock held."""
+        import chromadb
+        from chromadb.config import Settings
+
+        self._close_client()
+        generation = self._read_generation()
+        try:
+            client = chromadb.PersistentClient(
+                path=str(self.path), settings=Settings(anonymized_telemetry=False, allow_reset=False)
+            )
+        except Exception as e:  # chromadb raises many types; all mean "cannot open this folder"
+            raise UserError(f"cannot open memory at {str(self.path)!r}: {e}") from e
+        self._client = client
+        existing = {c.name: c for c in client.list_collections()}
+        for kind in KINDS:
+            name = f"{self.collection_prefix}-{kind}"
+            collection = existing.get(name)
+            if collection is None:
+                metadata: dict[str, str | int | float | bool] = {
+                    "xolver:embedder": self.embedder.id,
+                    "xolver:dimension": self.embedder.dimension,
+                    "xolver:schema": _SCHEMA,
+                    "xolver:kind": kind,
+                }
+                collection = client.get_or_create_collection(
+                    name,
+                    embedding_function=None,
+                    metadata=metadata,
+                    configuration=cast(Any, {"hnsw": self.hnsw}),
+                )
+            self._check_embedder(collection)
+            self._collections[kind] = collection
+            self._side[kind] = self._build_side(collection)
+        self._generation = generation
+
+    def _check_embedder(self, collection: Collection) -> None:
+        meta = collection.metadata or {}
+        stored = meta.get("xolver:embedder")
+        if stored is None:
+            raise UserError(
+                f"collection {collection.name!r} in {str(self.path)!r} was not made by xolver (no embedder recorded)"
+            )
+        if stored != self.embedder.id:
+            raise UserError(
+                f"memory at {str(self.path)!r} was built with embedder {stored!r}, not {self.embedder.id!r}: "
+                "open it with the same embedder or use another path"
+            )
+        dim = meta.get("xolver:dimension")
+        self._dimension = int(dim) if isinstance(dim, int | float) else None
+
+    def _build_side(self, collection: Collection) -> _SideIndex:
+        side = _SideIndex()
+        offset = 0
+        while True:
+            page = collection.get(include=cast(Any, ["documents", "metadatas"]), limit=_PAGE, offset=offset)
+            ids = page["ids"]
+            if not ids:
+                break
+            docs = page["documents"] or [""] * len(ids)
+            metas = page["metadatas"] or [{}] * len(ids)
+            for rid, doc, meta in zip(ids, docs, metas):
+                side.add(rid, doc or "", dict(meta or {}))
+            offset += len(ids)
+            if len(ids) < _PAGE:
+                break
+        return side
+
+    def _close_client(self) -> None:
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                close = getattr(self._client, "close", None)
+                if close is not None:
+                    close()
+        self._client = None
+        self._collections = {}
+        self._side = {}
+
+    def _refresh(self) -> None:
+        """Reopen when another process wrote since we loaded. Call with the file lock held."""
+        if self._read_generation() != self._generation:
+            self._open()
+
+    def close(self) -> None:
+        """Release chromadb's resources; the store cannot be used afterwards."""
+        with self._lock:
+            self._close_client()
+
+    def __enter__(self) -> ChromaExperienceStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ helpers
+
+    def _ns(self, namespace: str | None) -> str:
+        if self.namespace is not None:
+            if namespace is not None and namespace != self.namespace:
+                raise UserError(f"this store is bound to namespace {self.namespace!r}, not {namespace!r}")
+            return self.namespace
+        return namespace if namespace is not None else "default"
+
+    def _kinds(self, kind: RecordKind | None) -> tuple[RecordKind, ...]:
+        if kind is None:
+            return KINDS
+        if kind not in KINDS:
+            raise UserError(f"unknown record kind {kind!r}; expected one of {', '.join(KINDS)}")
+        return (kind,)
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Embed texts with the store's embedder, checking the dimension the store was built with."""
+        vectors = self.embedder.embed(texts)
+        if vectors and self._dimension is not None and len(vectors[0]) != self._dimension:
+            raise UserError(
+                f"embedder {self.embedder.id!r} gives {len(vectors[0])}-d vectors; the memory holds {self._dimension}-d"
+            )
+        return vectors
+
+    # ------------------------------------------------------------------ writing
+
+    def add(self, records: Sequence[ExperienceRecord]) -> list[str]:
+        """Store records, skipping content and near duplicates; return the ids actually written.
+
+        All records are written in one chromadb call per kind, so they land together or not at all.
+
+        Raises:
+            UserError: a record belongs to another namespace than the one the store is bound to.
+        """
+        if not records:
+            return []
+        for record in records:
+            self._ns(record.namespace)
+        vectors = self.embed([r.search_text() for r in records])
+        return self.add_embedded(records, vectors)
+
+    def add_embedded(self, records: Sequence[ExperienceRecord], vectors: Sequence[Sequence[float]]) -> list[str]:
+        """`add` with precomputed vectors (from this store's embedder); used by bulk imports."""
+        if len(records) != len(vectors):
+            raise UserError(f"{len(records)} records but {len(vectors)} vectors")
+        written: list[str] = []
+        with self._file_lock(exclusive=True):
+            self._refresh()
+            by_kind: dict[RecordKind, list[int]] = {}
+            for i, record in enumerate(records):
+                self._ns(record.namespace)
+                by_kind.setdefault(record.kind, []).append(i)
+            # Bumped before and after: a reader that loads while we write sees a moved counter later.
+            self._bump_generation()
+            for kind, positions in by_kind.items():
+                keep = self._dedup(kind, [records[i] for i in positions], [vectors[i] for i in positions])
+                chosen = [positions[j] for j in keep]
+                if not chosen:
+                    continue
+                batch = [records[i] for i in chosen]
+                self._collections[kind].add(
+                    ids=[r.id for r in batch],
+                    embeddings=[list(vectors[i]) for i in chosen],
+                    documents=[r.search_text() for r in batch],
+                    metadatas=cast(Any, [_metadata(r) for r in batch]),
+                )
+                side = self._side[kind]
+                for r in batch:
+                    side.add(r.id, r.search_text(), {**_metadata(r)})
+                written.extend(r.id for r in batch)
+            self._bump_generation()
+        return written
+
+    def _dedup(self, kind: RecordKind, records: list[ExperienceRecord], vectors: list[Sequence[float]]) -> list[int]:
+        """Positions of the records to keep: new content hash, new id, and not a near duplicate."""
+        import numpy as np
+
+        side = self._side[kind]
+        seen_hashes: set[str] = set()
+        seen_ids: set[str] = set()
+        keep: list[int] = []
+        for j, r in enumerate(records):
+            h = r.hash
+            if h in side.hashes or h in seen_hashes or r.id in side.position or r.id in seen_ids:
+                continue
+            seen_hashes.add(h)
+            seen_ids.add(r.id)
+            keep.append(j)
+        threshold = self.near_duplicate_threshold
+        if threshold is None or not keep:
+            return keep
+        # Near duplicates: against stored records (one batched query per namespace) and within the batch.
+        near: set[int] = set()
+        collection = self._collections[kind]
+        by_ns: dict[str, list[int]] = {}
+        for j in keep:
+            by_ns.setdefault(records[j].namespace, []).append(j)
+        for ns, js in by_ns.items():
+            if not side.mask(ns, None).any():
+                continue
+            result = collection.query(
+                query_embeddings=cast(Any, [list(vectors[j]) for j in js]),
+                n_results=1,
+                where={"namespace": ns},
+                include=cast(Any, ["distances"]),
+            )
+            for j, distances in zip(js, result["distances"] or []):
+                if distances and 1.0 - float(distances[0]) >= threshold:
+                    near.add(j)
+        kept: list[int] = []
+        kept_vectors: list[Any] = []
+        for j in keep:
+            if j in near:
+                continue
+            v = np.asarray(vectors[j], dtype=np.float32)
+            if any(
+                float(v @ kv) >= threshold and records[j].namespace == records[kk].namespace
+                for kk, kv in zip(kept, kept_vectors)
+            ):
+                continue
+            kept.append(j)
+            kept_vectors.append(v)
+        return kept
+
+    def record_use(self, ids: Sequence[str], score: float) -> None:
+        """Count one more use of each record by a solve whose best judge score was `score`."""
+        if not ids:
+            return
+        with self._file_lock(exclusive=True):
+            self._refresh()
+            self._bump_generation()
+            for kind in KINDS:
+                mine = [i for i in ids if i in self._side[kind].position]
+                if not mine:
+                    continue
+                collection = self._collections[kind]
+                got = collection.get(ids=mine, include=cast(Any, ["metadatas"]))
+                new_ids: list[str] = []
+                metas: list[dict[str, Any]] = []
+                for rid, meta in zip(got["ids"], got["metadatas"] or []):
+                    record = _record_from(meta)
+                    if record is None or (self.namespace is not None and record.namespace != self.namespace):
+                        continue
+                    n = record.times_retrieved
+                    mean = record.mean_use_score
+                    record.mean_use_score = score if mean is None else (mean * n + score) / (n + 1)
+                    record.times_retrieved = n + 1
+                    new_ids.append(rid)
+                    metas.append({**dict(meta or {}), "record": record.model_dump_json()})
+                if new_ids:
+                    collection.update(ids=new_ids, metadatas=cast(Any, metas))
+            self._bump_generation()
+
+    def forget(
+        self,
+        *,
+        ids: Sequence[str] | None = None,
+        namespace: str | None = None,
+        source: str | None = None,
+    ) -> int:
+        """Delete records by id, by namespace, or by source; return how many were deleted.
+
+        A store bound to a namespace deletes only inside it.
+
+        Raises:
+            UserError: no criterion, or more than one, was given.
+        """
+        given = sum(x is not None for x in (ids, namespace, source))
+        if given != 1:
+            raise UserError("forget needs exactly one of: ids, namespace, source")
+        if namespace is not None:
+            namespace = self._ns(namespace)
+        deleted = 0
+        with self._file_lock(exclusive=True):
+            self._refresh()
+            self._bump_generation()
+            for kind in KINDS:
+                side = self._side[kind]
+                bound = self.namespace
+
+                def wanted(i: int, side: _SideIndex = side, bound: str | None = bound) -> bool:
+                    if bound is not None and side.namespaces[i] != bound:
+                        return False
+                    if ids is not None:
+                        return side.ids[i] in set(ids)
+                    if namespace is not None:
+                        return side.namespaces[i] == namespace
+                    return side.sources[i] == source
+
+                doomed = side.live_ids(wanted) if ids is None else [i for i in ids if i in side.position]
+                if ids is not None and bound is not None:
+                    doomed = [i for i in doomed if side.namespaces[side.position[i]] == bound]
+                for start in range(0, len(doomed), _PAGE):
+                    chunk = doomed[start : start + _PAGE]
+                    self._collections[kind].delete(ids=chunk)
+                    for rid in chunk:
+                        side.remove(rid)
+                deleted += len(doomed)
+            self._bump_generation()
+        return deleted
+
+    # ------------------------------------------------------------------ reading
+
+    def count(self, *, namespace: str | None = None, kind: RecordKind | None = None) -> int:
+        """Number of records (in one namespace, or in all; of one kind, or of all)."""
+        if self.namespace is not None:
+            namespace = self._ns(namespace)
+        with self._file_lock(exclusive=False):
+            self._refresh()
+            total = 0
+            for k in self._kinds(kind):
+                side = self._side[k]
+                total += sum(
+                    1 for a, ns in zip(side.alive, side.namespaces) if a and (namespace is None or ns == namespace)
+                )
+            return total
+
+    def stats(self, *, namespace: str | None = None) -> dict[str, Any]:
+        """Counts by kind, namespace, domain and source, plus the embedder and path."""
+        if self.namespace is not None:
+            namespace = self._ns(namespace)
+        with self._file_lock(exclusive=False):
+            self._refresh()
+            by_kind: Counter[str] = Counter()
+            by_ns: Counter[str] = Counter()
+            by_domain: Counter[str] = Counter()
+            by_source: Counter[str] = Counter()
+            for kind in KINDS:
+                side = self._side[kind]
+                for i, alive in enumerate(side.alive):
+                    if not alive or (namespace is not None and side.namespaces[i] != namespace):
+                        continue
+                    by_kind[kind] += 1
+                    by_ns[side.namespaces[i]] += 1
+                    by_domain[side.domains[i]] += 1
+                    by_source[side.sources[i]] += 1
+            return {
+                "path": str(self.path),
+                "embedder": self.embedder.id,
+                "dimension": self._dimension,
+                "total": sum(by_kind.values()),
+                "by_kind": {k: by_kind.get(k, 0) for k in KINDS},
+                "by_namespace": dict(sorted(by_ns.items())),
+                "by_domain": dict(sorted(by_domain.items())),
+                "by_source": dict(sorted(by_source.items())),
+            }
+
+    def get(self, ids: Sequence[str]) -> list[ExperienceRecord]:
+        """The stored records with these ids (unknown ids are skipped), in the order given."""
+        with self._file_lock(exclusive=False):
+            self._refresh()
+            found: dict[str, ExperienceRecord] = {}
+            for kind in KINDS:
+                mine = [i for i in ids if i in self._side[kind].position]
+                if mine:
+                    found.update(self._fetch(kind, mine))
+            return [found[i] for i in ids if i in found]
+
+    def _fetch(self, kind: RecordKind, ids: Sequence[str]) -> dict[str, ExperienceRecord]:
+        got = self._collections[kind].get(ids=list(ids), include=cast(Any, ["metadatas"]))
+        out: dict[str, ExperienceRecord] = {}
+        for rid, meta in zip(got["ids"], got["metadatas"] or []):
+            record = _record_from(meta)
+            if record is not None and (self.namespace is None or record.namespace == self.namespace):
+                out[rid] = record
+        return out
+
+    def iter_records(self, *, namespace: str | None = None, kind: RecordKind | None = None) -> Iterator[ExperienceRecord]:
+        """Every stored record (of one namespace and kind, or all), page by page."""
+        if self.namespace is not None:
+            namespace = self._ns(namespace)
+        for k in self._kinds(kind):
+            offset = 0
+            while True:
+                with self._file_lock(exclusive=False):
+                    self._refresh()
+                    where = {"namespace": namespace} if namespace is not None else None
+                    page = self._collections[k].get(
+                        where=cast(Any, where), include=cast(Any, ["metadatas"]), limit=_PAGE, offset=offset
+                    )
+                metas = page["metadatas"] or []
+                for meta in metas:
+                    record = _record_from(meta)
+                    if record is not None:
+                        yield record
+                if len(page["ids"]) < _PAGE:
+                    break
+                offset += len(page["ids"])
+
+    def dense_search(
+        self,
+        query: str | Sequence[float],
+        *,
+        k: int = 5,
+        kind: RecordKind | None = None,
+        domain: str | None = None,
+        namespace: str | None = None,
+        with_vectors: bool = False,
+    ) -> list[tuple[ScoredRecord, list[float] | None]]:
+        """Nearest records by cosine similarity (the score), best first.
+
+        Args:
+            query: text, or a vector from this store's embedder.
+            k: hits per kind searched.
+            kind: one kind, or all three (then up to `k` of each, merged by score).
+            domain: only records of this domain.
+            namespace: defaults to the bound namespace or "default".
+            with_vectors: also return each hit's stored vector (for MMR).
+        """
+        ns = self._ns(namespace)
+        if k <= 0:
+            return []
+        vector = list(query) if not isinstance(query, str) else self.embed([query])[0]
+        where: dict[str, Any] = {"namespace": ns}
+        if domain is not None:
+            where = {"$and": [{"namespace": ns}, {"domain": domain}]}
+        include = ["metadatas", "distances"] + (["embeddings"] if with_vectors else [])
+        hits: list[tuple[ScoredRecord, list[float] | None]] = []
+        with self._file_lock(exclusive=False):
+            self._refresh()
+            for kk in self._kinds(kind):
+                side = self._side[kk]
+                available = int(side.mask(ns, domain).sum())
+                if available == 0:
+                    continue
+                result = self._collections[kk].query(
+                    query_embeddings=cast(Any, [vector]),
+                    n_results=min(k, available),
+                    where=cast(Any, where),
+                    include=cast(Any, include),
+                )
+                metas = (result["metadatas"] or [[]])[0]
+                dists = (result["distances"] or [[]])[0]
+                embs = result["embeddings"][0] if with_vectors and result["embeddings"] is not None else None
+                for i, (meta, dist) in enumerate(zip(metas, dists)):
+                    record = _record_from(meta)
+                    if record is None or record.namespace != ns:
+                        continue
+                    vec = [float(x) for x in embs[i]] if embs is not None else None
+                    hits.append((ScoredRecord(record=record, score=1.0 - float(dist)), vec))
+        hits.sort(key=lambda h: -h[0].score)
+        return hits
+
+    def lexical_search(
+        self,
+        query: str,
+        *,
+        k: int = 5,
+        kind: RecordKind | None = None,
+        domain: str | None = None,
+        namespace: str | None = None,
+    ) -> list[ScoredRecord]:
+        """Best BM25 matches (the paper's retriever), best first; scores are BM25 scores."""
+        ns = self._ns(namespace)
+        if k <= 0:
+            return []
+        with self._file_lock(exclusive=False):
+            self._refresh()
+            found: list[tuple[float, RecordKind, str]] = []
+            for kk in self._kinds(kind):
+                side = self._side[kk]
+                for pos, score in side.bm25.top(query, k, accept=side.mask(ns, domain)):
+                    found.append((score, kk, side.ids[pos]))
+            found.sort(key=lambda f: -f[0])
+            found = found[: k * len(self._kinds(kind))]
+            hits: list[ScoredRecord] = []
+            fetched: dict[str, ExperienceRecord] = {}
+            for kk in self._kinds(kind):
+                mine = [rid for _, kind_, rid in found if kind_ == kk]
+                if mine:
+                    fetched.update(self._fetch(kk, mine))
+            for score, _, rid in found:
+                record = fetched.get(rid)
+                if record is not None and record.namespace == ns:
+                    hits.append(ScoredRecord(record=record, score=score))
+            return hits
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 5,
+        kind: RecordKind | None = None,
+        domain: str | None = None,
+        namespace: str | None = None,
+        mode: SearchMode = "hybrid",
+    ) -> list[ScoredRecord]:
+        """The `k` records most relevant to `query`, best first (hybrid by default).
+
+        Args:
+            query: free text.
+            k: how many in all.
+            kind: only this kind.
+            domain: only this domain.
+            namespace: defaults to the bound namespace or "default".
+            mode: "hybrid" (dense + BM25, reciprocal rank fusion), "dense" or "bm25".
+        """
+        from xolver.memory.retrieval import hybrid_search
+
+        return hybrid_search(self, query, k=k, kind=kind, domain=domain, namespace=namespace, mode=mode)

@@ -1,0 +1,167 @@
+"""The result of a solve (`Solution`) and the records it is made of. All JSON-serialisable."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "CallRecord",
+    "Exemplar",
+    "PlannedRole",
+    "RoundRecord",
+    "Solution",
+    "StopReason",
+    "Trajectory",
+    "UsageLedger",
+    "UsageTotals",
+]
+
+StopReason = Literal[
+    "perfect_score",  # every shared-memory entry was perfect (early stop)
+    "max_rounds",  # all configured rounds ran
+    "budget_calls",
+    "budget_tokens",
+    "budget_seconds",
+    "no_answer",  # no agent produced a usable response
+]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PlannedRole(_Record):
+    """An expert role the planner chose for one solver agent."""
+
+    name: str
+    reason: str = ""
+    padded: bool = False
+
+
+class Exemplar(_Record):
+    """An experience record shown to the solvers."""
+
+    id: str
+    kind: str
+    text: str
+    solution: str = ""
+    answer: str = ""
+    code: str = ""
+    score: float = 0.0
+
+
+class Trajectory(_Record):
+    """One agent's output in one round, with the judge's verdict once judged."""
+
+    agent: int
+    role: str
+    round: int
+    thought: str = ""
+    response: str = ""
+    answer: str | None = None
+    score: float | None = None
+    critique: str = ""
+    parse_ok: bool = True
+    error: str | None = None
+
+
+class CallRecord(_Record):
+    """One model call in the ledger."""
+
+    role: str
+    agent: int | None = None
+    round: int | None = None
+    purpose: str = "answer"
+    model: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    seconds: float = 0.0
+    ok: bool = True
+    error: str | None = None
+
+
+class UsageTotals(_Record):
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class UsageLedger(_Record):
+    """Every model call of a solve, with totals overall and by role."""
+
+    calls: list[CallRecord] = Field(default_factory=list)
+
+    @property
+    def totals(self) -> UsageTotals:
+        return _sum(self.calls)
+
+    def by_role(self) -> dict[str, UsageTotals]:
+        groups: dict[str, list[CallRecord]] = defaultdict(list)
+        for call in self.calls:
+            groups[call.role].append(call)
+        return {role: _sum(calls) for role, calls in sorted(groups.items())}
+
+    def by_round(self) -> dict[int, UsageTotals]:
+        groups: dict[int, list[CallRecord]] = defaultdict(list)
+        for call in self.calls:
+            if call.round is not None:
+                groups[call.round].append(call)
+        return {r: _sum(calls) for r, calls in sorted(groups.items())}
+
+
+def _sum(calls: list[CallRecord]) -> UsageTotals:
+    return UsageTotals(
+        calls=len(calls),
+        prompt_tokens=sum(c.prompt_tokens for c in calls),
+        completion_tokens=sum(c.completion_tokens for c in calls),
+        cost=sum(c.cost for c in calls),
+    )
+
+
+class RoundRecord(_Record):
+    """One round: every agent's trajectory and the shared memory after the update."""
+
+    index: int
+    trajectories: list[Trajectory] = Field(default_factory=list)
+    shared_memory: list[Trajectory] = Field(default_factory=list)
+
+
+class Solution(_Record):
+    """What a solve returns.
+
+    Attributes:
+        answer: the final answer in the requested format ("" when none could be extracted).
+        answer_source: how the verifier got it: "boxed", "final_line", "last_number", "code_block",
+            "choice", "response", "model" (a verifier model call), or "none".
+        best: the shared-memory entry the answer came from.
+        rounds: every round with each agent's role, output, critique and score.
+        stop_reason: why the loop ended.
+        usage: every model call, keyed by role, agent and round.
+    """
+
+    problem: str
+    answer: str
+    answer_format: str = "auto"
+    answer_source: str = "none"
+    best: Trajectory | None = None
+    roles: list[PlannedRole] = Field(default_factory=list)
+    exemplars: list[Exemplar] = Field(default_factory=list)
+    rounds: list[RoundRecord] = Field(default_factory=list)
+    stop_reason: StopReason = "max_rounds"
+    memory_written: list[str] = Field(default_factory=list)
+    model: str = ""
+    thread_id: str | None = None
+    wall_seconds: float = 0.0
+    usage: UsageLedger = Field(default_factory=UsageLedger)
+
+    def __str__(self) -> str:
+        return self.answer
