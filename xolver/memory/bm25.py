@@ -19,10 +19,11 @@ __all__ = ["BM25Index", "InMemoryExperienceStore", "tokenize"]
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 # Words that carry no topic; dropping them keeps BM25 from matching on "the" and "is".
-_STOP = frozenset(
-    "a an and are as at be by for from has have how if in is it its of on or that the their then there these this to was "
-    "were what when where which who will with you your".split()
+_STOP_WORDS = (
+    "a an and are as at be by for from has have how if in is it its of on or that the their then there these "
+    "this to was were what when where which who will with you your"
 )
+_STOP = frozenset(_STOP_WORDS.split())
 
 
 def tokenize(text: str) -> list[str]:

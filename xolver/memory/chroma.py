@@ -22,7 +22,6 @@ the caller's responsibility.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import threading
 from collections import Counter
@@ -108,8 +107,10 @@ class _SideIndex:
         cached = self._masks.get(key)
         if cached is None:
             cached = np.fromiter(
-                (a and ns == namespace and (domain is None or d == domain)
-                 for a, ns, d in zip(self.alive, self.namespaces, self.domains)),
+                (
+                    a and ns == namespace and (domain is None or d == domain)
+                    for a, ns, d in zip(self.alive, self.namespaces, self.domains, strict=False)
+                ),
                 dtype=bool,
                 count=len(self.alive),
             )
@@ -291,7 +292,7 @@ class ChromaExperienceStore:
                 break
             docs = page["documents"] or [""] * len(ids)
             metas = page["metadatas"] or [{}] * len(ids)
-            for rid, doc, meta in zip(ids, docs, metas):
+            for rid, doc, meta in zip(ids, docs, metas, strict=False):
                 side.add(rid, doc or "", dict(meta or {}))
             offset += len(ids)
             if len(ids) < _PAGE:
@@ -387,7 +388,7 @@ class ChromaExperienceStore:
                 batch = [records[i] for i in chosen]
                 self._collections[kind].add(
                     ids=[r.id for r in batch],
-                    embeddings=[list(vectors[i]) for i in chosen],
+                    embeddings=cast(Any, [list(vectors[i]) for i in chosen]),
                     documents=[r.search_text() for r in batch],
                     metadatas=cast(Any, [_metadata(r) for r in batch]),
                 )
@@ -431,7 +432,7 @@ class ChromaExperienceStore:
                 where={"namespace": ns},
                 include=cast(Any, ["distances"]),
             )
-            for j, distances in zip(js, result["distances"] or []):
+            for j, distances in zip(js, result["distances"] or [], strict=False):
                 if distances and 1.0 - float(distances[0]) >= threshold:
                     near.add(j)
         kept: list[int] = []
@@ -442,7 +443,7 @@ class ChromaExperienceStore:
             v = np.asarray(vectors[j], dtype=np.float32)
             if any(
                 float(v @ kv) >= threshold and records[j].namespace == records[kk].namespace
-                for kk, kv in zip(kept, kept_vectors)
+                for kk, kv in zip(kept, kept_vectors, strict=False)
             ):
                 continue
             kept.append(j)
@@ -464,7 +465,7 @@ class ChromaExperienceStore:
                 got = collection.get(ids=mine, include=cast(Any, ["metadatas"]))
                 new_ids: list[str] = []
                 metas: list[dict[str, Any]] = []
-                for rid, meta in zip(got["ids"], got["metadatas"] or []):
+                for rid, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
                     record = _record_from(meta)
                     if record is None or (self.namespace is not None and record.namespace != self.namespace):
                         continue
@@ -538,7 +539,9 @@ class ChromaExperienceStore:
             for k in self._kinds(kind):
                 side = self._side[k]
                 total += sum(
-                    1 for a, ns in zip(side.alive, side.namespaces) if a and (namespace is None or ns == namespace)
+                    1
+                    for a, ns in zip(side.alive, side.namespaces, strict=False)
+                    if a and (namespace is None or ns == namespace)
                 )
             return total
 
@@ -586,13 +589,15 @@ class ChromaExperienceStore:
     def _fetch(self, kind: RecordKind, ids: Sequence[str]) -> dict[str, ExperienceRecord]:
         got = self._collections[kind].get(ids=list(ids), include=cast(Any, ["metadatas"]))
         out: dict[str, ExperienceRecord] = {}
-        for rid, meta in zip(got["ids"], got["metadatas"] or []):
+        for rid, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
             record = _record_from(meta)
             if record is not None and (self.namespace is None or record.namespace == self.namespace):
                 out[rid] = record
         return out
 
-    def iter_records(self, *, namespace: str | None = None, kind: RecordKind | None = None) -> Iterator[ExperienceRecord]:
+    def iter_records(
+        self, *, namespace: str | None = None, kind: RecordKind | None = None
+    ) -> Iterator[ExperienceRecord]:
         """Every stored record (of one namespace and kind, or all), page by page."""
         if self.namespace is not None:
             namespace = self._ns(namespace)
@@ -659,7 +664,7 @@ class ChromaExperienceStore:
                 metas = (result["metadatas"] or [[]])[0]
                 dists = (result["distances"] or [[]])[0]
                 embs = result["embeddings"][0] if with_vectors and result["embeddings"] is not None else None
-                for i, (meta, dist) in enumerate(zip(metas, dists)):
+                for i, (meta, dist) in enumerate(zip(metas, dists, strict=False)):
                     record = _record_from(meta)
                     if record is None or record.namespace != ns:
                         continue

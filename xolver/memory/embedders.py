@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import itertools
 import math
 import os
 import re
@@ -165,7 +166,7 @@ class HashEmbedder:
         for text in texts:
             vector = [0.0] * self._dimension
             words = _WORD.findall(text.lower())
-            features = words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+            features = words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
             for feature in features:
                 index, sign = self._bucket(feature)
                 vector[index] += sign

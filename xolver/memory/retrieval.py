@@ -74,7 +74,7 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], *, k: int = RRF_K)
 
 
 def _dot(a: Sequence[float], b: Sequence[float]) -> float:
-    return math.fsum(x * y for x, y in zip(a, b))
+    return math.fsum(x * y for x, y in zip(a, b, strict=False))
 
 
 def mmr_select(
@@ -123,6 +123,7 @@ def hybrid_search(
     mode: SearchMode = "hybrid",
     candidates: int | None = None,
     mmr_diversity: float | None = None,
+    query_vector: Sequence[float] | None = None,
 ) -> list[ScoredRecord]:
     """Search a store by dense similarity, BM25, or both fused by reciprocal rank.
 
@@ -137,6 +138,7 @@ def hybrid_search(
         mode: "hybrid", "dense" or "bm25".
         candidates: how deep each ranking goes before fusion (default max(4k, 20)).
         mmr_diversity: when set, re-rank the fused candidates with MMR at this diversity.
+        query_vector: the query's embedding when the caller already has it.
 
     Returns:
         Hits, best first. Scores are cosine similarity (dense), BM25 score (bm25) or the fused
@@ -154,7 +156,8 @@ def hybrid_search(
         depth = max(depth, 3 * k)
     if mode == "bm25" and mmr_diversity is None:
         return store.lexical_search(query, k=k, kind=kind, domain=domain, namespace=namespace)
-    query_vector = store.embed([query])[0]
+    if query_vector is None:
+        query_vector = store.embed([query])[0]
     dense = store.dense_search(
         query_vector,
         k=depth if (mode == "hybrid" or mmr_diversity is not None) else k,
@@ -171,17 +174,23 @@ def hybrid_search(
         lexical = store.lexical_search(query, k=depth, kind=kind, domain=domain, namespace=namespace)
         for hit in lexical:
             by_id.setdefault(hit.record.id, hit)
-        rankings = [[h.record.id for h in lexical]] if mode == "bm25" else [[h.record.id for h, _ in dense], [h.record.id for h in lexical]]
+        rankings = (
+            [[h.record.id for h in lexical]]
+            if mode == "bm25"
+            else [[h.record.id for h, _ in dense], [h.record.id for h in lexical]]
+        )
         ranked = reciprocal_rank_fusion(rankings)
     if mmr_diversity is not None:
         missing = [rid for rid, _ in ranked if rid not in vectors]
         if missing:
             texts = [by_id[rid].record.search_text() for rid in missing]
-            vectors.update(zip(missing, store.embed(texts)))
+            vectors.update(zip(missing, store.embed(texts), strict=False))
         top = ranked[:depth]
         best = top[0][1] if top else 1.0
         relevance = {rid: (score / best if best else 0.0) for rid, score in top}
-        picked = mmr_select(query_vector, [(rid, vectors[rid]) for rid, _ in top], k, diversity=mmr_diversity, relevance=relevance)
+        picked = mmr_select(
+            query_vector, [(rid, vectors[rid]) for rid, _ in top], k, diversity=mmr_diversity, relevance=relevance
+        )
         score_of = dict(top)
         return [ScoredRecord(record=by_id[rid].record, score=score_of[rid]) for rid in picked]
     return [ScoredRecord(record=by_id[rid].record, score=score) for rid, score in ranked[:k]]
@@ -235,14 +244,26 @@ def retrieve_experience(
         mmr_diversity: when set, pick diverse hits by MMR at this diversity (0..1).
     """
 
+    # One embedding of the query serves all three kinds.
+    vector: list[float] | None = None
+    if isinstance(store, HybridSearchable) and (mode != "bm25" or mmr_diversity is not None):
+        vector = store.embed([query])[0]
+
     def one(kind: RecordKind, k: int) -> tuple[ScoredRecord, ...]:
         if k <= 0:
             return ()
-        return tuple(
-            hybrid_search(
-                store, query, k=k, kind=kind, domain=domain, namespace=namespace, mode=mode, mmr_diversity=mmr_diversity
-            )
+        hits = hybrid_search(
+            store,
+            query,
+            k=k,
+            kind=kind,
+            domain=domain,
+            namespace=namespace,
+            mode=mode,
+            mmr_diversity=mmr_diversity,
+            query_vector=vector,
         )
+        return tuple(hits)
 
     return RetrievedExperience(
         problems=one("problem", k_problems), strategies=one("strategy", k_strategies), code=one("code", k_code)
