@@ -75,7 +75,7 @@ class XolverConfig(BaseModel):
     repair_attempts: int = Field(1, ge=0, le=3, description="Repair requests after an unparseable reply.")
 
     # --- episodic memory
-    memory: Literal["off", "frozen", "learn"] = Field(
+    memory_mode: Literal["off", "frozen", "learn"] = Field(
         "learn", description="off: no retrieval; frozen: retrieve only (Xolver -); learn: also write back (Xolver +)."
     )
     retrieval_k: int = Field(5, ge=0, le=50, description="Exemplars retrieved per problem (paper: 5).")

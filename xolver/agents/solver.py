@@ -44,6 +44,9 @@ def parse_solution(text: str, answer_format: str = "auto") -> SolverOutput | Non
     response = sections.get("response", "")
     if not response:
         response = text.strip()
+    elif sections.get("final"):
+        # Keep the stated final answer with the response: the judge and verifier read it there.
+        response = f"{response}\nFinal answer: {sections['final']}"
     return SolverOutput(thought=thought, response=response, answer=answer)
 
 

@@ -74,7 +74,7 @@ async def plan(state: SolveState, runtime: Runtime[SolveContext]) -> dict[str, A
 async def retrieve(state: SolveState, runtime: Runtime[SolveContext]) -> dict[str, Any]:
     ctx = runtime.context
     cfg = ctx.config
-    if cfg.memory == "off" or ctx.memory is None or cfg.retrieval_k == 0:
+    if cfg.memory_mode == "off" or ctx.memory is None or cfg.retrieval_k == 0:
         return {"exemplars": []}
     store = ctx.memory
     hits = await asyncio.to_thread(
@@ -196,7 +196,7 @@ async def verify(state: SolveState, runtime: Runtime[SolveContext]) -> dict[str,
     )
     runtime.stream_writer(Verified(answer=answer, source=source))
     reason = state.get("stop_reason") or stop_reason(state, cfg) or "max_rounds"
-    if not answer and best is None:
+    if not answer and best is None and not state.get("budget_stop"):
         reason = "no_answer"
     return {"answer": answer, "answer_source": source, "calls": _dump_calls(calls), "stop_reason": reason}
 
@@ -204,7 +204,7 @@ async def verify(state: SolveState, runtime: Runtime[SolveContext]) -> dict[str,
 async def write_back(state: SolveState, runtime: Runtime[SolveContext]) -> dict[str, Any]:
     ctx = runtime.context
     cfg = ctx.config
-    if cfg.memory != "learn" or ctx.memory is None or not state.get("answer"):
+    if cfg.memory_mode != "learn" or ctx.memory is None or not state.get("answer"):
         return {"memory_written": []}
     shared = state.get("shared") or []
     if cfg.write_back == "best":

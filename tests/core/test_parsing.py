@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import pytest
+
+from xolver.agents.judge import parse_verdict
+from xolver.agents.parsing import (
+    extract_answer,
+    extract_boxed,
+    extract_choice,
+    extract_code_block,
+    last_number,
+    normalize_answer,
+    parse_score,
+)
+from xolver.agents.planner import choose, pad_roles, parse_plan
+from xolver.agents.solver import parse_solution
+from xolver.agents.templates import PromptError, render
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (r"so \boxed{42}.", ["42"]),
+        (r"\boxed{\frac{1}{2}} then \boxed{3}", [r"\frac{1}{2}", "3"]),
+        (r"\boxed{x^{2}+\sqrt{y_{1}}}", [r"x^{2}+\sqrt{y_{1}}"]),
+        (r"\boxed{12", []),
+        (r"\boxed 5 apples", ["5"]),
+        (r"\fbox{7}", ["7"]),
+        ("no box", []),
+    ],
+)
+def test_extract_boxed_handles_nesting_and_garbage(text: str, expected: list[str]) -> None:
+    assert extract_boxed(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "fmt", "answer", "source"),
+    [
+        (r"blah \boxed{1} then final \boxed{391}", "auto", "391", "boxed"),
+        ("Final answer: 391.", "auto", "391", "final_line"),
+        ("**Final Answer:** $391$", "auto", "391", "final_line"),
+        ("The answer is 1,234 dollars", "integer", "1234", "final_line"),
+        ("we get 17 then 391", "auto", "391", "last_number"),
+        ("", "auto", None, "none"),
+        ("   ", "auto", None, "none"),
+        ("no digits at all", "auto", None, "none"),
+        ("The answer is (C)", "choice", "C", "choice"),
+        ("```python\nprint(1)\n```", "code", "print(1)", "code_block"),
+        ("```python\ndef f():\n    return 1\n", "code", "def f():\n    return 1", "code_block"),
+    ],
+)
+def test_extract_answer(text: str, fmt: str, answer: str | None, source: str) -> None:
+    assert extract_answer(text, fmt) == (answer, source)
+
+
+def test_small_helpers() -> None:
+    assert last_number("from -3.5 to 1,000") == "1000"
+    assert extract_choice(r"\boxed{B}") == "B"
+    assert extract_code_block("```\na\n```\n```py\nb\n```", language="python") == "b"
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("1,000", "1000.0"), ("$1000$", "1000"), (r"\dfrac12", "0.5"), (r"\frac{1}{2}", "1/2"), ("x = 4", "4"), ("5 cm", "5")],
+)
+def test_normalize_answer_equates_surface_forms(a: str, b: str) -> None:
+    assert normalize_answer(a) == normalize_answer(b)
+
+
+def test_normalize_answer_keeps_different_answers_apart() -> None:
+    assert normalize_answer("33") != normalize_answer("34")
+    assert normalize_answer(None) == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "score"),
+    [
+        ("Score: 1", 1.0),
+        ("SCORE: 0", 0.0),
+        ("score = 0.75", 0.75),
+        ("Score: 8/10", 0.8),
+        ("I give it 7/10", 0.7),
+        ("Score: 80%", 0.8),
+        ("Score: 9", 0.9),
+        ("The solution is incorrect.", 0.0),
+        ("This is correct.", 1.0),
+        ("", None),
+        ("hmm", None),
+    ],
+)
+def test_parse_score(text: str, score: float | None) -> None:
+    assert parse_score(text) == score
+
+
+def test_parse_verdict_reordered_sections() -> None:
+    v = parse_verdict("Score: 0\nCritique: the sum in step 2 is wrong")
+    assert v is not None and v.score == 0.0 and "step 2" in v.critique
+    assert parse_verdict("nothing useful") is None
+
+
+def test_parse_solution_missing_headers_and_extra_prose() -> None:
+    out = parse_solution("Sure! Let me think. 17*23 is 391. So the answer is \\boxed{391}. Hope this helps!")
+    assert out is not None and out.answer == "391" and out.thought == ""
+    out = parse_solution("**Thought:** a\n\n**Response:** b\nFinal answer: \\boxed{7}")
+    assert out is not None and (out.thought, out.response, out.answer) == ("a", "b\nFinal answer: \\boxed{7}", "7")
+    assert parse_solution("") is None
+    assert parse_solution("I do not know") is None
+
+
+def test_parse_plan_variants() -> None:
+    plan = parse_plan("Roles:\n1. **Algebraist**: symbols\n2. Checker - checks\n3) Modeler: models\nSelected: 3, 1")
+    assert plan is not None
+    assert [r.name for r in plan.drafted] == ["Algebraist", "Checker", "Modeler"]
+    assert plan.selected == [2, 0]
+    assert [r.name for r in choose(plan, 3)] == ["Modeler", "Algebraist", "Checker"]
+    assert parse_plan("") is None
+    assert parse_plan("I think we need experts.") is None
+
+
+def test_pad_roles_fills_up_with_distinct_generic_roles() -> None:
+    roles = pad_roles([], 10)
+    assert len(roles) == 10 and len({r.name for r in roles}) == 10 and all(r.padded for r in roles)
+
+
+def test_render_is_strict() -> None:
+    assert "\\boxed{}" in render("solver_system", role="Algebraist")
+    with pytest.raises(PromptError, match="role"):
+        render("solver_system")
+    # braces in values are not re-expanded
+    assert "{{problem}}" in render("solver", experience="", problem="{{problem}}")

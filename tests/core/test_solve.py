@@ -1,0 +1,267 @@
+"""Full solves through the LangGraph state machine with scripted models."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.core.scripts import PLAN, by_role, solved, verdict
+from xolver import Xolver
+from xolver.errors import PermanentModelError, UserError
+from xolver.events import (
+    AgentAnswered,
+    AgentJudged,
+    ModelCalled,
+    RolesPlanned,
+    RoundFinished,
+    SharedMemoryUpdated,
+    SolveFinished,
+    SolveStarted,
+    Verified,
+    parse_event,
+)
+from xolver.graph.routing import update_shared
+from xolver.memory import ExperienceRecord, InMemoryExperienceStore
+from xolver.models.base import ModelRequest
+from xolver.models.testing import FunctionModel, ScriptedModel, ScriptExhausted, UnusedScript
+from xolver.solution import Trajectory
+
+
+def test_early_stop_after_one_round_when_every_entry_is_perfect() -> None:
+    with ScriptedModel(
+        {"planner": [PLAN], "solver": [solved("391")] * 3, "judge": [verdict(1)] * 3}
+    ) as model:
+        solution = Xolver(model, agents=3, rounds=2, memory=None).solve("What is 17 * 23?")
+    assert solution.answer == "391"
+    assert solution.stop_reason == "perfect_score"
+    assert len(solution.rounds) == 1
+    assert [r.name for r in solution.roles] == ["Calculator", "Checker", "Modeler"]
+    totals = solution.usage.totals
+    assert totals.calls == 7
+    assert {role: t.calls for role, t in solution.usage.by_role().items()} == {"judge": 3, "planner": 1, "solver": 3}
+    assert solution.best is not None and solution.best.score == 1.0
+    # The Solution is JSON and back.
+    assert type(solution).model_validate_json(solution.model_dump_json()) == solution
+
+
+def test_rounds_run_to_the_limit_and_refine_with_the_shared_memory() -> None:
+    def solver(request: ModelRequest) -> str:
+        return solved("390" if request.tags.round == 0 else "391")
+
+    def judge(request: ModelRequest) -> str:
+        text = request.messages[-1].content
+        return verdict(1 if "final answer: 391" in text else 0, "recomputed")
+
+    model = FunctionModel(by_role(planner=PLAN, solver=solver, judge=judge))
+    solution = Xolver(model, agents=3, rounds=2, early_stop=False, memory=None).solve("What is 17 * 23?")
+    assert solution.stop_reason == "max_rounds"
+    assert [r.index for r in solution.rounds] == [0, 1, 2]
+    assert solution.answer == "391"
+    refine = [r for r in model.requests if r.tags.role == "solver" and r.tags.round == 1]
+    assert len(refine) == 3
+    prompt = refine[0].messages[-1].content
+    assert "Your previous attempt" in prompt and "Judge: recomputed" in prompt
+    # Round 0 entries (score 0) were displaced by the perfect round-1 entries.
+    assert [e.round for e in solution.rounds[1].shared_memory] == [1, 1, 1]
+
+
+def test_inclusive_round_counting_switch() -> None:
+    model = FunctionModel(by_role(planner=PLAN, solver=solved("1"), judge=verdict(0)))
+    paper = Xolver(model, agents=1, rounds=2, memory=None).solve("p")
+    code = Xolver(model, agents=1, rounds=2, inclusive_rounds=False, memory=None).solve("p")
+    assert (len(paper.rounds), len(code.rounds)) == (3, 2)
+
+
+def _t(agent: int, rnd: int, score: float | None, answer: str | None = "1") -> Trajectory:
+    return Trajectory(agent=agent, role="r", round=rnd, score=score, answer=answer)
+
+
+def test_update_shared_keeps_top_m_with_deterministic_ties() -> None:
+    old = [_t(0, 0, 1.0, "5"), _t(1, 0, 0.5, "6")]
+    new = [_t(0, 1, 1.0, "7"), _t(1, 1, 1.0, "5"), _t(2, 1, 0.2, "5"), _t(3, 1, None, "5"), _t(4, 1, 1.0, None)]
+    top = update_shared(old, new, 3)
+    # Perfect scores first; among them answer "5" has the most votes (3), later round first.
+    assert [(t.round, t.agent) for t in top] == [(1, 1), (0, 0), (1, 0)]
+    assert update_shared(old, new, 3) == top
+    assert update_shared([], [], 3) == []
+
+
+def test_role_padding_when_the_planner_names_too_few() -> None:
+    model = FunctionModel(
+        by_role(planner="Roles:\n1. Number Theorist: primes\nSelected: 1", solver=solved("2"), judge=verdict(1))
+    )
+    solution = Xolver(model, agents=3, rounds=0, memory=None).solve("p")
+    names = [r.name for r in solution.roles]
+    assert names[0] == "Number Theorist" and len(set(names)) == 3
+    assert [r.padded for r in solution.roles] == [False, True, True]
+
+
+def test_malformed_output_from_every_role_is_repaired_or_contained() -> None:
+    with ScriptedModel(
+        {
+            # planner: empty, then prose without roles -> generic roles
+            "planner": ["", "We need some experts."],
+            # solver 0: empty then repaired; solver 1: no answer twice -> unusable
+            "solver": ["", solved("391"), "I am not sure.", "Still thinking.", solved("391")],
+            # judge: garbage then repaired; second judge fine
+            "judge": ["looks fine?", verdict(1), verdict(1)],
+        }
+    ) as model:
+        solution = Xolver(model, agents=3, rounds=0, memory=None).solve("What is 17 * 23?")
+    assert all(r.padded for r in solution.roles)
+    trajectories = solution.rounds[0].trajectories
+    assert sum(t.answer is None for t in trajectories) == 1
+    failed = next(t for t in trajectories if t.answer is None)
+    assert failed.error == "no final answer found" and not failed.parse_ok
+    assert solution.answer == "391"
+    purposes = [c.purpose for c in solution.usage.calls]
+    assert purposes.count("repair1") == 4
+
+
+def test_unusable_judge_reply_scores_zero_and_verifier_asks_model_when_nothing_parses() -> None:
+    with ScriptedModel(
+        {
+            "planner": [PLAN],
+            "solver": ["I refuse", "no", "maybe", "nope", "hmm", "nah"],
+            "verifier": ["The answer is \\boxed{12}"],
+        }
+    ) as model:
+        solution = Xolver(model, agents=3, rounds=0, memory=None).solve("Compute six plus six.")
+    assert solution.best is None
+    assert (solution.answer, solution.answer_source) == ("12", "model")
+
+
+def test_scripted_model_fails_loudly() -> None:
+    model = ScriptedModel(["only one"])
+    with pytest.raises(ScriptExhausted):
+        Xolver(model, agents=1, rounds=0, memory=None).solve("p")
+    with pytest.raises(UnusedScript), ScriptedModel(["a", "b"]):
+        pass
+
+
+def test_events_stream_in_order_and_round_trip() -> None:
+    model = FunctionModel(by_role(planner=PLAN, solver=solved("4"), judge=verdict(1)))
+    events = list(Xolver(model, agents=2, rounds=1, memory=None).stream("2+2?"))
+    kinds = [type(e) for e in events]
+    assert kinds[0] is SolveStarted and kinds[-1] is SolveFinished
+    assert kinds.index(RolesPlanned) < kinds.index(AgentAnswered) < kinds.index(AgentJudged)
+    assert kinds.index(AgentJudged) < kinds.index(SharedMemoryUpdated) < kinds.index(RoundFinished)
+    assert kinds.index(RoundFinished) < kinds.index(Verified)
+    assert sum(k is ModelCalled for k in kinds) == events[-1].solution.usage.totals.calls  # type: ignore[union-attr]
+    for e in events:
+        assert parse_event(e.model_dump(mode="json")) == e
+
+
+async def test_agents_and_judges_run_concurrently() -> None:
+    spans: dict[str, list[tuple[float, float]]] = {"solver": [], "judge": []}
+
+    async def handler(request: ModelRequest) -> str:
+        start = time.monotonic()
+        await asyncio.sleep(0.3)
+        if request.tags.role in spans:
+            spans[request.tags.role].append((start, time.monotonic()))
+        return {"planner": PLAN, "solver": solved("1"), "judge": verdict(1)}[request.tags.role]
+
+    await Xolver(FunctionModel(handler), agents=3, rounds=0, memory=None).asolve("p")
+    for role, intervals in spans.items():
+        assert len(intervals) == 3, role
+        # All three calls were in flight at the same moment: the latest start precedes the earliest end.
+        assert max(s for s, _ in intervals) < min(e for _, e in intervals), role
+
+
+@pytest.mark.parametrize(
+    ("limits", "reason"),
+    [({"max_calls": 3}, "budget_calls"), ({"max_total_tokens": 60}, "budget_tokens")],
+)
+def test_budgets_stop_the_solve_cleanly(limits: dict[str, int], reason: str) -> None:
+    model = FunctionModel(by_role(planner=PLAN, solver=solved("7"), judge=verdict(0)))
+    solution = Xolver(model, agents=3, rounds=2, memory=None, **limits).solve("p")
+    assert solution.stop_reason == reason
+    assert len(solution.rounds) == 1
+    assert solution.answer in {"7", ""}
+    if "max_calls" in limits:
+        assert solution.usage.totals.calls == 3
+
+
+def test_time_budget_cancels_the_call_in_flight() -> None:
+    async def slow_judge(request: ModelRequest) -> str:
+        if request.tags.role == "judge":
+            await asyncio.sleep(30)
+        return {"planner": PLAN, "solver": solved("7")}[request.tags.role]
+
+    solution = Xolver(FunctionModel(slow_judge), agents=2, rounds=2, max_seconds=1.0, memory=None).solve("p")
+    assert solution.stop_reason == "budget_seconds"
+    # the solver answers survive although no judge finished
+    assert solution.answer == "7"
+
+
+def test_permanent_provider_failure_raises_a_clear_error() -> None:
+    model = FunctionModel(lambda r: PermanentModelError("m: authentication failed: check the API key", model="m"))
+    with pytest.raises(PermanentModelError, match="authentication failed"):
+        Xolver(model, agents=2, rounds=0, memory=None).solve("p")
+
+
+def test_empty_problem_is_a_user_error() -> None:
+    with pytest.raises(UserError, match="empty"):
+        Xolver(FunctionModel(lambda r: ""), memory=None).solve("   ")
+
+
+def test_resume_from_a_sqlite_checkpoint(tmp_path: Path) -> None:
+    db = tmp_path / "runs.sqlite"
+    calls = {"judge": 0}
+
+    def flaky(request: ModelRequest) -> object:
+        if request.tags.role == "judge":
+            calls["judge"] += 1
+            if request.tags.round == 1:
+                return PermanentModelError("provider down", model="m")
+            return verdict(0)
+        return {"planner": PLAN, "solver": solved("5")}[request.tags.role]
+
+    first = FunctionModel(flaky)
+    with pytest.raises(PermanentModelError):
+        Xolver(first, agents=2, rounds=1, checkpoint_path=db, memory=None).solve("p", thread_id="t1")
+    assert db.exists()
+
+    healthy = FunctionModel(by_role(planner=PLAN, solver=solved("5"), judge=verdict(1)))
+    solution = Xolver(healthy, agents=2, rounds=1, checkpoint_path=db, memory=None).resume("t1")
+    assert solution.answer == "5" and solution.thread_id == "t1"
+    roles = [r.tags.role for r in healthy.requests]
+    # Neither the plan nor round 1's solver answers were redone: only the failed judges ran again.
+    assert roles == ["judge", "judge"]
+    assert [r.index for r in solution.rounds] == [0, 1]
+    # The ledger keeps the calls made before the interruption.
+    assert solution.usage.by_role()["planner"].calls == 1
+    # A finished thread resumes to the same solution without calls.
+    again = Xolver(healthy, agents=2, rounds=1, checkpoint_path=db, memory=None).resume("t1")
+    assert again.answer == "5" and len(healthy.requests) == 2
+    with pytest.raises(UserError, match="no checkpointed solve"):
+        Xolver(healthy, checkpoint_path=db, memory=None).resume("nope")
+
+
+def test_learning_writes_back_only_good_solves_and_next_solve_retrieves_them() -> None:
+    store = InMemoryExperienceStore()
+    good = FunctionModel(by_role(planner=PLAN, solver=solved("391"), judge=verdict(1)))
+    xo = Xolver(good, agents=2, rounds=0, memory=store)
+    first = xo.solve("A farmer has 17 rows of 23 apple trees. How many trees?")
+    assert len(first.memory_written) == 1 and store.count() == 1
+    second = xo.solve("A farmer has 19 rows of 21 pear trees. How many trees?")
+    assert [e.text for e in second.exemplars] == ["A farmer has 17 rows of 23 apple trees. How many trees?"]
+    solver_prompt = next(r for r in good.requests[-6:] if r.tags.role == "solver").messages[-1].content
+    assert "Related solved problems" in solver_prompt and "17 rows" in solver_prompt
+
+    bad = FunctionModel(by_role(planner=PLAN, solver=solved("1"), judge=verdict(0)))
+    Xolver(bad, agents=2, rounds=0, memory=store).solve("Another farm problem with trees")
+    assert store.count() == 2  # the second good solve, not the zero-scored one
+
+
+def test_frozen_and_off_memory_modes() -> None:
+    store = InMemoryExperienceStore([ExperienceRecord(text="apples and trees", solution="multiply", answer="1")])
+    good = FunctionModel(by_role(planner=PLAN, solver=solved("2"), judge=verdict(1)))
+    frozen = Xolver(good, agents=1, rounds=0, memory=store, memory_mode="frozen").solve("trees and apples?")
+    assert len(frozen.exemplars) == 1 and frozen.memory_written == [] and store.count() == 1
+    off = Xolver(good, agents=1, rounds=0, memory=store, memory_mode="off").solve("trees and apples?")
+    assert off.exemplars == []

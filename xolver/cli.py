@@ -1,0 +1,280 @@
+"""The `xolver` command line.
+
+    xolver solve "What is 17 * 23?"                 # the embedded local model, offline
+    xolver solve --file problem.txt --json          # the Solution as JSON on stdout
+    echo "..." | xolver solve -                      # the problem from stdin
+    xolver solve "..." --model openai/gpt-4o-mini
+    xolver solve "..." --model openai/qwen --api-base http://127.0.0.1:8000/v1
+
+Exit codes: 0 success, 1 a user or provider error (one line on stderr, no traceback), 2 bad usage,
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from xolver._version import __version__
+from xolver.errors import UserError, XolverError
+
+__all__ = ["build_parser", "main"]
+
+_DESCRIPTION = """\
+xolver gives any LLM a team and a memory: a planner picks expert roles, several solver agents
+answer in parallel, a judge scores them, they refine over rounds through a shared memory, and a
+verifier extracts the final answer. Past solves are remembered and retrieved as experience.
+
+The model is 'local' (SmolLM2-135M in-process, offline) unless --model, XOLVER_MODEL or the config
+file (~/.xolver/config.toml, [xolver] table) says otherwise."""
+
+_SOLVE_EPILOG = """\
+examples:
+  xolver solve "What is 17 * 23?"
+  xolver solve --file problem.txt --json > solution.json
+  echo "Solve x^2 = 4 for x > 0" | xolver solve -
+  xolver solve "..." --model openai/gpt-4o-mini --agents 3 --rounds 2
+  xolver solve "..." --model openai/my-model --api-base http://127.0.0.1:8000/v1
+  xolver solve "..." --model ollama_chat/qwen2.5 --api-base http://127.0.0.1:11434
+  xolver solve "..." --checkpoint run.sqlite --thread-id t1   # resume later with --resume t1
+
+models: 'local', 'local/<file.gguf>', or any litellm model string (provider/name); API keys are
+read from the provider's environment variable (OPENAI_API_KEY, ANTHROPIC_API_KEY, ...)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that raises instead of exiting, so `main` returns the exit code."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        raise _UsageError(f"{self.prog}: error: {message}")
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {value:g}")
+    return value
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """The model options shared by every command that runs a solve."""
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", "-m", help="'local', 'local/<file.gguf>' or a litellm model (default: local)")
+    group.add_argument("--api-base", help="base URL of an OpenAI-compatible or self-hosted server")
+    group.add_argument("--api-key", help="API key (default: the provider's environment variable)")
+    group.add_argument("--temperature", type=float, help="sampling temperature of solver calls (default 0.2)")
+    group.add_argument("--max-tokens", type=_positive_int, help="completion cap per model call")
+    group.add_argument("--config", type=Path, help="config file (default: ~/.xolver/config.toml)")
+
+
+def add_team_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("team")
+    group.add_argument("--agents", "-a", type=_positive_int, help="solver agents m (default 3)")
+    group.add_argument("--rounds", "-r", type=_non_negative_int, help="refinement rounds I after the first (default 2)")
+    group.add_argument(
+        "--format",
+        dest="answer_format",
+        choices=["auto", "boxed", "integer", "choice", "code", "text"],
+        help="answer format the verifier extracts (default auto)",
+    )
+    group.add_argument(
+        "--memory-mode",
+        choices=["off", "frozen", "learn"],
+        help="episodic memory: off, frozen (retrieve only) or learn (default)",
+    )
+    group.add_argument("--max-calls", type=_positive_int, help="model-call budget per solve")
+    group.add_argument("--max-total-tokens", type=_positive_int, help="token budget per solve")
+    group.add_argument("--max-seconds", type=_positive_float, help="wall-time budget per solve")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="xolver",
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"xolver {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    solve = sub.add_parser(
+        "solve",
+        help="solve one problem with the team",
+        description="Solve one problem with a team of agents and print the verified answer.",
+        epilog=_SOLVE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    solve.add_argument("problem", nargs="?", help="the problem text, or '-' to read it from stdin")
+    solve.add_argument("--file", "-f", type=Path, help="read the problem from a file")
+    add_model_options(solve)
+    add_team_options(solve)
+    out = solve.add_argument_group("output")
+    out.add_argument("--json", action="store_true", help="print the Solution as JSON on stdout")
+    out.add_argument("--quiet", "-q", action="store_true", help="no progress display; print only the answer")
+    state = solve.add_argument_group("checkpoints")
+    state.add_argument("--checkpoint", type=Path, help="SQLite file for checkpoints, so a run can be resumed")
+    state.add_argument("--thread-id", help="id of this run in the checkpoint file (default: random)")
+    state.add_argument("--resume", metavar="THREAD_ID", help="resume the interrupted run THREAD_ID (needs --checkpoint)")
+
+    _add_optional_commands(sub)
+    return parser
+
+
+def _add_optional_commands(sub: Any) -> None:
+    """Command groups defined next to the code they drive."""
+    try:
+        from xolver.memory.cli import add_memory_parser
+    except ImportError:  # pragma: no cover - the memory CLI ships with the package
+        return
+    add_memory_parser(sub)
+
+
+def _read_problem(args: argparse.Namespace) -> str:
+    if args.file is not None and args.problem is not None:
+        raise _UsageError("xolver solve: error: give the problem as an argument or with --file, not both")
+    if args.file is not None:
+        try:
+            text = args.file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise UserError(f"cannot read problem file {str(args.file)!r}: {e.strerror or e}") from e
+    elif args.problem == "-" or (args.problem is None and not sys.stdin.isatty()):
+        text = sys.stdin.read()
+    elif args.problem is None:
+        raise _UsageError("xolver solve: error: give a problem, --file PATH, or '-' to read stdin")
+    else:
+        text = args.problem
+    if not text.strip():
+        raise UserError("the problem is empty")
+    return text
+
+
+def _config_from_args(args: argparse.Namespace) -> Any:
+    from xolver.config import XolverConfig
+
+    return XolverConfig.load(
+        getattr(args, "config", None),
+        model=getattr(args, "model", None),
+        api_base=getattr(args, "api_base", None),
+        api_key=getattr(args, "api_key", None),
+        temperature=getattr(args, "temperature", None),
+        max_tokens=getattr(args, "max_tokens", None),
+        agents=getattr(args, "agents", None),
+        rounds=getattr(args, "rounds", None),
+        answer_format=getattr(args, "answer_format", None),
+        memory_mode=getattr(args, "memory_mode", None),
+        max_calls=getattr(args, "max_calls", None),
+        max_total_tokens=getattr(args, "max_total_tokens", None),
+        max_seconds=getattr(args, "max_seconds", None),
+        checkpoint_path=getattr(args, "checkpoint", None),
+    )
+
+
+def _run_solve(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    if args.resume and args.checkpoint is None:
+        raise _UsageError("xolver solve: error: --resume needs --checkpoint FILE")
+    problem = None if args.resume else _read_problem(args)
+    config = _config_from_args(args)
+    out = Console(soft_wrap=True)
+    err = Console(stderr=True)
+    show_progress = not args.quiet and err.is_terminal
+
+    from xolver.api import Xolver
+    from xolver.ui.progress import SolutionPanel, SolveView
+
+    with Xolver(config=config) as xo:
+        view = SolveView()
+        solution = asyncio.run(_drive(xo, problem, args, view, err if show_progress else None))
+    if args.json:
+        out.print_json(solution.model_dump_json(), highlight=False) if out.is_terminal else print(
+            solution.model_dump_json(indent=2)
+        )
+    elif args.quiet or not out.is_terminal:
+        print(solution.answer)
+    else:
+        out.print(SolutionPanel(solution))
+    return 0
+
+
+async def _drive(xo: Any, problem: str | None, args: argparse.Namespace, view: Any, console: Any) -> Any:
+    from rich.live import Live
+
+    events = xo.aresume_stream(args.resume) if args.resume else xo.astream(problem, thread_id=args.thread_id)
+    solution = None
+    if console is None:
+        async for event in events:
+            solution = view.consume(event) or solution
+        return solution
+    with Live(view, console=console, refresh_per_second=8, transient=False):
+        async for event in events:
+            solution = view.consume(event) or solution
+    return solution
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI with `argv` (default: sys.argv[1:]) and return the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as e:
+        print(e, file=sys.stderr)
+        return 2
+    except SystemExit as e:  # --help and --version exit 0 through argparse
+        return int(e.code or 0)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        if args.command == "solve":
+            return _run_solve(args)
+        if args.command == "memory":
+            from rich.console import Console
+
+            from xolver.memory.cli import run_memory_command
+
+            return int(run_memory_command(args, Console(), Console(stderr=True)))
+        parser.print_help(sys.stderr)
+        return 2
+    except _UsageError as e:
+        print(e, file=sys.stderr)
+        return 2
+    except XolverError as e:
+        print(f"xolver: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("xolver: interrupted", file=sys.stderr)
+        return 130
