@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 __all__ = ["Tool", "ToolResult"]
 
-ArgsT = TypeVar("ArgsT", bound=BaseModel, contravariant=True)
+ArgsT = TypeVar("ArgsT", bound=BaseModel)
 
 
 class ToolResult(BaseModel):

@@ -1,0 +1,367 @@
+"""The Python sandbox against hostile snippets, plus sessions, the pool and the sync helper."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from xolver.errors import UserError
+from xolver.tools.sandbox import ExecutionResult, PythonSandbox, SandboxLimits, run_python
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="the sandbox needs POSIX")
+
+PROJECT = Path(__file__).resolve().parents[2]
+LIMITS = SandboxLimits(timeout=5, cpu_seconds=2, memory_mb=512, max_processes=32, max_output_bytes=4096, scratch_mb=32)
+
+
+def _processes_with(marker: str) -> list[int]:
+    """Pids of live processes whose command line contains `marker`."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{name}/cmdline").read_bytes()
+            state = Path(f"/proc/{name}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if marker.encode() in cmdline and state not in (b"Z", b"X"):
+            found.append(int(name))
+    return found
+
+
+def _our_descendants() -> list[int]:
+    """Live processes below this test process."""
+    parents: dict[int, int] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                rest = Path(f"/proc/{name}/stat").read_bytes().rsplit(b")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if rest[0] not in (b"Z", b"X"):
+                parents[int(name)] = int(rest[1])
+    me, found = os.getpid(), []
+    for pid in parents:
+        p = pid
+        while p in parents and p > 1:
+            p = parents[p]
+            if p == me:
+                found.append(pid)
+                break
+    return found
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[PythonSandbox]:
+    sb = PythonSandbox(LIMITS, pool_size=1)
+    try:
+        yield sb
+    finally:
+        await sb.aclose()
+        assert _processes_with("_sandbox_worker.py") == [] or not _our_descendants()
+        assert _our_descendants() == [], "the sandbox left processes behind"
+
+
+async def _healthy(sb: PythonSandbox) -> None:
+    """The host still works and the sandbox still runs code."""
+    result = await sb.run("print('alive')")
+    assert result.ok and result.stdout == "alive\n"
+
+
+def _failed(result: ExecutionResult, *statuses: str) -> None:
+    assert not result.ok, result
+    assert result.status in statuses, result
+    assert result.error, "a failed run must say why"
+
+
+# --------------------------------------------------------------------------- basics
+
+
+async def test_output_value_and_exception(sandbox: PythonSandbox) -> None:
+    result = await sandbox.run("print('hi')\n6 * 7")
+    assert result.ok and result.status == "ok"
+    assert result.stdout == "hi\n" and result.value == "42"
+    assert result.output == "hi\n42"
+
+    result = await sandbox.run("1 / 0")
+    _failed(result, "exception")
+    assert result.error == "ZeroDivisionError: division by zero"
+    assert result.traceback is not None and '<snippet>", line 1' in result.traceback
+
+    result = await sandbox.run("def f(:\n  pass")
+    _failed(result, "exception")
+    assert "SyntaxError" in (result.error or "")
+
+
+async def test_stderr_and_exit(sandbox: PythonSandbox) -> None:
+    result = await sandbox.run("import sys; sys.stderr.write('warn\\n'); print('out')")
+    assert result.ok and result.stderr == "warn\n" and result.stdout == "out\n"
+    result = await sandbox.run("import os; os._exit(3)")
+    _failed(result, "crashed")
+    assert "exit code 3" in (result.error or "")
+    await _healthy(sandbox)
+
+
+async def test_numpy_and_sympy_inside() -> None:
+    pytest.importorskip("numpy")
+    pytest.importorskip("sympy")
+    async with PythonSandbox(pool_size=0) as sb:
+        result = await sb.run("import numpy as np, sympy as sp\nprint(int(np.arange(5).sum()))\nsp.sqrt(8)", timeout=30)
+    assert result.ok, result
+    assert result.stdout == "10\n" and result.value == "2*sqrt(2)"
+
+
+async def test_isolation_report(sandbox: PythonSandbox) -> None:
+    isolation = await sandbox.isolation()
+    assert isinstance(isolation.summary(), str)
+    if os.uname().sysname == "Linux" and isolation.user:
+        assert isolation.pid and isolation.net and isolation.mount
+
+
+# --------------------------------------------------------------------------- hostile snippets
+
+
+async def test_fork_bomb(sandbox: PythonSandbox) -> None:
+    result = await sandbox.run("import os\nwhile True:\n    os.fork()", timeout=3)
+    _failed(result, "exception", "timeout", "crashed")
+    await _healthy(sandbox)
+
+
+async def test_memory_bomb(sandbox: PythonSandbox) -> None:
+    result = await sandbox.run("blocks = []\nwhile True:\n    blocks.append(bytearray(64 * 1024 * 1024))")
+    _failed(result, "memory", "crashed")
+    result = await sandbox.run("x = bytearray(4 * 1024 ** 3)")
+    _failed(result, "memory")
+    await _healthy(sandbox)
+
+
+async def test_infinite_loop_hits_cpu_limit(sandbox: PythonSandbox) -> None:
+    result = await sandbox.run("while True:\n    pass")
+    _failed(result, "cpu_limit", "timeout")
+
+
+async def test_recursion_bomb(sandbox: PythonSandbox) -> None:
+    result = await sandbox.run("def f(n):\n    return f(n + 1)\nf(0)")
+    _failed(result, "exception")
+    assert "RecursionError" in (result.error or "")
+    result = await sandbox.run("import sys\nsys.setrecursionlimit(10**8)\ndef f(n):\n    return f(n + 1)\nf(0)")
+    _failed(result, "crashed", "memory", "exception", "timeout", "cpu_limit")
+    await _healthy(sandbox)
+
+
+async def test_one_gigabyte_of_output(sandbox: PythonSandbox) -> None:
+    result = await sandbox.run("import sys\nfor _ in range(1024):\n    sys.stdout.write('x' * 2**20)\nprint('done')")
+    assert result.ok and result.truncated
+    assert len(result.stdout) < 2 * LIMITS.max_output_bytes
+    assert "more bytes of stdout dropped" in result.stdout
+
+    # Bypassing sys.stdout (raw fd writes, as a C extension or a child process would) is stopped.
+    result = await sandbox.run("import os\nfor _ in range(1024):\n    os.write(1, b'y' * 2**20)")
+    _failed(result, "output_limit")
+    assert len(result.stdout) <= LIMITS.max_output_bytes
+    await _healthy(sandbox)
+
+
+async def test_writes_outside_scratch_do_not_reach_the_host(sandbox: PythonSandbox) -> None:
+    name = f"xolver-escape-{secrets.token_hex(6)}"
+    targets = [Path.home() / name, Path("/tmp") / name, PROJECT / name, Path("/var/tmp") / name]
+    code = "\n".join(
+        [
+            "import os",
+            f"targets = {[str(t) for t in targets]!r}",
+            "for t in targets:",
+            "    try:",
+            "        with open(t, 'w') as f:",
+            "            f.write('pwned')",
+            "        print('wrote', t)",
+            "    except OSError as e:",
+            "        print('refused', t, e.strerror)",
+            "open('inside.txt', 'w').write('ok')",
+            "print(os.getcwd(), open('inside.txt').read())",
+        ]
+    )
+    result = await sandbox.run(code)
+    assert result.ok, result
+    assert "ok" in result.stdout  # the scratch dir is writable
+    for target in targets:
+        assert not target.exists(), f"the snippet wrote {target} on the host"
+
+
+async def test_environment_secrets_are_not_visible(sandbox: PythonSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = f"sk-test-{secrets.token_hex(8)}"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    code = "\n".join(
+        [
+            "import os, glob",
+            "print(sorted(os.environ))",
+            "print(os.environ.get('OPENAI_API_KEY'))",
+            "for path in glob.glob('/proc/*/environ'):",
+            "    try:",
+            "        print(open(path, 'rb').read())",
+            "    except OSError:",
+            "        pass",
+            "import subprocess",
+            "print(subprocess.run(['env'], capture_output=True, text=True).stdout)",
+        ]
+    )
+    result = await sandbox.run(code)
+    assert result.ok, result
+    assert secret not in result.output
+    assert "OPENAI_API_KEY" not in result.output
+
+
+def test_secret_looking_extra_env_is_refused() -> None:
+    with pytest.raises(UserError, match="secret"):
+        PythonSandbox(extra_env={"MY_API_KEY": "x"})
+
+
+async def test_socket_to_a_local_listener_fails(sandbox: PythonSandbox) -> None:
+    isolation = await sandbox.isolation()
+    if not isolation.net:
+        pytest.skip(f"this OS did not allow a network namespace: {isolation.summary()}")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    try:
+        code = f"import socket\ns = socket.create_connection(('127.0.0.1', {port}), timeout=2)\nprint('connected')"
+        result = await sandbox.run(code)
+        _failed(result, "exception")
+        assert "connected" not in result.stdout
+        assert "unreachable" in (result.error or "").lower() or "refused" in (result.error or "").lower()
+    finally:
+        listener.close()
+
+
+async def test_killing_the_parent_or_the_host(sandbox: PythonSandbox) -> None:
+    host = os.getpid()
+    code = "\n".join(
+        [
+            "import os, signal",
+            "for pid in (os.getppid(), " + str(host) + "):",
+            "    try:",
+            "        os.kill(pid, signal.SIGKILL)",
+            "        print('sent', pid)",
+            "    except OSError as e:",
+            "        print('refused', pid, e.strerror)",
+        ]
+    )
+    result = await sandbox.run(code)
+    # Our process is alive (this line runs) and the sandbox still works.
+    assert result.status in ("ok", "crashed")
+    assert os.getpid() == host
+    await _healthy(sandbox)
+
+
+async def test_os_system_and_subprocess_escapes(sandbox: PythonSandbox) -> None:
+    name = f"xolver-escape-{secrets.token_hex(6)}"
+    marker = f"xolver-marker-{secrets.token_hex(4)}"
+    code = "\n".join(
+        [
+            "import os, subprocess",
+            f"os.system('echo pwned > {PROJECT / name}; echo pwned > /tmp/{name}')",
+            f"subprocess.Popen(['sh', '-c', 'exec -a {marker} sleep 86400'])",
+            f"os.system('(exec -a {marker} sleep 86400) &')",
+            "print(subprocess.run(['id', '-u'], capture_output=True, text=True).stdout)",
+        ]
+    )
+    result = await sandbox.run(code)
+    assert result.ok, result
+    assert not (PROJECT / name).exists() and not Path(f"/tmp/{name}").exists()
+    assert _processes_with(marker) == []
+
+
+async def test_daemon_does_not_outlive_the_snippet(sandbox: PythonSandbox) -> None:
+    marker = f"xolver-daemon-{secrets.token_hex(4)}"
+    code = "\n".join(
+        [
+            "import os, time",
+            "if os.fork() == 0:",
+            "    os.setsid()",
+            "    if os.fork() == 0:",
+            f"        os.execvp('sh', ['sh', '-c', 'exec -a {marker} sleep 86400'])",
+            "    os._exit(0)",
+            "time.sleep(0.2)",
+            "print('parent done')",
+        ]
+    )
+    result = await sandbox.run(code)
+    assert result.ok, result
+    assert _processes_with(marker) == []
+
+
+async def test_sleep_forever_in_a_c_call(sandbox: PythonSandbox) -> None:
+    result = await sandbox.run("import time\ntime.sleep(10**6)", timeout=1)
+    _failed(result, "timeout")
+    assert "timed out" in (result.error or "")
+    await _healthy(sandbox)
+
+
+# --------------------------------------------------------------------------- sessions and pool
+
+
+async def test_session_keeps_state_and_restarts_after_a_timeout(sandbox: PythonSandbox) -> None:
+    async with sandbox.session() as session:
+        assert (await session.run("import math\nx = 41")).ok
+        assert (await session.run("x + 1")).value == "42"
+        assert (await session.run("math.factorial(5)")).value == "120"
+        assert (await session.run("open('notes.txt', 'w').write('kept')")).ok
+        assert (await session.run("open('notes.txt').read()")).value == "'kept'"
+
+        result = await session.run("import time\ntime.sleep(100)", timeout=1)
+        _failed(result, "timeout")
+        assert "restarted" in (result.error or "")
+        assert session.restarts == 1
+
+        result = await session.run("x")
+        _failed(result, "exception")
+        assert "NameError" in (result.error or "")
+        assert (await session.run("y = 2\ny * 21")).value == "42"
+
+
+async def test_session_kills_what_each_call_spawned(sandbox: PythonSandbox) -> None:
+    marker = f"xolver-session-{secrets.token_hex(4)}"
+    async with sandbox.session() as session:
+        result = await session.run(
+            f"import subprocess\np = subprocess.Popen(['sh', '-c', 'exec -a {marker} sleep 86400'])"
+        )
+        assert result.ok, result
+        assert _processes_with(marker) == []
+        assert (await session.run("p.poll() is not None")).value == "True"
+
+
+async def test_session_survives_a_crash(sandbox: PythonSandbox) -> None:
+    async with sandbox.session() as session:
+        await session.run("a = 1")
+        result = await session.run("import os\nos._exit(1)")
+        _failed(result, "crashed")
+        assert session.restarts == 1
+        assert (await session.run("1 + 1")).value == "2"
+    with pytest.raises(UserError):
+        await session.run("1")
+
+
+async def test_pool_serves_concurrent_runs_with_fresh_state() -> None:
+    async with PythonSandbox(LIMITS, pool_size=2) as sb:
+        results = await asyncio.gather(*(sb.run(f"v = {i}\nprint(v * 2)") for i in range(6)))
+        assert [r.stdout for r in results] == [f"{i * 2}\n" for i in range(6)]
+        assert (await sb.run("v")).status == "exception"  # nothing carries over between runs
+    assert _our_descendants() == []
+
+
+def test_run_python_sync() -> None:
+    result = run_python("print(sum(range(10)))", timeout=10)
+    assert result.ok and result.stdout == "45\n"
+    assert _our_descendants() == []
+
+
+async def test_run_python_refuses_a_running_loop() -> None:
+    with pytest.raises(UserError, match="await"):
+        run_python("1")
