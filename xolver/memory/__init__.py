@@ -1,16 +1,39 @@
-"""Episodic (experience) memory: records, the store protocol and its implementations."""
+"""Episodic (experience) memory: records, the store protocol, stores, embedders, retrieval, learning.
+
+Importing this package is cheap: chromadb, sentence-transformers and torch load on first use.
+"""
 
 from __future__ import annotations
 
 from xolver.memory.base import ExperienceStore
 from xolver.memory.bm25 import InMemoryExperienceStore
+from xolver.memory.chroma import ChromaExperienceStore, default_memory_path
+from xolver.memory.embedders import Embedder, HashEmbedder, SentenceTransformerEmbedder
+from xolver.memory.importer import ImportReport, export_jsonl, import_jsonl
+from xolver.memory.learning import distill_prompt, parse_distillation, problem_record, should_write_back
 from xolver.memory.records import ExperienceRecord, RecordKind, ScoredRecord, content_hash
+from xolver.memory.retrieval import RetrievedExperience, hybrid_search, retrieve_experience
 
 __all__ = [
+    "ChromaExperienceStore",
+    "Embedder",
     "ExperienceRecord",
     "ExperienceStore",
+    "HashEmbedder",
+    "ImportReport",
     "InMemoryExperienceStore",
     "RecordKind",
+    "RetrievedExperience",
     "ScoredRecord",
+    "SentenceTransformerEmbedder",
     "content_hash",
+    "default_memory_path",
+    "distill_prompt",
+    "export_jsonl",
+    "hybrid_search",
+    "import_jsonl",
+    "parse_distillation",
+    "problem_record",
+    "retrieve_experience",
+    "should_write_back",
 ]

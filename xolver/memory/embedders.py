@@ -89,7 +89,9 @@ class SentenceTransformerEmbedder:
     def dimension(self) -> int:
         if self._dimension is None:
             model = self._load()
-            dim = model.get_sentence_embedding_dimension()
+            # Renamed in sentence-transformers 6; the old name warns there.
+            getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+            dim = getter()
             if dim is None:  # pragma: no cover - every pooling model reports one
                 dim = len(model.encode(["x"])[0])
             self._dimension = int(dim)

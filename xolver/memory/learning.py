@@ -1,0 +1,288 @@
+"""Learning after a solve: when to write back, the distillation prompt, and parsing its reply.
+
+These are pure functions; the graph makes the model call. A weak model's distillation is often
+malformed, so the parser is tolerant (it takes what it can and drops the rest), and a code fragment
+is stored only if it at least parses as Python.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from xolver.memory.records import ExperienceRecord
+
+__all__ = [
+    "DISTILL_INSTRUCTIONS",
+    "distill_prompt",
+    "parse_distillation",
+    "problem_record",
+    "should_write_back",
+]
+
+DISTILL_INSTRUCTIONS = """\
+You solved the problem below. Distill what is reusable for *other* problems; do not restate this
+problem's numbers or its final answer.
+
+Reply with up to {max_strategies} strategies and up to {max_code} code fragments, in this format:
+
+STRATEGY: <one or two sentences: when it applies, then what to do>
+
+CODE: <what the function is for, one line>
+```python
+def helper(...):
+    ...
+```
+
+Only include code that is a self-contained, general helper (no input(), no prints of this problem's
+answer). Write NONE if nothing is worth keeping."""
+
+_FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
+_HEADER = re.compile(
+    r"^[ \t>*#-]*\**[ \t]*(strategy|strategies|pattern|insight|code|helper|function)"
+    r"[ \t]*(?:\d+)?[ \t]*\**[ \t]*[:.)-][ \t]*",
+    re.IGNORECASE | re.MULTILINE,
+)
+_MAX_STRATEGY_CHARS = 600
+_MIN_STRATEGY_CHARS = 15
+
+
+def should_write_back(score: float | None, verified: bool, threshold: float = 0.9) -> bool:
+    """Whether a solve's result may enter the memory: a verified answer, or a judge score >= threshold.
+
+    Args:
+        score: the best judge score in [0, 1], or None when there was no judge.
+        verified: the final answer was checked (by execution, sympy, tests or a reference answer).
+        threshold: minimum judge score of an unverified result (config ``write_back_min_score``).
+    """
+    if verified:
+        return True
+    return score is not None and score >= threshold
+
+
+def distill_prompt(
+    problem: str,
+    solution: str,
+    *,
+    answer: str = "",
+    code: Sequence[str] = (),
+    max_strategies: int = 3,
+    max_code: int = 2,
+    max_chars: int = 6000,
+) -> str:
+    """The user message of the distillation call after a successful solve.
+
+    Args:
+        problem: the problem text.
+        solution: the best trajectory or its summary.
+        answer: the verified final answer.
+        code: code that ran successfully during the solve (sandbox snippets), newest last.
+        max_strategies: how many strategies to ask for.
+        max_code: how many code fragments to ask for.
+        max_chars: the solution and code are cut to this budget (short prompts help small models).
+    """
+    parts = [
+        DISTILL_INSTRUCTIONS.format(max_strategies=max_strategies, max_code=max_code),
+        "",
+        "PROBLEM:",
+        problem.strip(),
+    ]
+    budget = max_chars
+    sol = solution.strip()
+    if len(sol) > budget:
+        sol = sol[: budget // 2] + "\n...\n" + sol[-budget // 2 :]
+    parts += ["", "SOLUTION:", sol]
+    budget -= len(sol)
+    if answer:
+        parts += ["", f"FINAL ANSWER: {answer.strip()}"]
+    if code and max_code > 0 and budget > 200:
+        parts += ["", "CODE THAT RAN SUCCESSFULLY:"]
+        for snippet in reversed(code):
+            if len(snippet) + 20 > budget:
+                continue
+            parts += ["```python", snippet.strip(), "```"]
+            budget -= len(snippet) + 20
+    return "\n".join(parts)
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.replace("**", "").split()).strip(" -*:")
+
+
+def _python_ok(code: str) -> bool:
+    try:
+        ast.parse(code)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def _signature(code: str) -> str:
+    """``name(args)`` of the first top-level function or class, or ""."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return ""
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            return f"{node.name}({ast.unparse(node.args)})"
+        if isinstance(node, ast.ClassDef):
+            return node.name
+    return ""
+
+
+def _from_json(text: str) -> tuple[list[str], list[tuple[str, str]]] | None:
+    """Accept a JSON reply too: {"strategies": [...], "code": [{"purpose": .., "code": ..}]}."""
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end <= start:
+        return None
+    try:
+        data: Any = json.loads(text[start : end + 1])
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    strategies = [s for s in data.get("strategies", []) if isinstance(s, str)]
+    fragments: list[tuple[str, str]] = []
+    for item in data.get("code", []) or data.get("code_fragments", []):
+        if isinstance(item, dict) and isinstance(item.get("code"), str):
+            fragments.append((str(item.get("purpose", "")), item["code"]))
+    if not strategies and not fragments:
+        return None
+    return strategies, fragments
+
+
+def _from_text(text: str) -> tuple[list[str], list[tuple[str, str]]]:
+    fences = list(_FENCE.finditer(text))
+    # Fenced code is cut out first so its lines are never read as strategies.
+    prose = _FENCE.sub("\n<<CODE>>\n", text)
+    strategies: list[str] = []
+    purposes: list[str] = []
+    headers = list(_HEADER.finditer(prose))
+    for i, m in enumerate(headers):
+        label = m.group(1).lower()
+        body_end = headers[i + 1].start() if i + 1 < len(headers) else len(prose)
+        body = prose[m.end() : body_end]
+        head = body.split("<<CODE>>", 1)[0]
+        if label in ("code", "helper", "function"):
+            purposes.append(_clean(head.splitlines()[0] if head.strip() else ""))
+        else:
+            strategies.append(_clean(head))
+    if not headers:
+        # No labels at all: bullet points are the best guess at strategies.
+        for line in prose.splitlines():
+            bullet = re.match(r"^\s*(?:[-*•]|\d+[.)])\s+(.*)", line)
+            if bullet:
+                strategies.append(_clean(bullet.group(1)))
+    fragments = [(purposes[i] if i < len(purposes) else "", f.group(1)) for i, f in enumerate(fences)]
+    return strategies, fragments
+
+
+def parse_distillation(
+    text: str,
+    *,
+    namespace: str = "default",
+    domain: str = "general",
+    source: str = "distilled",
+    problem: str = "",
+    score: float | None = None,
+    verified: bool = False,
+    max_strategies: int = 3,
+    max_code: int = 2,
+) -> list[ExperienceRecord]:
+    """Strategy and code records from a distillation reply; never raises on a malformed reply.
+
+    Accepts the requested ``STRATEGY:`` / ``CODE:`` + fenced block format, loose variants (bold
+    labels, numbering, bullets without labels) and a JSON object. Strategies that are empty, too
+    short, or ``NONE`` are dropped, long ones cut; code that does not parse as Python is dropped.
+
+    Args:
+        text: the model's reply.
+        namespace: namespace of the records.
+        domain: domain of the records.
+        source: provenance (e.g. the solve's id).
+        problem: the problem the experience came from; kept with code fragments as their origin.
+        score: judge score of the solve, stored with each record.
+        verified: whether the solve's answer was verified.
+        max_strategies: keep at most this many strategies.
+        max_code: keep at most this many code fragments.
+    """
+    if not text or not text.strip():
+        return []
+    parsed = _from_json(text) or _from_text(text)
+    strategies, fragments = parsed
+    records: list[ExperienceRecord] = []
+    seen: set[str] = set()
+    for raw in strategies:
+        s = _clean(raw)
+        if len(s) < _MIN_STRATEGY_CHARS or s.upper().startswith("NONE") or s.lower() in seen:
+            continue
+        seen.add(s.lower())
+        if len(s) > _MAX_STRATEGY_CHARS:
+            s = s[:_MAX_STRATEGY_CHARS].rsplit(" ", 1)[0] + " ..."
+        records.append(
+            ExperienceRecord(
+                kind="strategy",
+                namespace=namespace,
+                domain=domain,
+                text=s,
+                source=source,
+                score=score,
+                verified=verified,
+            )
+        )
+        if len(records) >= max_strategies:
+            break
+    kept_code = 0
+    for purpose, code in fragments:
+        if kept_code >= max_code:
+            break
+        body = code.strip("\n")
+        if not body.strip() or not _python_ok(body):
+            continue
+        signature = _signature(body)
+        description = _clean(purpose) or (f"helper {signature}" if signature else "code fragment")
+        records.append(
+            ExperienceRecord(
+                kind="code",
+                namespace=namespace,
+                domain=domain,
+                text=description,
+                code=body,
+                signature=signature,
+                solution=problem,
+                source=source,
+                score=score,
+                verified=verified,
+            )
+        )
+        kept_code += 1
+    return records
+
+
+def problem_record(
+    problem: str,
+    solution: str,
+    answer: str,
+    *,
+    namespace: str = "default",
+    domain: str = "general",
+    source: str = "solve",
+    score: float | None = None,
+    verified: bool = False,
+) -> ExperienceRecord:
+    """The ``problem`` record a successful solve writes back (its best, verified trajectory)."""
+    return ExperienceRecord(
+        kind="problem",
+        namespace=namespace,
+        domain=domain,
+        text=problem.strip(),
+        solution=solution.strip(),
+        answer=answer.strip(),
+        source=source,
+        score=score,
+        verified=verified,
+    )
