@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
 
     from xolver.memory.chroma import ChromaExperienceStore
+    from xolver.memory.embedders import Embedder
 
 __all__ = ["add_memory_parser", "run_memory_command"]
 
@@ -86,14 +87,34 @@ def add_memory_parser(subparsers: Any) -> argparse.ArgumentParser:
     return memory  # type: ignore[no-any-return]
 
 
+_EMBEDDERS: dict[str, Embedder] = {}
+
+
+def _embedder(spec: str | None) -> Embedder:
+    """The embedder named on the command line; ``hash`` or ``hash:<dim>`` is the test embedder.
+
+    Instances are kept for the life of the process, so several commands run in one process (tests,
+    an embedding application) load the model once.
+    """
+    from xolver.memory.embedders import DEFAULT_MODEL, HashEmbedder, SentenceTransformerEmbedder
+
+    key = spec or DEFAULT_MODEL
+    if key not in _EMBEDDERS:
+        if key == "hash" or key.startswith("hash:"):
+            _, _, dim = key.partition(":")
+            if dim and not dim.isdigit():
+                raise UserError(f"hash embedder dimension must be a number, got {dim!r}")
+            _EMBEDDERS[key] = HashEmbedder(int(dim) if dim else 256)
+        else:
+            _EMBEDDERS[key] = SentenceTransformerEmbedder(key)
+    return _EMBEDDERS[key]
+
+
 def _open(args: argparse.Namespace) -> ChromaExperienceStore:
     from xolver.memory.chroma import ChromaExperienceStore
-    from xolver.memory.embedders import DEFAULT_MODEL, SentenceTransformerEmbedder
 
     # With --namespace the store is bound to it, so no command can touch another tenant.
-    return ChromaExperienceStore(
-        args.path, embedder=SentenceTransformerEmbedder(args.embedder or DEFAULT_MODEL), namespace=args.namespace
-    )
+    return ChromaExperienceStore(args.path, embedder=_embedder(args.embedder), namespace=args.namespace)
 
 
 def run_memory_command(args: argparse.Namespace, console: Console, err_console: Console) -> int:
