@@ -1,0 +1,163 @@
+"""Per-snippet latency of the Python sandbox, cold and warm, against bare `python -c` and `exec`.
+
+Run: ``python benchmarks/sandbox_bench.py [--runs 40]``. Prints a table and replaces the section
+between ``<!-- sandbox:start -->`` and ``<!-- sandbox:end -->`` in ``docs/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from xolver.tools.sandbox import PythonSandbox, SandboxLimits
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "benchmarks.md"
+START, END = "<!-- sandbox:start -->", "<!-- sandbox:end -->"
+SNIPPETS = {
+    "one-liner": "x = sum(range(100))",
+    "print 1 KB": "print('x' * 1024)",
+    "sympy solve": "import sympy as sp\nx = sp.Symbol('x')\nsp.solve(x**2 - 2, x)",
+}
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
+
+
+async def _measure(fn: Callable[[], Awaitable[None]], runs: int, pause: float = 0.0) -> list[float]:
+    await fn()  # warm-up: imports, page cache
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        await fn()
+        times.append(time.perf_counter() - t)
+        if pause:
+            # Lets the pool refill between calls, as between an agent's tool calls.
+            await asyncio.sleep(pause)
+    return times
+
+
+async def bench(runs: int) -> list[tuple[str, str, list[float]]]:
+    rows: list[tuple[str, str, list[float]]] = []
+    limits = SandboxLimits(timeout=30)
+    for label, code in SNIPPETS.items():
+        sympy_heavy = "sympy" in code
+        n = max(5, runs // 4) if sympy_heavy else runs
+
+        def exec_once(code: str = code) -> None:
+            exec(compile(code, "<bench>", "exec"), {})
+
+        async def in_process() -> None:
+            exec_once()
+
+        async def bare() -> None:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", code, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+            )
+            await proc.wait()
+
+        cold_box = PythonSandbox(limits, pool_size=0)
+
+        async def cold() -> None:
+            result = await cold_box.run(code)
+            assert result.ok, result
+
+        warm_box = PythonSandbox(limits, pool_size=2)
+        await warm_box.start()
+
+        async def warm() -> None:
+            result = await warm_box.run(code)
+            assert result.ok, result
+
+        session = warm_box.session()
+        if sympy_heavy:
+            await session.run("import sympy as sp")
+
+        async def in_session() -> None:
+            result = await session.run(code)
+            assert result.ok, result
+
+        rows.append((label, "in-process exec (unsafe lower bound)", await _measure(in_process, n)))
+        rows.append((label, "bare `python -c`", await _measure(bare, n)))
+        rows.append((label, "sandbox cold (new worker)", await _measure(cold, n)))
+        rows.append((label, "sandbox warm (pool)", await _measure(warm, n, pause=0.15)))
+        rows.append((label, "sandbox session (same worker)", await _measure(in_session, n)))
+        await session.close()
+        await warm_box.aclose()
+        await cold_box.aclose()
+    return rows
+
+
+def render(rows: Sequence[tuple[str, str, list[float]]], isolation: str, command: str) -> str:
+    lines = [
+        "## Sandbox",
+        "",
+        f"Machine: {os.cpu_count()} CPUs ({_cpu_model()}), {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}. Command: `{command}`.",
+        f"Isolation on this machine: {isolation}.",
+        "",
+        "Per-snippet wall time in milliseconds, measured from our process (submit to result).",
+        "'warm' takes a pre-started worker from the pool; 'session' reuses one stateful worker.",
+        "The sympy row in a session imports sympy once beforehand, as a session would.",
+        "",
+        "| snippet | how | runs | p50 ms | p95 ms |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for label, how, times in rows:
+        lines.append(f"| {label} | {how} | {len(times)} | {_pct(times, 0.5):.2f} | {_pct(times, 0.95):.2f} |")
+    return "\n".join(lines)
+
+
+def write_section(section: str) -> None:
+    block = f"{START}\n{section}\n{END}"
+    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        text = head + block + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    DOC.write_text(text, encoding="utf-8")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=40, help="timed runs per cell (sympy rows use a quarter)")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    args = parser.parse_args(argv)
+
+    async def go() -> tuple[list[tuple[str, str, list[float]]], str]:
+        async with PythonSandbox(pool_size=0) as probe:
+            isolation = (await probe.isolation()).summary()
+        return await bench(args.runs), isolation
+
+    rows, isolation = asyncio.run(go())
+    command = "python benchmarks/sandbox_bench.py" + (f" --runs {args.runs}" if args.runs != 40 else "")
+    section = render(rows, isolation, command)
+    print(section)
+    if not args.no_write:
+        write_section(section)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
