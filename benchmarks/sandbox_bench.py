@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import os
 import platform
-import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -58,52 +57,58 @@ async def _measure(fn: Callable[[], Awaitable[None]], runs: int, pause: float = 
 
 async def bench(runs: int) -> list[tuple[str, str, list[float]]]:
     rows: list[tuple[str, str, list[float]]] = []
-    limits = SandboxLimits(timeout=30)
     for label, code in SNIPPETS.items():
-        sympy_heavy = "sympy" in code
-        n = max(5, runs // 4) if sympy_heavy else runs
+        n = max(5, runs // 4) if "sympy" in code else runs
+        rows += await _bench_snippet(label, code, n)
+    return rows
 
-        def exec_once(code: str = code) -> None:
-            exec(compile(code, "<bench>", "exec"), {})
 
-        async def in_process() -> None:
-            exec_once()
+async def _bench_snippet(label: str, code: str, n: int) -> list[tuple[str, str, list[float]]]:
+    rows: list[tuple[str, str, list[float]]] = []
+    limits = SandboxLimits(timeout=30)
+    sympy_heavy = "sympy" in code
 
-        async def bare() -> None:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-c", code, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
-            )
-            await proc.wait()
+    def exec_once(code: str = code) -> None:
+        exec(compile(code, "<bench>", "exec"), {})
 
-        cold_box = PythonSandbox(limits, pool_size=0)
+    async def in_process() -> None:
+        exec_once()
 
-        async def cold() -> None:
-            result = await cold_box.run(code)
-            assert result.ok, result
+    async def bare() -> None:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", code, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+        )
+        await proc.wait()
 
-        warm_box = PythonSandbox(limits, pool_size=2)
-        await warm_box.start()
+    cold_box = PythonSandbox(limits, pool_size=0)
 
-        async def warm() -> None:
-            result = await warm_box.run(code)
-            assert result.ok, result
+    async def cold() -> None:
+        result = await cold_box.run(code)
+        assert result.ok, result
 
-        session = warm_box.session()
-        if sympy_heavy:
-            await session.run("import sympy as sp")
+    warm_box = PythonSandbox(limits, pool_size=2)
+    await warm_box.start()
 
-        async def in_session() -> None:
-            result = await session.run(code)
-            assert result.ok, result
+    async def warm() -> None:
+        result = await warm_box.run(code)
+        assert result.ok, result
 
-        rows.append((label, "in-process exec (unsafe lower bound)", await _measure(in_process, n)))
-        rows.append((label, "bare `python -c`", await _measure(bare, n)))
-        rows.append((label, "sandbox cold (new worker)", await _measure(cold, n)))
-        rows.append((label, "sandbox warm (pool)", await _measure(warm, n, pause=0.15)))
-        rows.append((label, "sandbox session (same worker)", await _measure(in_session, n)))
-        await session.close()
-        await warm_box.aclose()
-        await cold_box.aclose()
+    session = warm_box.session()
+    if sympy_heavy:
+        await session.run("import sympy as sp")
+
+    async def in_session() -> None:
+        result = await session.run(code)
+        assert result.ok, result
+
+    rows.append((label, "in-process exec (unsafe lower bound)", await _measure(in_process, n)))
+    rows.append((label, "bare `python -c`", await _measure(bare, n)))
+    rows.append((label, "sandbox cold (new worker)", await _measure(cold, n)))
+    rows.append((label, "sandbox warm (pool)", await _measure(warm, n, pause=0.15)))
+    rows.append((label, "sandbox session (same worker)", await _measure(in_session, n)))
+    await session.close()
+    await warm_box.aclose()
+    await cold_box.aclose()
     return rows
 
 
