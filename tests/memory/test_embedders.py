@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import math
-import sys
 import subprocess
+import sys
 
 import pytest
 
@@ -35,7 +35,8 @@ def test_hash_embedder_rejects_tiny_dimension() -> None:
 
 
 def test_importing_embedders_does_not_import_torch() -> None:
-    code = "import sys, xolver.memory; print(any(m in sys.modules for m in ('torch', 'sentence_transformers', 'chromadb')))"
+    heavy = "('torch', 'sentence_transformers', 'chromadb')"
+    code = f"import sys, xolver.memory; print(any(m in sys.modules for m in {heavy}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 
