@@ -50,6 +50,11 @@ class BM25Index:
     def __len__(self) -> int:
         return len(self._docs)
 
+    @property
+    def live(self) -> int:
+        """Number of documents added and not removed."""
+        return self._live
+
     def add(self, text: str) -> int:
         terms = Counter(tokenize(text))
         self._docs.append(terms)

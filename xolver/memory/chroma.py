@@ -22,6 +22,7 @@ the caller's responsibility.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import threading
 from collections import Counter
@@ -117,6 +118,9 @@ class _SideIndex:
             self._masks[key] = cached
         return cached
 
+    def live_count(self) -> int:
+        return self.bm25.live
+
     def live_ids(self, predicate: Callable[[int], bool]) -> list[str]:
         return [rid for i, rid in enumerate(self.ids) if self.alive[i] and predicate(i)]
 
@@ -161,6 +165,9 @@ class ChromaExperienceStore:
         ef_construction: HNSW build breadth.
         max_neighbors: HNSW graph degree (M).
         collection_prefix: collections are named ``<prefix>-<kind>``.
+        postfilter_min_share: when the records a search may return are at least this share of a
+            collection, search it unfiltered and filter afterwards (much faster than chromadb's
+            metadata filter); below it, let chromadb filter.
 
     Raises:
         UserError: the folder was built with another embedder, or cannot be opened.
@@ -177,11 +184,13 @@ class ChromaExperienceStore:
         ef_construction: int = 200,
         max_neighbors: int = 32,
         collection_prefix: str = "xolver",
+        postfilter_min_share: float = 0.2,
     ) -> None:
         self.path = Path(path).expanduser() if path is not None else default_memory_path()
         self.embedder: Embedder = embedder if embedder is not None else SentenceTransformerEmbedder()
         self.namespace = namespace
         self.near_duplicate_threshold = near_duplicate_threshold
+        self.ef_search = ef_search
         self.hnsw = {
             "space": "cosine",
             "ef_search": ef_search,
@@ -189,6 +198,7 @@ class ChromaExperienceStore:
             "max_neighbors": max_neighbors,
         }
         self.collection_prefix = collection_prefix
+        self.postfilter_min_share = postfilter_min_share
         self._lock = threading.RLock()
         self._client: ClientAPI | None = None
         self._collections: dict[RecordKind, Collection] = {}
@@ -652,26 +662,97 @@ class ChromaExperienceStore:
             self._refresh()
             for kk in self._kinds(kind):
                 side = self._side[kk]
-                available = int(side.mask(ns, domain).sum())
+                mask = side.mask(ns, domain)
+                available = int(mask.sum())
                 if available == 0:
                     continue
-                result = self._collections[kk].query(
-                    query_embeddings=cast(Any, [vector]),
-                    n_results=min(k, available),
-                    where=cast(Any, where),
-                    include=cast(Any, include),
-                )
-                metas = (result["metadatas"] or [[]])[0]
-                dists = (result["distances"] or [[]])[0]
-                embs = result["embeddings"][0] if with_vectors and result["embeddings"] is not None else None
-                for i, (meta, dist) in enumerate(zip(metas, dists, strict=False)):
-                    record = _record_from(meta)
+                want = min(k, available)
+                collection = self._collections[kk]
+                live = side.live_count()
+                share = available / live
+                rows: list[tuple[Any, float, Any]] = []
+                if share >= self.postfilter_min_share:
+                    rows = self._postfiltered(collection, side, mask, vector, want, share, with_vectors)
+                if not rows:
+                    result = collection.query(
+                        query_embeddings=cast(Any, [vector]),
+                        n_results=want,
+                        where=cast(Any, where),
+                        include=cast(Any, include),
+                    )
+                    rows = self._rows(result, with_vectors)
+                for rid_meta, dist, vec in rows[:want]:
+                    record = _record_from(rid_meta[1])
                     if record is None or record.namespace != ns:
                         continue
-                    vec = [float(x) for x in embs[i]] if embs is not None else None
-                    hits.append((ScoredRecord(record=record, score=1.0 - float(dist)), vec))
+                    hits.append((ScoredRecord(record=record, score=1.0 - dist), vec))
         hits.sort(key=lambda h: -h[0].score)
         return hits
+
+    def _postfiltered(
+        self,
+        collection: Collection,
+        side: _SideIndex,
+        mask: Any,
+        vector: list[float],
+        want: int,
+        share: float,
+        with_vectors: bool,
+    ) -> list[tuple[Any, float, Any]]:
+        """Nearest `want` accepted records by an unfiltered query filtered here; [] if too few.
+
+        chromadb evaluates a `where` filter against the metadata of every matching record in
+        SQLite (measured: 30-50 ms at 12k records, against 1 ms unfiltered), so when the wanted
+        records are a fair share of the collection it is far cheaper to over-fetch ids without a
+        filter and keep the accepted ones. Two rounds: a modest over-fetch, then a wide one
+        (HNSW already explores ef_search candidates, so a few hundred ids cost little).
+        """
+        live = side.live_count()
+        first = min(live, math.ceil(want / share * 2) + 10)
+        for n in (first, min(live, max(4 * first, self.ef_search))):
+            result = collection.query(
+                query_embeddings=cast(Any, [vector]), n_results=n, include=cast(Any, ["distances"])
+            )
+            ids = result["ids"][0] if result["ids"] else []
+            dists = (result["distances"] or [[]])[0]
+            accepted = [(rid, float(d)) for rid, d in zip(ids, dists, strict=False) if self._accepted(side, mask, rid)]
+            if len(accepted) >= want or n >= live:
+                accepted = accepted[:want]
+                if not accepted:
+                    return []
+                include = ["metadatas"] + (["embeddings"] if with_vectors else [])
+                got = collection.get(ids=[rid for rid, _ in accepted], include=cast(Any, include))
+                metas = dict(zip(got["ids"], got["metadatas"] or [], strict=False))
+                embs = (
+                    dict(zip(got["ids"], got["embeddings"], strict=False))
+                    if with_vectors and got["embeddings"] is not None
+                    else {}
+                )
+                return [
+                    ((rid, metas.get(rid)), d, [float(x) for x in embs[rid]] if rid in embs else None)
+                    for rid, d in accepted
+                    if rid in metas
+                ]
+            if n >= live:
+                break
+        return []
+
+    @staticmethod
+    def _rows(result: Any, with_vectors: bool) -> list[tuple[Any, float, Any]]:
+        """((id, metadata), distance, vector or None) of a one-query chromadb result."""
+        ids = result["ids"][0] if result["ids"] else []
+        metas = (result["metadatas"] or [[]])[0]
+        dists = (result["distances"] or [[]])[0]
+        embs = result["embeddings"][0] if with_vectors and result["embeddings"] is not None else None
+        return [
+            ((rid, meta), float(dist), [float(x) for x in embs[i]] if embs is not None else None)
+            for i, (rid, meta, dist) in enumerate(zip(ids, metas, dists, strict=False))
+        ]
+
+    @staticmethod
+    def _accepted(side: _SideIndex, mask: Any, rid: str) -> bool:
+        pos = side.position.get(rid)
+        return pos is not None and bool(mask[pos])
 
     def lexical_search(
         self,
