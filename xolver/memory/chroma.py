@@ -22,12 +22,16 @@ the caller's responsibility.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import math
 import os
+import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
@@ -125,6 +129,10 @@ class _SideIndex:
         return [rid for i, rid in enumerate(self.ids) if self.alive[i] and predicate(i)]
 
 
+def _equals_at(values: Sequence[str], wanted: str | None, i: int) -> bool:
+    return values[i] == wanted
+
+
 def _metadata(record: ExperienceRecord) -> dict[str, str | int | float | bool]:
     # Filterable fields are top-level; the whole record rides along as JSON so it round-trips
     # exactly (chromadb metadata cannot hold None).
@@ -147,12 +155,23 @@ def _record_from(meta: Any) -> ExperienceRecord | None:
         return None
 
 
+def _collection_name(prefix: str, kind: RecordKind, namespace: str) -> str:
+    """A valid chromadb collection name for (kind, namespace): readable slug plus a hash of the name."""
+    slug = re.sub(r"[^a-zA-Z0-9_-]+", "-", namespace).strip("-_")[:40] or "ns"
+    digest = hashlib.sha256(namespace.encode("utf-8")).hexdigest()[:10]
+    return f"{prefix}-{kind}-{slug}-{digest}"
+
+
+_Key = tuple[RecordKind, str]
+
+
 class ChromaExperienceStore:
     """A persistent `ExperienceStore` on chromadb, searched by dense similarity and BM25.
 
-    Records of each kind live in their own collection (so code fragments are searched apart from
-    problems). Searches are hybrid by default: dense and BM25 rankings fused by reciprocal rank.
-    Thread-safe, and safe for several processes sharing one folder (see the module docstring).
+    Each (kind, namespace) pair is its own chromadb collection: code fragments are searched apart
+    from problems, and one tenant's records are not even in the index another tenant's query walks.
+    Searches are hybrid by default: dense and BM25 rankings fused by reciprocal rank. Thread-safe,
+    and safe for several processes sharing one folder (see the module docstring).
 
     Args:
         path: the folder; default ``xolver_home() / "memory"``.
@@ -164,10 +183,10 @@ class ChromaExperienceStore:
         ef_search: HNSW search breadth; higher is slower and closer to exact search.
         ef_construction: HNSW build breadth.
         max_neighbors: HNSW graph degree (M).
-        collection_prefix: collections are named ``<prefix>-<kind>``.
-        postfilter_min_share: when the records a search may return are at least this share of a
-            collection, search it unfiltered and filter afterwards (much faster than chromadb's
-            metadata filter); below it, let chromadb filter.
+        collection_prefix: collection names start with ``<prefix>-<kind>-``.
+        postfilter_min_share: when the records a domain-filtered search may return are at least
+            this share of a collection, search it unfiltered and filter afterwards (much faster than
+            chromadb's metadata filter); below it, let chromadb filter.
 
     Raises:
         UserError: the folder was built with another embedder, or cannot be opened.
@@ -188,6 +207,8 @@ class ChromaExperienceStore:
     ) -> None:
         self.path = Path(path).expanduser() if path is not None else default_memory_path()
         self.embedder: Embedder = embedder if embedder is not None else SentenceTransformerEmbedder()
+        if namespace is not None and not namespace:
+            raise UserError("namespace must not be empty")
         self.namespace = namespace
         self.near_duplicate_threshold = near_duplicate_threshold
         self.ef_search = ef_search
@@ -201,8 +222,9 @@ class ChromaExperienceStore:
         self.postfilter_min_share = postfilter_min_share
         self._lock = threading.RLock()
         self._client: ClientAPI | None = None
-        self._collections: dict[RecordKind, Collection] = {}
-        self._side: dict[RecordKind, _SideIndex] = {}
+        self._names: dict[_Key, str] = {}
+        self._collections: dict[_Key, Collection] = {}
+        self._side: dict[_Key, _SideIndex] = {}
         self._generation = -1
         self._dimension: int | None = None
         try:
@@ -210,6 +232,7 @@ class ChromaExperienceStore:
         except OSError as e:
             raise UserError(f"cannot create memory folder {str(self.path)!r}: {e}") from e
         with self._file_lock(exclusive=True):
+            self._check_manifest()
             self._open()
 
     # ------------------------------------------------------------------ opening and locking
@@ -227,6 +250,28 @@ class ChromaExperienceStore:
                 finally:
                     fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
+    def _check_manifest(self) -> None:
+        """Record the embedder in ``xolver-memory.json`` on first use; refuse another one later."""
+        manifest = self.path / "xolver-memory.json"
+        if manifest.is_file():
+            try:
+                data = json.loads(manifest.read_text(encoding="utf-8"))
+                stored, dim = str(data["embedder"]), data.get("dimension")
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                raise UserError(f"memory manifest {str(manifest)!r} is unreadable: {e}") from e
+            if stored != self.embedder.id:
+                raise UserError(
+                    f"memory at {str(self.path)!r} was built with embedder {stored!r}, not {self.embedder.id!r}: "
+                    "open it with the same embedder or use another path"
+                )
+            self._dimension = int(dim) if isinstance(dim, int) else None
+            return
+        data = {"embedder": self.embedder.id, "dimension": self.embedder.dimension, "schema": _SCHEMA}
+        tmp = manifest.with_name(f"{manifest.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, manifest)
+        self._dimension = self.embedder.dimension
+
     def _read_generation(self) -> int:
         try:
             return int((self.path / "xolver.generation").read_text(encoding="ascii").strip() or 0)
@@ -242,7 +287,10 @@ class ChromaExperienceStore:
         self._generation = value
 
     def _open(self) -> None:
-        """(Re)open the chromadb client and rebuild the side indexes. Call with the file lock held."""
+        """(Re)open the chromadb client and list the collections. Call with the file lock held.
+
+        Side indexes are built lazily, per (kind, namespace), on first use.
+        """
         import chromadb
         from chromadb.config import Settings
 
@@ -252,45 +300,63 @@ class ChromaExperienceStore:
             client = chromadb.PersistentClient(
                 path=str(self.path), settings=Settings(anonymized_telemetry=False, allow_reset=False)
             )
+            collections = client.list_collections()
         except Exception as e:  # chromadb raises many types; all mean "cannot open this folder"
             raise UserError(f"cannot open memory at {str(self.path)!r}: {e}") from e
         self._client = client
-        existing = {c.name: c for c in client.list_collections()}
-        for kind in KINDS:
-            name = f"{self.collection_prefix}-{kind}"
-            collection = existing.get(name)
-            if collection is None:
-                metadata: dict[str, str | int | float | bool] = {
-                    "xolver:embedder": self.embedder.id,
-                    "xolver:dimension": self.embedder.dimension,
-                    "xolver:schema": _SCHEMA,
-                    "xolver:kind": kind,
-                }
-                collection = client.get_or_create_collection(
-                    name,
-                    embedding_function=None,
-                    metadata=metadata,
-                    configuration=cast(Any, {"hnsw": self.hnsw}),
+        for collection in collections:
+            meta = collection.metadata or {}
+            kind, ns = meta.get("xolver:kind"), meta.get("xolver:namespace")
+            if kind not in KINDS or not isinstance(ns, str) or not collection.name.startswith(self.collection_prefix):
+                continue
+            stored = meta.get("xolver:embedder")
+            if stored != self.embedder.id:
+                raise UserError(
+                    f"memory at {str(self.path)!r} was built with embedder {stored!r}, not {self.embedder.id!r}: "
+                    "open it with the same embedder or use another path"
                 )
-            self._check_embedder(collection)
-            self._collections[kind] = collection
-            self._side[kind] = self._build_side(collection)
+            self._names[(cast(RecordKind, kind), ns)] = collection.name
+            self._collections[(cast(RecordKind, kind), ns)] = collection
         self._generation = generation
 
-    def _check_embedder(self, collection: Collection) -> None:
-        meta = collection.metadata or {}
-        stored = meta.get("xolver:embedder")
-        if stored is None:
-            raise UserError(
-                f"collection {collection.name!r} in {str(self.path)!r} was not made by xolver (no embedder recorded)"
+    def _collection(self, key: _Key, *, create: bool = False) -> tuple[Collection, _SideIndex] | None:
+        """The collection and side index of (kind, namespace); created (write lock held) if asked."""
+        collection = self._collections.get(key)
+        if collection is None:
+            if not create:
+                return None
+            assert self._client is not None, "store is closed"
+            kind, ns = key
+            metadata: dict[str, str | int | float | bool] = {
+                "xolver:embedder": self.embedder.id,
+                "xolver:dimension": self._dimension or self.embedder.dimension,
+                "xolver:schema": _SCHEMA,
+                "xolver:kind": kind,
+                "xolver:namespace": ns,
+            }
+            collection = self._client.get_or_create_collection(
+                _collection_name(self.collection_prefix, kind, ns),
+                embedding_function=None,
+                metadata=metadata,
+                configuration=cast(Any, {"hnsw": self.hnsw}),
             )
-        if stored != self.embedder.id:
-            raise UserError(
-                f"memory at {str(self.path)!r} was built with embedder {stored!r}, not {self.embedder.id!r}: "
-                "open it with the same embedder or use another path"
-            )
-        dim = meta.get("xolver:dimension")
-        self._dimension = int(dim) if isinstance(dim, int | float) else None
+            self._collections[key] = collection
+            self._names[key] = collection.name
+        side = self._side.get(key)
+        if side is None:
+            side = self._side[key] = self._build_side(collection)
+        return collection, side
+
+    def _keys(self, kind: RecordKind | None = None, namespace: str | None = None) -> list[_Key]:
+        """Existing (kind, namespace) pairs, restricted to the bound namespace when there is one."""
+        bound = self.namespace
+        return sorted(
+            key
+            for key in self._collections
+            if (kind is None or key[0] == kind)
+            and (namespace is None or key[1] == namespace)
+            and (bound is None or key[1] == bound)
+        )
 
     def _build_side(self, collection: Collection) -> _SideIndex:
         side = _SideIndex()
@@ -316,11 +382,14 @@ class ChromaExperienceStore:
                 if close is not None:
                     close()
         self._client = None
+        self._names = {}
         self._collections = {}
         self._side = {}
 
     def _refresh(self) -> None:
         """Reopen when another process wrote since we loaded. Call with the file lock held."""
+        if self._client is None:
+            raise UserError(f"memory at {str(self.path)!r} is closed")
         if self._read_generation() != self._generation:
             self._open()
 
@@ -365,7 +434,8 @@ class ChromaExperienceStore:
     def add(self, records: Sequence[ExperienceRecord]) -> list[str]:
         """Store records, skipping content and near duplicates; return the ids actually written.
 
-        All records are written in one chromadb call per kind, so they land together or not at all.
+        The records of one kind and namespace are written in one chromadb call, so they land
+        together or not at all.
 
         Raises:
             UserError: a record belongs to another namespace than the one the store is bound to.
@@ -381,39 +451,50 @@ class ChromaExperienceStore:
         """`add` with precomputed vectors (from this store's embedder); used by bulk imports."""
         if len(records) != len(vectors):
             raise UserError(f"{len(records)} records but {len(vectors)} vectors")
+        if vectors and self._dimension is not None and len(vectors[0]) != self._dimension:
+            raise UserError(f"{len(vectors[0])}-d vectors given; the memory holds {self._dimension}-d")
         written: list[str] = []
+        groups: dict[_Key, list[int]] = {}
+        for i, record in enumerate(records):
+            if record.kind not in KINDS:
+                raise UserError(f"unknown record kind {record.kind!r}")
+            groups.setdefault((record.kind, self._ns(record.namespace)), []).append(i)
         with self._file_lock(exclusive=True):
             self._refresh()
-            by_kind: dict[RecordKind, list[int]] = {}
-            for i, record in enumerate(records):
-                self._ns(record.namespace)
-                by_kind.setdefault(record.kind, []).append(i)
             # Bumped before and after: a reader that loads while we write sees a moved counter later.
             self._bump_generation()
-            for kind, positions in by_kind.items():
-                keep = self._dedup(kind, [records[i] for i in positions], [vectors[i] for i in positions])
+            for key, positions in sorted(groups.items()):
+                got = self._collection(key, create=True)
+                assert got is not None
+                collection, side = got
+                keep = self._dedup(collection, side, [records[i] for i in positions], [vectors[i] for i in positions])
                 chosen = [positions[j] for j in keep]
                 if not chosen:
                     continue
                 batch = [records[i] for i in chosen]
-                self._collections[kind].add(
+                metas = [_metadata(r) for r in batch]
+                collection.add(
                     ids=[r.id for r in batch],
                     embeddings=cast(Any, [list(vectors[i]) for i in chosen]),
                     documents=[r.search_text() for r in batch],
-                    metadatas=cast(Any, [_metadata(r) for r in batch]),
+                    metadatas=cast(Any, metas),
                 )
-                side = self._side[kind]
-                for r in batch:
-                    side.add(r.id, r.search_text(), {**_metadata(r)})
+                for r, meta in zip(batch, metas, strict=True):
+                    side.add(r.id, r.search_text(), meta)
                 written.extend(r.id for r in batch)
             self._bump_generation()
         return written
 
-    def _dedup(self, kind: RecordKind, records: list[ExperienceRecord], vectors: list[Sequence[float]]) -> list[int]:
+    def _dedup(
+        self,
+        collection: Collection,
+        side: _SideIndex,
+        records: list[ExperienceRecord],
+        vectors: list[Sequence[float]],
+    ) -> list[int]:
         """Positions of the records to keep: new content hash, new id, and not a near duplicate."""
         import numpy as np
 
-        side = self._side[kind]
         seen_hashes: set[str] = set()
         seen_ids: set[str] = set()
         keep: list[int] = []
@@ -427,22 +508,15 @@ class ChromaExperienceStore:
         threshold = self.near_duplicate_threshold
         if threshold is None or not keep:
             return keep
-        # Near duplicates: against stored records (one batched query per namespace) and within the batch.
+        # Near duplicates: against stored records (one batched query) and within the batch.
         near: set[int] = set()
-        collection = self._collections[kind]
-        by_ns: dict[str, list[int]] = {}
-        for j in keep:
-            by_ns.setdefault(records[j].namespace, []).append(j)
-        for ns, js in by_ns.items():
-            if not side.mask(ns, None).any():
-                continue
+        if side.live_count() > 0:
             result = collection.query(
-                query_embeddings=cast(Any, [list(vectors[j]) for j in js]),
+                query_embeddings=cast(Any, [list(vectors[j]) for j in keep]),
                 n_results=1,
-                where={"namespace": ns},
                 include=cast(Any, ["distances"]),
             )
-            for j, distances in zip(js, result["distances"] or [], strict=False):
+            for j, distances in zip(keep, result["distances"] or [], strict=False):
                 if distances and 1.0 - float(distances[0]) >= threshold:
                     near.add(j)
         kept: list[int] = []
@@ -451,14 +525,24 @@ class ChromaExperienceStore:
             if j in near:
                 continue
             v = np.asarray(vectors[j], dtype=np.float32)
-            if any(
-                float(v @ kv) >= threshold and records[j].namespace == records[kk].namespace
-                for kk, kv in zip(kept, kept_vectors, strict=False)
-            ):
+            if any(float(v @ kv) >= threshold for kv in kept_vectors):
                 continue
             kept.append(j)
             kept_vectors.append(v)
         return kept
+
+    def _locate(self, ids: Sequence[str]) -> dict[_Key, list[str]]:
+        """Which (kind, namespace) holds each of `ids` (unknown ids are left out)."""
+        wanted = set(ids)
+        found: dict[_Key, list[str]] = {}
+        for key in self._keys():
+            got = self._collection(key)
+            if got is None:
+                continue
+            mine = [rid for rid in got[1].position if rid in wanted]
+            if mine:
+                found[key] = mine
+        return found
 
     def record_use(self, ids: Sequence[str], score: float) -> None:
         """Count one more use of each record by a solve whose best judge score was `score`."""
@@ -467,17 +551,14 @@ class ChromaExperienceStore:
         with self._file_lock(exclusive=True):
             self._refresh()
             self._bump_generation()
-            for kind in KINDS:
-                mine = [i for i in ids if i in self._side[kind].position]
-                if not mine:
-                    continue
-                collection = self._collections[kind]
+            for key, mine in self._locate(ids).items():
+                collection = self._collections[key]
                 got = collection.get(ids=mine, include=cast(Any, ["metadatas"]))
                 new_ids: list[str] = []
                 metas: list[dict[str, Any]] = []
                 for rid, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
                     record = _record_from(meta)
-                    if record is None or (self.namespace is not None and record.namespace != self.namespace):
+                    if record is None:
                         continue
                     n = record.times_retrieved
                     mean = record.mean_use_score
@@ -512,32 +593,46 @@ class ChromaExperienceStore:
         with self._file_lock(exclusive=True):
             self._refresh()
             self._bump_generation()
-            for kind in KINDS:
-                side = self._side[kind]
-                bound = self.namespace
-
-                def wanted(i: int, side: _SideIndex = side, bound: str | None = bound) -> bool:
-                    if bound is not None and side.namespaces[i] != bound:
-                        return False
-                    if ids is not None:
-                        return side.ids[i] in set(ids)
-                    if namespace is not None:
-                        return side.namespaces[i] == namespace
-                    return side.sources[i] == source
-
-                doomed = side.live_ids(wanted) if ids is None else [i for i in ids if i in side.position]
-                if ids is not None and bound is not None:
-                    doomed = [i for i in doomed if side.namespaces[side.position[i]] == bound]
-                for start in range(0, len(doomed), _PAGE):
-                    chunk = doomed[start : start + _PAGE]
-                    self._collections[kind].delete(ids=chunk)
-                    for rid in chunk:
-                        side.remove(rid)
-                deleted += len(doomed)
+            if namespace is not None:
+                # A whole namespace is a set of collections: drop them.
+                assert self._client is not None
+                for key in self._keys(namespace=namespace):
+                    got = self._collection(key)
+                    if got is not None:
+                        deleted += got[1].live_count()
+                    self._client.delete_collection(self._names[key])
+                    for table in (self._names, self._collections, self._side):
+                        table.pop(key, None)
+            else:
+                if ids is not None:
+                    doomed_by_key = self._locate(ids)
+                else:
+                    doomed_by_key = {}
+                    for key in self._keys():
+                        got = self._collection(key)
+                        if got is not None:
+                            sources = got[1].sources
+                            doomed = got[1].live_ids(partial(_equals_at, sources, source))
+                            if doomed:
+                                doomed_by_key[key] = doomed
+                for key, doomed in doomed_by_key.items():
+                    side = self._side[key]
+                    for start in range(0, len(doomed), _PAGE):
+                        chunk = doomed[start : start + _PAGE]
+                        self._collections[key].delete(ids=chunk)
+                        for rid in chunk:
+                            side.remove(rid)
+                    deleted += len(doomed)
             self._bump_generation()
         return deleted
 
     # ------------------------------------------------------------------ reading
+
+    def namespaces(self) -> list[str]:
+        """The namespaces that hold records (only the bound one for a bound store)."""
+        with self._file_lock(exclusive=False):
+            self._refresh()
+            return sorted({ns for _, ns in self._keys()})
 
     def count(self, *, namespace: str | None = None, kind: RecordKind | None = None) -> int:
         """Number of records (in one namespace, or in all; of one kind, or of all)."""
@@ -545,14 +640,11 @@ class ChromaExperienceStore:
             namespace = self._ns(namespace)
         with self._file_lock(exclusive=False):
             self._refresh()
+            self._kinds(kind)
             total = 0
-            for k in self._kinds(kind):
-                side = self._side[k]
-                total += sum(
-                    1
-                    for a, ns in zip(side.alive, side.namespaces, strict=False)
-                    if a and (namespace is None or ns == namespace)
-                )
+            for key in self._keys(kind=kind, namespace=namespace):
+                got = self._collection(key)
+                total += got[1].live_count() if got is not None else 0
             return total
 
     def stats(self, *, namespace: str | None = None) -> dict[str, Any]:
@@ -565,13 +657,16 @@ class ChromaExperienceStore:
             by_ns: Counter[str] = Counter()
             by_domain: Counter[str] = Counter()
             by_source: Counter[str] = Counter()
-            for kind in KINDS:
-                side = self._side[kind]
+            for key in self._keys(namespace=namespace):
+                got = self._collection(key)
+                if got is None:
+                    continue
+                side = got[1]
                 for i, alive in enumerate(side.alive):
-                    if not alive or (namespace is not None and side.namespaces[i] != namespace):
+                    if not alive:
                         continue
-                    by_kind[kind] += 1
-                    by_ns[side.namespaces[i]] += 1
+                    by_kind[key[0]] += 1
+                    by_ns[key[1]] += 1
                     by_domain[side.domains[i]] += 1
                     by_source[side.sources[i]] += 1
             return {
@@ -590,18 +685,17 @@ class ChromaExperienceStore:
         with self._file_lock(exclusive=False):
             self._refresh()
             found: dict[str, ExperienceRecord] = {}
-            for kind in KINDS:
-                mine = [i for i in ids if i in self._side[kind].position]
-                if mine:
-                    found.update(self._fetch(kind, mine))
+            for key, mine in self._locate(ids).items():
+                found.update(self._fetch(self._collections[key], mine))
             return [found[i] for i in ids if i in found]
 
-    def _fetch(self, kind: RecordKind, ids: Sequence[str]) -> dict[str, ExperienceRecord]:
-        got = self._collections[kind].get(ids=list(ids), include=cast(Any, ["metadatas"]))
+    @staticmethod
+    def _fetch(collection: Collection, ids: Sequence[str]) -> dict[str, ExperienceRecord]:
+        got = collection.get(ids=list(ids), include=cast(Any, ["metadatas"]))
         out: dict[str, ExperienceRecord] = {}
         for rid, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
             record = _record_from(meta)
-            if record is not None and (self.namespace is None or record.namespace == self.namespace):
+            if record is not None:
                 out[rid] = record
         return out
 
@@ -611,17 +705,20 @@ class ChromaExperienceStore:
         """Every stored record (of one namespace and kind, or all), page by page."""
         if self.namespace is not None:
             namespace = self._ns(namespace)
-        for k in self._kinds(kind):
+        with self._file_lock(exclusive=False):
+            self._refresh()
+            self._kinds(kind)
+            keys = self._keys(kind=kind, namespace=namespace)
+        for key in keys:
             offset = 0
             while True:
                 with self._file_lock(exclusive=False):
                     self._refresh()
-                    where = {"namespace": namespace} if namespace is not None else None
-                    page = self._collections[k].get(
-                        where=cast(Any, where), include=cast(Any, ["metadatas"]), limit=_PAGE, offset=offset
-                    )
-                metas = page["metadatas"] or []
-                for meta in metas:
+                    collection = self._collections.get(key)
+                    if collection is None:
+                        break
+                    page = collection.get(include=cast(Any, ["metadatas"]), limit=_PAGE, offset=offset)
+                for meta in page["metadatas"] or []:
                     record = _record_from(meta)
                     if record is not None:
                         yield record
@@ -650,39 +747,46 @@ class ChromaExperienceStore:
             with_vectors: also return each hit's stored vector (for MMR).
         """
         ns = self._ns(namespace)
+        kinds = self._kinds(kind)
         if k <= 0:
             return []
         vector = list(query) if not isinstance(query, str) else self.embed([query])[0]
-        where: dict[str, Any] = {"namespace": ns}
-        if domain is not None:
-            where = {"$and": [{"namespace": ns}, {"domain": domain}]}
         include = ["metadatas", "distances"] + (["embeddings"] if with_vectors else [])
         hits: list[tuple[ScoredRecord, list[float] | None]] = []
         with self._file_lock(exclusive=False):
             self._refresh()
-            for kk in self._kinds(kind):
-                side = self._side[kk]
-                mask = side.mask(ns, domain)
-                available = int(mask.sum())
-                if available == 0:
+            for kk in kinds:
+                got = self._collection((kk, ns))
+                if got is None:
                     continue
-                want = min(k, available)
-                collection = self._collections[kk]
+                collection, side = got
                 live = side.live_count()
-                share = available / live
-                rows: list[tuple[Any, float, Any]] = []
-                if share >= self.postfilter_min_share:
-                    rows = self._postfiltered(collection, side, mask, vector, want, share, with_vectors)
-                if not rows:
+                if live == 0:
+                    continue
+                rows: list[tuple[str, Any, float, list[float] | None]] = []
+                if domain is None:
                     result = collection.query(
-                        query_embeddings=cast(Any, [vector]),
-                        n_results=want,
-                        where=cast(Any, where),
-                        include=cast(Any, include),
+                        query_embeddings=cast(Any, [vector]), n_results=min(k, live), include=cast(Any, include)
                     )
                     rows = self._rows(result, with_vectors)
-                for rid_meta, dist, vec in rows[:want]:
-                    record = _record_from(rid_meta[1])
+                else:
+                    mask = side.mask(ns, domain)
+                    available = int(mask.sum())
+                    if available == 0:
+                        continue
+                    want = min(k, available)
+                    if available / live >= self.postfilter_min_share:
+                        rows = self._postfiltered(collection, side, mask, vector, want, available / live, with_vectors)
+                    if not rows:
+                        result = collection.query(
+                            query_embeddings=cast(Any, [vector]),
+                            n_results=want,
+                            where=cast(Any, {"domain": domain}),
+                            include=cast(Any, include),
+                        )
+                        rows = self._rows(result, with_vectors)
+                for _rid, meta, dist, vec in rows[:k]:
+                    record = _record_from(meta)
                     if record is None or record.namespace != ns:
                         continue
                     hits.append((ScoredRecord(record=record, score=1.0 - dist), vec))
@@ -698,14 +802,14 @@ class ChromaExperienceStore:
         want: int,
         share: float,
         with_vectors: bool,
-    ) -> list[tuple[Any, float, Any]]:
+    ) -> list[tuple[str, Any, float, list[float] | None]]:
         """Nearest `want` accepted records by an unfiltered query filtered here; [] if too few.
 
-        chromadb evaluates a `where` filter against the metadata of every matching record in
-        SQLite (measured: 30-50 ms at 12k records, against 1 ms unfiltered), so when the wanted
-        records are a fair share of the collection it is far cheaper to over-fetch ids without a
-        filter and keep the accepted ones. Two rounds: a modest over-fetch, then a wide one
-        (HNSW already explores ef_search candidates, so a few hundred ids cost little).
+        chromadb evaluates a `where` filter against the metadata of the records in SQLite
+        (measured: 30-60 ms at 12k records, against 1-2 ms unfiltered), so when the wanted records
+        are a fair share of the collection it is far cheaper to over-fetch ids without a filter
+        and keep the accepted ones. Two rounds: a modest over-fetch, then a wide one (HNSW explores
+        ef_search candidates anyway, so a few hundred ids cost little).
         """
         live = side.live_count()
         first = min(live, math.ceil(want / share * 2) + 10)
@@ -715,7 +819,11 @@ class ChromaExperienceStore:
             )
             ids = result["ids"][0] if result["ids"] else []
             dists = (result["distances"] or [[]])[0]
-            accepted = [(rid, float(d)) for rid, d in zip(ids, dists, strict=False) if self._accepted(side, mask, rid)]
+            accepted = [
+                (rid, float(d))
+                for rid, d in zip(ids, dists, strict=False)
+                if (pos := side.position.get(rid)) is not None and bool(mask[pos])
+            ]
             if len(accepted) >= want or n >= live:
                 accepted = accepted[:want]
                 if not accepted:
@@ -723,36 +831,27 @@ class ChromaExperienceStore:
                 include = ["metadatas"] + (["embeddings"] if with_vectors else [])
                 got = collection.get(ids=[rid for rid, _ in accepted], include=cast(Any, include))
                 metas = dict(zip(got["ids"], got["metadatas"] or [], strict=False))
-                embs = (
-                    dict(zip(got["ids"], got["embeddings"], strict=False))
-                    if with_vectors and got["embeddings"] is not None
-                    else {}
-                )
+                embs: dict[str, Any] = {}
+                if with_vectors and got["embeddings"] is not None:
+                    embs = dict(zip(got["ids"], got["embeddings"], strict=False))
                 return [
-                    ((rid, metas.get(rid)), d, [float(x) for x in embs[rid]] if rid in embs else None)
+                    (rid, metas[rid], d, [float(x) for x in embs[rid]] if rid in embs else None)
                     for rid, d in accepted
                     if rid in metas
                 ]
-            if n >= live:
-                break
         return []
 
     @staticmethod
-    def _rows(result: Any, with_vectors: bool) -> list[tuple[Any, float, Any]]:
-        """((id, metadata), distance, vector or None) of a one-query chromadb result."""
+    def _rows(result: Any, with_vectors: bool) -> list[tuple[str, Any, float, list[float] | None]]:
+        """(id, metadata, distance, vector or None) of a one-query chromadb result."""
         ids = result["ids"][0] if result["ids"] else []
         metas = (result["metadatas"] or [[]])[0]
         dists = (result["distances"] or [[]])[0]
         embs = result["embeddings"][0] if with_vectors and result["embeddings"] is not None else None
         return [
-            ((rid, meta), float(dist), [float(x) for x in embs[i]] if embs is not None else None)
+            (rid, meta, float(dist), [float(x) for x in embs[i]] if embs is not None else None)
             for i, (rid, meta, dist) in enumerate(zip(ids, metas, dists, strict=False))
         ]
-
-    @staticmethod
-    def _accepted(side: _SideIndex, mask: Any, rid: str) -> bool:
-        pos = side.position.get(rid)
-        return pos is not None and bool(mask[pos])
 
     def lexical_search(
         self,
@@ -765,23 +864,28 @@ class ChromaExperienceStore:
     ) -> list[ScoredRecord]:
         """Best BM25 matches (the paper's retriever), best first; scores are BM25 scores."""
         ns = self._ns(namespace)
+        kinds = self._kinds(kind)
         if k <= 0:
             return []
         with self._file_lock(exclusive=False):
             self._refresh()
             found: list[tuple[float, RecordKind, str]] = []
-            for kk in self._kinds(kind):
-                side = self._side[kk]
-                for pos, score in side.bm25.top(query, k, accept=side.mask(ns, domain)):
+            for kk in kinds:
+                got = self._collection((kk, ns))
+                if got is None:
+                    continue
+                side = got[1]
+                accept = side.mask(ns, domain) if domain is not None else side.alive
+                for pos, score in side.bm25.top(query, k, accept=accept):
                     found.append((score, kk, side.ids[pos]))
             found.sort(key=lambda f: -f[0])
-            found = found[: k * len(self._kinds(kind))]
-            hits: list[ScoredRecord] = []
+            found = found[: k * len(kinds)]
             fetched: dict[str, ExperienceRecord] = {}
-            for kk in self._kinds(kind):
+            for kk in kinds:
                 mine = [rid for _, kind_, rid in found if kind_ == kk]
                 if mine:
-                    fetched.update(self._fetch(kk, mine))
+                    fetched.update(self._fetch(self._collections[(kk, ns)], mine))
+            hits: list[ScoredRecord] = []
             for score, _, rid in found:
                 record = fetched.get(rid)
                 if record is not None and record.namespace == ns:
