@@ -152,3 +152,19 @@ def test_two_stores_in_one_process_see_each_others_writes(tmp_path: Path) -> Non
     assert [h.record.text for h in two.search("hexagons", k=3)] == ["written by one about hexagons"]
     one.close()
     two.close()
+
+
+def test_domain_filter_on_both_search_paths(tmp_path: Path) -> None:
+    store = ChromaExperienceStore(tmp_path / "m", embedder=HashEmbedder(), near_duplicate_threshold=None)
+    records = [_problem(f"geometry circle area radius {i}", domain="geo") for i in range(60)]
+    records += [_problem(f"counting ways to choose {i} items", domain="comb") for i in range(6)]
+    store.add(records)
+    # "geo" is most of the collection (post-filtered search), "comb" a small share (chromadb's filter).
+    query = "circle radius: counting ways to choose items"
+    for domain in ("geo", "comb"):
+        for mode in ("dense", "bm25", "hybrid"):
+            hits = store.search(query, k=5, domain=domain, mode=mode)  # type: ignore[arg-type]
+            assert hits and all(h.record.domain == domain for h in hits), (domain, mode)
+        assert len(store.search(query, k=5, domain=domain, mode="dense")) == 5
+    assert store.search("anything", k=5, domain="nowhere") == []
+    store.close()

@@ -15,9 +15,7 @@ from xolver.memory.records import ExperienceRecord
 from xolver.memory.retrieval import hybrid_search, mmr_select, reciprocal_rank_fusion, retrieve_experience
 
 # Motion and rate problems: speeds, travel, driving, running, walking distances.
-RATE = re.compile(
-    r"per hour|mph|km/h|miles an hour|speed|travel|train|driv|\bran\b|\bruns?\b|walk|miles|kilomet", re.I
-)
+RATE = re.compile(r"per hour|mph|km/h|miles an hour|speed|travel|train|driv|\bran\b|\bruns?\b|walk|miles|kilomet", re.I)
 
 
 def test_reciprocal_rank_fusion() -> None:

@@ -2,7 +2,8 @@
 
 Layout on disk (one folder, ``xolver_home() / "memory"`` by default)::
 
-    chroma.sqlite3, <uuid>/...   chromadb's own files; one collection per record kind
+    chroma.sqlite3, <uuid>/...   chromadb's own files; one collection per (record kind, namespace)
+    xolver-memory.json           the embedder id and dimension the folder was built with
     xolver.lock                  inter-process lock (fcntl), taken around every read and write
     xolver.generation            a counter bumped by every write, so other processes know to reload
 
