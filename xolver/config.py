@@ -51,6 +51,9 @@ class XolverConfig(BaseModel):
     api_key: str | None = Field(None, repr=False, description="API key; by default the provider's env var is used.")
     temperature: float = Field(0.2, ge=0.0, le=2.0, description="Sampling temperature of solver calls (paper: 0.2).")
     max_tokens: int | None = Field(None, ge=1, description="Completion cap per call (None: the backend default).")
+    planner_max_tokens: int = Field(300, ge=16, description="Completion cap of the planner call.")
+    judge_max_tokens: int = Field(200, ge=16, description="Completion cap of a judge call (a critique and a score).")
+    verifier_max_tokens: int = Field(200, ge=16, description="Completion cap of a verifier call.")
     request_timeout: float = Field(120.0, gt=0, description="Seconds per model request attempt.")
     seed: int | None = Field(None, description="Sampling seed passed to backends that accept one.")
 

@@ -38,11 +38,15 @@ from xolver.solution import CallRecord, Exemplar, PlannedRole, Trajectory
 __all__ = ["judge", "plan", "retrieve", "solve", "update_shared_memory", "verify", "write_back"]
 
 
-def _runner(runtime: Runtime[SolveContext]) -> AgentRunner:
+def _runner(runtime: Runtime[SolveContext], *, cap: int | None = None) -> AgentRunner:
+    """An agent runner; `cap` bounds the completion of roles whose replies are short by design."""
     ctx = runtime.context
     cfg = ctx.config
+    max_tokens = cfg.max_tokens
+    if cap is not None:
+        max_tokens = cap if max_tokens is None else min(cap, max_tokens)
     settings = ModelSettings(
-        temperature=cfg.temperature, max_tokens=cfg.max_tokens, seed=cfg.seed, timeout=cfg.request_timeout
+        temperature=cfg.temperature, max_tokens=max_tokens, seed=cfg.seed, timeout=cfg.request_timeout
     )
     return AgentRunner(ctx.model, ctx.budget, emit=runtime.stream_writer, settings=settings)
 
@@ -53,7 +57,7 @@ def _dump_calls(calls: list[CallRecord]) -> list[dict[str, Any]]:
 
 async def plan(state: SolveState, runtime: Runtime[SolveContext]) -> dict[str, Any]:
     cfg = runtime.context.config
-    runner = _runner(runtime)
+    runner = _runner(runtime, cap=cfg.planner_max_tokens)
     budget_stop = None
     calls: list[CallRecord] = []
     try:
@@ -137,7 +141,7 @@ async def judge(task: JudgeTask, runtime: Runtime[SolveContext]) -> dict[str, An
     candidate = Trajectory.model_validate(task["trajectory"])
     try:
         verdict, calls = await run_judge(
-            _runner(runtime), task["problem"], candidate, repair_attempts=cfg.repair_attempts
+            _runner(runtime, cap=cfg.judge_max_tokens), task["problem"], candidate, repair_attempts=cfg.repair_attempts
         )
     except BudgetExceeded as e:
         return {"budget_stop": e.kind}
@@ -188,7 +192,7 @@ async def verify(state: SolveState, runtime: Runtime[SolveContext]) -> dict[str,
                 best = Trajectory.model_validate(raw)
                 break
     answer, source, calls = await run_verifier(
-        _runner(runtime),
+        _runner(runtime, cap=cfg.verifier_max_tokens),
         state["problem"],
         best,
         answer_format=cfg.answer_format,

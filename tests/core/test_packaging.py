@@ -1,0 +1,45 @@
+"""Packaging: the README's commands, CI's command and the wheel's contents agree."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _readme_commands() -> list[str]:
+    text = (REPO / "README.md").read_text()
+    return re.findall(r"```bash\n(.+?)\n```", text)[:2]
+
+
+def test_readme_opens_with_two_commands_and_ci_runs_the_second() -> None:
+    install_and_solve, install_and_test = _readme_commands()
+    assert install_and_solve.endswith('xolver solve "What is 17 * 23?"')
+    assert install_and_test.endswith("python -m pytest")
+    ci = (REPO / ".ci" / "run").read_text()
+    assert install_and_test in ci.splitlines()
+
+
+@pytest.mark.slow
+def test_wheel_contains_subpackages_and_prompts(tmp_path: Path) -> None:
+    if shutil.which("git") is None:  # pragma: no cover
+        pytest.skip("git missing")
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp_path), str(REPO)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("xolver-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for package in ("agents", "graph", "memory", "models", "tools", "ui"):
+        assert f"xolver/{package}/__init__.py" in names
+    prompts = {n for n in names if n.startswith("xolver/agents/prompts/")}
+    assert {"xolver/agents/prompts/solver.md", "xolver/agents/prompts/judge.md"} <= prompts
+    assert not any(n.startswith("tests/") for n in names)
