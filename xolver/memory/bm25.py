@@ -46,6 +46,7 @@ class BM25Index:
         # query over 100k documents in milliseconds; numpy views of them are rebuilt lazily.
         self._postings: dict[str, list[tuple[int, int]]] = {}
         self._arrays: dict[str, tuple[Any, Any]] = {}
+        self._length_array: Any = None
 
     def __len__(self) -> int:
         return len(self._docs)
@@ -60,6 +61,7 @@ class BM25Index:
         self._docs.append(terms)
         length = sum(terms.values())
         self._lengths.append(length)
+        self._length_array = None
         self._total_length += length
         self._live += 1
         self._df.update(terms.keys())
@@ -82,6 +84,7 @@ class BM25Index:
             self._arrays.pop(term, None)
         self._docs[doc] = Counter()
         self._lengths[doc] = 0
+        self._length_array = None
 
     def top(self, query: str, k: int, *, accept: Sequence[bool] | None = None) -> list[tuple[int, float]]:
         """The `k` best (document, score) pairs with a positive score, best first.
@@ -99,7 +102,9 @@ class BM25Index:
         if n == 0 or k <= 0 or self._live == 0:
             return []
         avg = self._total_length / self._live or 1.0
-        lengths = np.asarray(self._lengths, dtype=np.float64)
+        if self._length_array is None:
+            self._length_array = np.asarray(self._lengths, dtype=np.float64)
+        lengths = self._length_array
         acc = np.zeros(n, dtype=np.float64)
         touched = False
         for term in set(tokenize(query)):

@@ -876,7 +876,8 @@ class ChromaExperienceStore:
                 if got is None:
                     continue
                 side = got[1]
-                accept = side.mask(ns, domain) if domain is not None else side.alive
+                # Removed documents have no postings left, so only a domain needs a mask.
+                accept = side.mask(ns, domain) if domain is not None else None
                 for pos, score in side.bm25.top(query, k, accept=accept):
                     found.append((score, kk, side.ids[pos]))
             found.sort(key=lambda f: -f[0])
