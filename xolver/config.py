@@ -57,6 +57,10 @@ class XolverConfig(BaseModel):
     request_timeout: float = Field(120.0, gt=0, description="Seconds per model request attempt.")
     seed: int | None = Field(None, description="Sampling seed passed to backends that accept one.")
 
+    stream_tokens: bool = Field(
+        False, description="Emit AgentToken events as models generate (chat and server turn this on)."
+    )
+
     # --- the team (paper: m = 3, I = 2)
     agents: int = Field(3, ge=1, le=16, description="Solver agents m; also the shared memory's size.")
     rounds: int = Field(2, ge=0, le=20, description="Refinement rounds I after the first.")

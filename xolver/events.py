@@ -16,6 +16,7 @@ __all__ = [
     "AgentAnswered",
     "AgentJudged",
     "AgentStarted",
+    "AgentToken",
     "Event",
     "ExperienceRetrieved",
     "MemoryWritten",
@@ -58,6 +59,16 @@ class AgentStarted(_Event):
     agent: int
     role: str
     round: int
+
+
+class AgentToken(_Event):
+    """A piece of text a model generated (only when token streaming is on and the model streams)."""
+
+    type: Literal["agent_token"] = "agent_token"
+    role: str
+    agent: int | None = None
+    round: int | None = None
+    text: str
 
 
 class AgentAnswered(_Event):
@@ -113,6 +124,7 @@ Event = Annotated[
         RolesPlanned,
         ExperienceRetrieved,
         AgentStarted,
+        AgentToken,
         AgentAnswered,
         AgentJudged,
         SharedMemoryUpdated,

@@ -42,6 +42,9 @@ def fake_openai_server(respond: Responder) -> Iterator[tuple[str, list[dict[str,
             body["_auth"] = self.headers.get("Authorization")
             requests.append(body)
             status, text = respond(body)
+            if status == 200 and body.get("stream"):
+                self._stream(text, body.get("model", "fake"))
+                return
             if status == 200:
                 payload = completion_body(text, body.get("model", "fake"))
             else:
@@ -52,6 +55,39 @@ def fake_openai_server(respond: Responder) -> Iterator[tuple[str, list[dict[str,
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+
+        def _stream(self, text: str, model: str) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            pieces = [text[i : i + 4] for i in range(0, len(text), 4)]
+            for piece in pieces:
+                chunk = {
+                    "id": "chatcmpl-test",
+                    "object": "chat.completion.chunk",
+                    "created": 0,
+                    "model": model,
+                    "choices": [{"index": 0, "delta": {"role": "assistant", "content": piece}, "finish_reason": None}],
+                }
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            stop = {
+                "id": "chatcmpl-test",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": model,
+                "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+            }
+            self.wfile.write(f"data: {json.dumps(stop)}\n\n".encode())
+            final = {
+                "id": "chatcmpl-test",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": model,
+                "choices": [],
+                "usage": {"prompt_tokens": 11, "completion_tokens": len(pieces), "total_tokens": 11 + len(pieces)},
+            }
+            self.wfile.write(f"data: {json.dumps(final)}\n\ndata: [DONE]\n\n".encode())
+            self.wfile.flush()
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -86,3 +86,13 @@ def test_resolve_model_strings() -> None:
         resolve_model("local//no/such/file.gguf")
     model = FunctionModel(lambda r: "x")
     assert resolve_model(model) is model
+
+
+async def test_litellm_streams_text_pieces_and_usage() -> None:
+    pieces: list[str] = []
+    with fake_openai_server(lambda body: (200, "the answer is 42")) as (base, requests), allow_model_requests():
+        model = LiteLLMModel("openai/tiny", api_base=base, retry=FAST_RETRY)
+        response = await model.complete_streaming(REQUEST, pieces.append)
+    assert requests[0]["stream"] is True
+    assert len(pieces) > 1 and "".join(pieces) == response.text == "the answer is 42"
+    assert response.usage.completion_tokens > 0

@@ -265,3 +265,15 @@ def test_frozen_and_off_memory_modes() -> None:
     assert len(frozen.exemplars) == 1 and frozen.memory_written == [] and store.count() == 1
     off = Xolver(good, agents=1, rounds=0, memory=store, memory_mode="off").solve("trees and apples?")
     assert off.exemplars == []
+
+
+def test_token_streaming_emits_agent_tokens_that_add_up_to_the_reply() -> None:
+    from xolver.events import AgentToken
+
+    model = FunctionModel(by_role(planner=PLAN, solver=solved("4"), judge=verdict(1)))
+    events = list(Xolver(model, agents=1, rounds=0, memory=None, stream_tokens=True).stream("2+2?"))
+    tokens = [e for e in events if isinstance(e, AgentToken) and e.role == "solver"]
+    assert "".join(t.text for t in tokens) == solved("4")
+    assert {(t.agent, t.round) for t in tokens} == {(0, 0)}
+    quiet = list(Xolver(model, agents=1, rounds=0, memory=None).stream("2+2?"))
+    assert not any(isinstance(e, AgentToken) for e in quiet)

@@ -14,8 +14,8 @@ from typing import Any, Generic, TypeVar
 
 from xolver.agents.templates import render
 from xolver.errors import BudgetExceeded, ModelError
-from xolver.events import ModelCalled
-from xolver.models.base import CallTags, Message, Model, ModelRequest, ModelResponse, ModelSettings
+from xolver.events import AgentToken, ModelCalled
+from xolver.models.base import CallTags, Message, Model, ModelRequest, ModelResponse, ModelSettings, StreamingModel
 from xolver.solution import CallRecord
 
 __all__ = ["AgentRunner", "Budget", "Parsed"]
@@ -73,6 +73,7 @@ class AgentRunner:
         budget: the solve's budget (shared by all agents of the solve).
         emit: sink for `ModelCalled` events (LangGraph's stream writer in the graph).
         settings: default generation settings.
+        stream_tokens: emit `AgentToken` events while the model generates, when it can stream.
     """
 
     def __init__(
@@ -82,11 +83,13 @@ class AgentRunner:
         *,
         emit: Callable[[Any], None] | None = None,
         settings: ModelSettings | None = None,
+        stream_tokens: bool = False,
     ) -> None:
         self.model = model
         self.budget = budget
         self._emit = emit or (lambda event: None)
         self.settings = settings or ModelSettings()
+        self.stream_tokens = stream_tokens
 
     async def call(
         self, messages: Sequence[Message], tags: CallTags, *, settings: ModelSettings | None = None
@@ -101,11 +104,20 @@ class AgentRunner:
         request = ModelRequest(messages=tuple(messages), settings=settings or self.settings, tags=tags)
         started = time.monotonic()
         remaining = self.budget.remaining_seconds()
+        model = self.model
+        if self.stream_tokens and isinstance(model, StreamingModel):
+
+            def on_text(text: str) -> None:
+                self._emit(AgentToken(role=tags.role, agent=tags.agent, round=tags.round, text=text))
+
+            pending = model.complete_streaming(request, on_text)
+        else:
+            pending = model.complete(request)
         try:
             if remaining is None:
-                response = await self.model.complete(request)
+                response = await pending
             else:
-                response = await asyncio.wait_for(self.model.complete(request), timeout=max(0.0, remaining))
+                response = await asyncio.wait_for(pending, timeout=max(0.0, remaining))
         except asyncio.TimeoutError as e:
             raise BudgetExceeded("seconds", f"time budget of {self.budget.max_seconds:g} s spent") from e
         except ModelError as e:

@@ -48,7 +48,9 @@ def _runner(runtime: Runtime[SolveContext], *, cap: int | None = None) -> AgentR
     settings = ModelSettings(
         temperature=cfg.temperature, max_tokens=max_tokens, seed=cfg.seed, timeout=cfg.request_timeout
     )
-    return AgentRunner(ctx.model, ctx.budget, emit=runtime.stream_writer, settings=settings)
+    return AgentRunner(
+        ctx.model, ctx.budget, emit=runtime.stream_writer, settings=settings, stream_tokens=cfg.stream_tokens
+    )
 
 
 def _dump_calls(calls: list[CallRecord]) -> list[dict[str, Any]]:

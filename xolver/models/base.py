@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -20,6 +20,8 @@ __all__ = [
     "ModelRequest",
     "ModelResponse",
     "ModelSettings",
+    "StreamingModel",
+    "TextSink",
     "Usage",
     "allow_model_requests",
     "model_requests_allowed",
@@ -106,6 +108,20 @@ class Model(Protocol):
     async def complete(self, request: ModelRequest) -> ModelResponse:
         """Answer one request or raise a `ModelError`."""
         ...
+
+
+TextSink = Callable[[str], None]
+
+
+@runtime_checkable
+class StreamingModel(Model, Protocol):
+    """A model that can also report its text as it is generated.
+
+    `complete_streaming` returns the same `ModelResponse` as `complete` and calls `on_text` with
+    each new piece of text (on the event loop's thread) while the model generates.
+    """
+
+    async def complete_streaming(self, request: ModelRequest, on_text: TextSink) -> ModelResponse: ...
 
 
 # Real (network) model requests can be switched off process-wide, so a test suite can prove it never

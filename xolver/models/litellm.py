@@ -18,7 +18,7 @@ from xolver.errors import (
     TransientModelError,
     UserError,
 )
-from xolver.models.base import ModelRequest, ModelResponse, Usage, model_requests_allowed
+from xolver.models.base import ModelRequest, ModelResponse, TextSink, Usage, model_requests_allowed
 from xolver.models.retry import RetryPolicy, with_retries
 
 __all__ = ["LiteLLMModel"]
@@ -143,7 +143,19 @@ class LiteLLMModel:
 
         return await with_retries(lambda: self._complete_once(request), self._retry, on_retry=count_retry)
 
-    async def _complete_once(self, request: ModelRequest) -> ModelResponse:
+    async def complete_streaming(self, request: ModelRequest, on_text: TextSink) -> ModelResponse:
+        """`complete` with ``stream=True``, calling `on_text` with each delta.
+
+        A retried attempt streams again from the start, so a consumer may see a partial reply
+        followed by the full one.
+        """
+        if not model_requests_allowed():
+            raise ModelRequestsBlocked(
+                f"real model requests are switched off in this process; refusing to call {self._model!r}"
+            )
+        return await with_retries(lambda: self._complete_once(request, on_text), self._retry)
+
+    async def _complete_once(self, request: ModelRequest, on_text: TextSink | None = None) -> ModelResponse:
         litellm = _import_litellm()
         s = request.settings
         kwargs: dict[str, Any] = {
@@ -164,7 +176,17 @@ class LiteLLMModel:
             kwargs["stop"] = list(s.stop)
         kwargs.update(self._extra)
         try:
-            response = await litellm.acompletion(**kwargs)
+            if on_text is None:
+                response = await litellm.acompletion(**kwargs)
+            else:
+                stream = await litellm.acompletion(stream=True, stream_options={"include_usage": True}, **kwargs)
+                chunks = []
+                async for chunk in stream:
+                    chunks.append(chunk)
+                    delta = chunk.choices[0].delta.content if chunk.choices else None
+                    if delta:
+                        on_text(delta)
+                response = litellm.stream_chunk_builder(chunks, messages=kwargs["messages"])
         except Exception as e:  # noqa: BLE001 - every provider failure is classified here, once
             raise _classify(e, self._model) from e
         return self._to_response(litellm, response)

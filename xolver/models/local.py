@@ -12,12 +12,13 @@ import atexit
 import importlib.util
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from xolver.errors import PermanentModelError, UserError
-from xolver.models.base import ModelRequest, ModelResponse, Usage
+from xolver.models.base import ModelRequest, ModelResponse, TextSink, Usage
 
 __all__ = ["LlamaCppModel", "default_gguf_path"]
 
@@ -105,7 +106,7 @@ class LlamaCppModel:
                 raise UserError(f"cannot load GGUF model {str(self._path)!r}: {e}") from e
         return self._llama
 
-    def _complete_sync(self, request: ModelRequest) -> ModelResponse:
+    def _complete_sync(self, request: ModelRequest, on_piece: Callable[[str], None] | None = None) -> ModelResponse:
         with self._lock:
             llama = self._load()
             s = request.settings
@@ -122,7 +123,10 @@ class LlamaCppModel:
             if s.stop:
                 kwargs["stop"] = list(s.stop)
             try:
-                out = llama.create_chat_completion(**kwargs)
+                if on_piece is None:
+                    out = llama.create_chat_completion(**kwargs)
+                else:
+                    out = self._stream_sync(llama, kwargs, on_piece)
             except ValueError as e:  # e.g. "Requested tokens exceed context window"
                 raise PermanentModelError(f"{self.name}: {e}", model=self.name) from e
         text = out["choices"][0]["message"].get("content") or ""
@@ -137,11 +141,38 @@ class LlamaCppModel:
             model=self.name,
         )
 
+    @staticmethod
+    def _stream_sync(llama: Any, kwargs: dict[str, Any], on_piece: Callable[[str], None]) -> dict[str, Any]:
+        pieces: list[str] = []
+        for chunk in llama.create_chat_completion(stream=True, **kwargs):
+            piece = chunk["choices"][0].get("delta", {}).get("content")
+            if piece:
+                pieces.append(piece)
+                on_piece(piece)
+        # Streaming returns no usage: one chunk is one token, and the context holds prompt + completion.
+        completion = len(pieces)
+        prompt = max(0, int(getattr(llama, "n_tokens", 0)) - completion)
+        return {
+            "choices": [{"message": {"content": "".join(pieces)}}],
+            "usage": {"prompt_tokens": prompt, "completion_tokens": completion},
+        }
+
     async def complete(self, request: ModelRequest) -> ModelResponse:
         if self._executor is None:
             raise PermanentModelError(f"{self.name} was closed", model=self.name)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._complete_sync, request)
+
+    async def complete_streaming(self, request: ModelRequest, on_text: TextSink) -> ModelResponse:
+        """`complete`, calling `on_text` on the event loop with each generated piece."""
+        if self._executor is None:
+            raise PermanentModelError(f"{self.name} was closed", model=self.name)
+        loop = asyncio.get_running_loop()
+
+        def on_piece(piece: str) -> None:
+            loop.call_soon_threadsafe(on_text, piece)
+
+        return await loop.run_in_executor(self._executor, self._complete_sync, request, on_piece)
 
     def close(self) -> None:
         """Free the llama.cpp context and stop the worker thread. Safe to call twice."""

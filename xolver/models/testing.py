@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import re
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Union
 
-from xolver.models.base import ModelRequest, ModelResponse, Usage
+from xolver.models.base import ModelRequest, ModelResponse, TextSink, Usage
 
 __all__ = ["FunctionModel", "Reply", "ScriptExhausted", "ScriptedModel", "UnusedScript"]
 
@@ -31,6 +32,12 @@ class UnusedScript(AssertionError):
 def _usage(request: ModelRequest, text: str) -> Usage:
     prompt = sum(len(m.content.split()) for m in request.messages)
     return Usage(prompt_tokens=prompt, completion_tokens=len(text.split()))
+
+
+async def _replay(text: str, on_text: TextSink) -> None:
+    for piece in re.findall(r"\S+\s*|\s+", text):
+        on_text(piece)
+        await asyncio.sleep(0)
 
 
 def _as_response(request: ModelRequest, reply: str | ModelResponse, name: str) -> ModelResponse:
@@ -77,6 +84,12 @@ class ScriptedModel:
         if isinstance(reply, BaseException):
             raise reply
         return _as_response(request, reply, self._name)
+
+    async def complete_streaming(self, request: ModelRequest, on_text: TextSink) -> ModelResponse:
+        """`complete`, reporting the reply word by word."""
+        response = await self.complete(request)
+        await _replay(response.text, on_text)
+        return response
 
     @property
     def remaining(self) -> int:
@@ -125,3 +138,9 @@ class FunctionModel:
         if isinstance(result, BaseException):
             raise result
         return _as_response(request, result, self._name)
+
+    async def complete_streaming(self, request: ModelRequest, on_text: TextSink) -> ModelResponse:
+        """`complete`, reporting the reply word by word."""
+        response = await self.complete(request)
+        await _replay(response.text, on_text)
+        return response
