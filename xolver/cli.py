@@ -23,7 +23,7 @@ from typing import Any
 from xolver._version import __version__
 from xolver.errors import UserError, XolverError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["add_model_options", "add_team_options", "build_parser", "config_from_args", "main"]
 
 _DESCRIPTION = """\
 xolver gives any LLM a team and a memory: a planner picks expert roles, several solver agents
@@ -136,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_SOLVE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    solve.set_defaults(handler=_run_solve)
     solve.add_argument("problem", nargs="?", help="the problem text, or '-' to read it from stdin")
     solve.add_argument("--file", "-f", type=Path, help="read the problem from a file")
     add_model_options(solve)
@@ -152,13 +153,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Command groups defined next to the code they drive: module, function(subparsers). Each registers
+# its parser with ``set_defaults(handler=fn)`` where ``fn(args) -> int``. Those modules must be
+# cheap to import (heavy libraries load inside the handler).
+_COMMAND_GROUPS = (
+    ("xolver.memory.cli", "add_memory_parser"),
+    ("xolver.eval.cli", "register"),
+    ("xolver.ui.chat", "register"),
+    ("xolver.server.cli", "register"),
+)
+
+
 def _add_optional_commands(sub: Any) -> None:
-    """Command groups defined next to the code they drive."""
-    try:
-        from xolver.memory.cli import add_memory_parser
-    except ImportError:  # pragma: no cover - the memory CLI ships with the package
-        return
-    add_memory_parser(sub)
+    import importlib
+
+    for module_name, function in _COMMAND_GROUPS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as e:
+            if e.name and module_name.startswith(e.name):  # not built (yet); other missing modules are bugs
+                continue
+            raise
+        getattr(module, function)(sub)
 
 
 def _read_problem(args: argparse.Namespace) -> str:
@@ -180,7 +196,8 @@ def _read_problem(args: argparse.Namespace) -> str:
     return text
 
 
-def _config_from_args(args: argparse.Namespace) -> Any:
+def config_from_args(args: argparse.Namespace, **extra: Any) -> Any:
+    """An `XolverConfig` from the config file, the environment and the parsed model/team options."""
     from xolver.config import XolverConfig
 
     return XolverConfig.load(
@@ -198,6 +215,7 @@ def _config_from_args(args: argparse.Namespace) -> Any:
         max_total_tokens=getattr(args, "max_total_tokens", None),
         max_seconds=getattr(args, "max_seconds", None),
         checkpoint_path=getattr(args, "checkpoint", None),
+        **extra,
     )
 
 
@@ -207,7 +225,7 @@ def _run_solve(args: argparse.Namespace) -> int:
     if args.resume and args.checkpoint is None:
         raise _UsageError("xolver solve: error: --resume needs --checkpoint FILE")
     problem = None if args.resume else _read_problem(args)
-    config = _config_from_args(args)
+    config = config_from_args(args)
     out = Console(soft_wrap=True)
     err = Console(stderr=True)
     show_progress = not args.quiet and err.is_terminal
@@ -259,16 +277,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
-        if args.command == "solve":
-            return _run_solve(args)
-        if args.command == "memory":
+        if args.command == "memory" and not hasattr(args, "handler"):
             from rich.console import Console
 
             from xolver.memory.cli import run_memory_command
 
             return int(run_memory_command(args, Console(), Console(stderr=True)))
-        parser.print_help(sys.stderr)
-        return 2
+        handler = getattr(args, "handler", None)
+        if handler is None:
+            parser.print_help(sys.stderr)
+            return 2
+        return int(handler(args))
     except _UsageError as e:
         print(e, file=sys.stderr)
         return 2
