@@ -22,6 +22,7 @@ from xolver.graph.state import SolveContext, SolveState
 from xolver.memory.base import ExperienceStore
 from xolver.memory.bm25 import InMemoryExperienceStore
 from xolver.models import Model, resolve_model
+from xolver.tools.toolbox import ToolBox
 from xolver.solution import (
     CallRecord,
     Exemplar,
@@ -157,8 +158,26 @@ class Xolver:
     async def _run(self, graph_input: SolveState | None, *, thread_id: str | None, resume: bool) -> AsyncIterator[Event]:
         cfg = self.config
         budget = Budget(max_calls=cfg.max_calls, max_tokens=cfg.max_total_tokens, max_seconds=cfg.max_seconds)
-        context = SolveContext(model=self.model, config=cfg, budget=budget, memory=self.memory)
+        tools = ToolBox(timeout=cfg.tool_timeout, max_seconds=cfg.max_tool_seconds) if cfg.python_tool else None
+        context = SolveContext(model=self.model, config=cfg, budget=budget, memory=self.memory, tools=tools)
         started = time.monotonic()
+        async with contextlib.AsyncExitStack() as stack:
+            if tools is not None:
+                stack.push_async_callback(tools.aclose)
+            async for event in self._run_graph(graph_input, context, thread_id=thread_id, resume=resume, started=started):
+                yield event
+
+    async def _run_graph(
+        self,
+        graph_input: SolveState | None,
+        context: SolveContext,
+        *,
+        thread_id: str | None,
+        resume: bool,
+        started: float,
+    ) -> AsyncIterator[Event]:
+        cfg = self.config
+        budget = context.budget
         async with self._checkpointer(wanted=thread_id is not None) as saver:
             if saver is not None and thread_id is None:
                 thread_id = uuid.uuid4().hex

@@ -81,6 +81,14 @@ class XolverConfig(BaseModel):
     answer_format: AnswerFormat = Field("auto", description="Format the verifier extracts the final answer in.")
     repair_attempts: int = Field(1, ge=0, le=3, description="Repair requests after an unparseable reply.")
 
+    # --- tools
+    python_tool: bool = Field(
+        True, description="Run the Python blocks solvers write in a sandbox and show them the output."
+    )
+    max_tool_calls: int = Field(3, ge=0, le=10, description="Tool calls per agent per round.")
+    tool_timeout: float = Field(10.0, gt=0, description="Wall seconds per Python snippet.")
+    max_tool_seconds: float = Field(60.0, gt=0, description="Total tool seconds per solve.")
+
     # --- episodic memory
     memory_mode: Literal["off", "frozen", "learn"] = Field(
         "learn", description="off: no retrieval; frozen: retrieve only (Xolver -); learn: also write back (Xolver +)."

@@ -10,7 +10,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from xolver.solution import CallRecord, Exemplar, PlannedRole, Solution, Trajectory
+from xolver.solution import CallRecord, Exemplar, PlannedRole, Solution, ToolCall, Trajectory
 
 __all__ = [
     "AgentAnswered",
@@ -26,6 +26,7 @@ __all__ = [
     "SharedMemoryUpdated",
     "SolveFinished",
     "SolveStarted",
+    "ToolCalled",
     "Verified",
     "parse_event",
 ]
@@ -69,6 +70,15 @@ class AgentToken(_Event):
     agent: int | None = None
     round: int | None = None
     text: str
+
+
+class ToolCalled(_Event):
+    """An agent ran a tool (a Python snippet) and got its result."""
+
+    type: Literal["tool_called"] = "tool_called"
+    agent: int
+    round: int
+    call: ToolCall
 
 
 class AgentAnswered(_Event):
@@ -125,6 +135,7 @@ Event = Annotated[
         ExperienceRetrieved,
         AgentStarted,
         AgentToken,
+        ToolCalled,
         AgentAnswered,
         AgentJudged,
         SharedMemoryUpdated,

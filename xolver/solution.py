@@ -14,6 +14,7 @@ __all__ = [
     "RoundRecord",
     "Solution",
     "StopReason",
+    "ToolCall",
     "Trajectory",
     "UsageLedger",
     "UsageTotals",
@@ -53,6 +54,17 @@ class Exemplar(_Record):
     score: float = 0.0
 
 
+class ToolCall(_Record):
+    """One tool call an agent made (e.g. a Python snippet) and what came back."""
+
+    tool: str
+    input: str
+    output: str = ""
+    ok: bool = True
+    error: str | None = None
+    seconds: float = 0.0
+
+
 class Trajectory(_Record):
     """One agent's output in one round, with the judge's verdict once judged."""
 
@@ -66,6 +78,7 @@ class Trajectory(_Record):
     critique: str = ""
     parse_ok: bool = True
     error: str | None = None
+    tool_calls: list[ToolCall] = Field(default_factory=list)
 
 
 class CallRecord(_Record):

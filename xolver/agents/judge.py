@@ -35,6 +35,19 @@ def parse_verdict(text: str) -> JudgeVerdict | None:
     return JudgeVerdict(score=score, critique=critique)
 
 
+def format_evidence(candidate: Trajectory) -> str:
+    """What the candidate's executed code printed: checks the judge can lean on instead of guessing."""
+    if not candidate.tool_calls:
+        return ""
+    blocks = []
+    for call in candidate.tool_calls[-2:]:
+        result = call.output.strip() or "(no output)"
+        if not call.ok:
+            result = f"{result}\n(error: {call.error})"
+        blocks.append(f"```python\n{excerpt(call.input, 600)}\n```\nprinted:\n```\n{excerpt(result, 400)}\n```")
+    return "\nCode the candidate ran in a sandbox, with its real output:\n" + "\n".join(blocks) + "\n"
+
+
 async def judge(
     runner: AgentRunner, problem: str, candidate: Trajectory, *, repair_attempts: int
 ) -> tuple[JudgeVerdict, list[CallRecord]]:
@@ -43,7 +56,12 @@ async def judge(
         reason = candidate.error or "no final answer"
         return JudgeVerdict(score=0.0, critique=f"Not judged: {reason}."), []
     prompt = render(
-        "judge", problem=problem, role=candidate.role, response=excerpt(candidate.response, 1500), answer=candidate.answer
+        "judge",
+        problem=problem,
+        role=candidate.role,
+        response=excerpt(candidate.response, 1500),
+        answer=candidate.answer,
+        evidence=format_evidence(candidate),
     )
     parsed = await runner.ask(
         [Message("system", render("judge_system")), Message("user", prompt)],

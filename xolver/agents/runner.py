@@ -91,6 +91,10 @@ class AgentRunner:
         self.settings = settings or ModelSettings()
         self.stream_tokens = stream_tokens
 
+    def emit(self, event: Any) -> None:
+        """Send an event to the solve's stream."""
+        self._emit(event)
+
     async def call(
         self, messages: Sequence[Message], tags: CallTags, *, settings: ModelSettings | None = None
     ) -> tuple[ModelResponse, CallRecord]:
@@ -164,8 +168,33 @@ class AgentRunner:
         that got one answer keeps it.
         """
         response, record = await self.call(messages, tags, settings=settings)
-        calls = [record]
-        text = response.text
+        parsed = await self.ask_again(
+            messages,
+            response.text,
+            tags,
+            parse,
+            repair_format=repair_format,
+            repair_attempts=repair_attempts,
+            settings=settings,
+        )
+        return Parsed(value=parsed.value, text=parsed.text, calls=[record, *parsed.calls])
+
+    async def ask_again(
+        self,
+        messages: Sequence[Message],
+        text: str,
+        tags: CallTags,
+        parse: Callable[[str], T | None],
+        *,
+        repair_format: str,
+        repair_attempts: int,
+        settings: ModelSettings | None = None,
+    ) -> Parsed[T]:
+        """Parse a reply already received for `messages`, sending repair requests when it fails.
+
+        The returned calls are only the repair calls.
+        """
+        calls: list[CallRecord] = []
         value = parse(text)
         history = list(messages)
         for attempt in range(repair_attempts):

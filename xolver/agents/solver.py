@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from pydantic import BaseModel
 
-from xolver.agents.parsing import extract_answer, split_sections
+from xolver.agents.parsing import extract_answer, extract_code_block, normalize_answer, split_sections
 from xolver.agents.runner import AgentRunner
 from xolver.agents.templates import render
+from xolver.errors import BudgetExceeded
+from xolver.events import ToolCalled
 from xolver.models.base import CallTags, Message
-from xolver.solution import CallRecord, Exemplar, Trajectory
+from xolver.solution import CallRecord, Exemplar, ToolCall, Trajectory
+from xolver.tools.toolbox import ToolBox
 
 __all__ = ["SolverOutput", "format_experience", "format_shared", "parse_solution", "solve"]
 
@@ -22,6 +26,10 @@ SECTIONS = {
 }
 # Long histories drown small models and cost tokens; excerpts keep prompts short.
 EXCERPT_CHARS = 900
+TOOLS_HINT = (
+    "You may run Python to check your work: write a ```python block that prints what you need, "
+    "and you will be shown its output before you give your final answer.\n"
+)
 
 
 class SolverOutput(BaseModel):
@@ -90,6 +98,33 @@ def format_shared(entries: Sequence[Trajectory], *, with_critique: bool) -> str:
     return "\n\n".join(blocks)
 
 
+def python_block(text: str) -> str | None:
+    """The Python code an agent wants run: the last ```python (or unlabelled) fenced block."""
+    if "```" not in text:
+        return None
+    code = extract_code_block(text, language="python")
+    if code is None or not code.strip():
+        return None
+    return code
+
+
+def answer_supported(answer: str | None, output: str) -> bool:
+    """Whether a snippet's output states the agent's answer (as a whole token, after normalising)."""
+    if answer is None or not output.strip():
+        return False
+    target = normalize_answer(answer)
+    tokens = {normalize_answer(t) for t in re.findall(r"-?[\w./]+", output)}
+    return bool(target) and target in tokens
+
+
+def tool_feedback(call: ToolCall) -> str:
+    status = "ran" if call.ok else f"failed: {call.error}"
+    return (
+        f"Your Python code {status}. Output:\n```\n{call.output.strip() or '(no output)'}\n```\n"
+        "Use this to finish. End with: Final answer: \\boxed{<answer>}"
+    )
+
+
 async def solve(
     runner: AgentRunner,
     problem: str,
@@ -103,27 +138,58 @@ async def solve(
     share_critique: bool,
     answer_format: str,
     repair_attempts: int,
+    toolbox: ToolBox | None = None,
+    max_tool_calls: int = 0,
 ) -> tuple[Trajectory, list[CallRecord]]:
-    """One agent's attempt in one round. Round 0 (or no previous attempt) solves from scratch."""
+    """One agent's attempt in one round. Round 0 (or no previous attempt) solves from scratch.
+
+    With a toolbox, Python blocks in the reply are run in the agent's sandbox session and the
+    output is sent back, up to `max_tool_calls` times; a reply whose final answer the output
+    already confirms ends the loop early.
+    """
     experience = format_experience(exemplars)
+    tools = TOOLS_HINT if toolbox is not None and max_tool_calls > 0 else ""
     system = render("solver_system", role=role)
     if round_index == 0 or previous is None:
-        prompt = render("solver", experience=experience, problem=problem)
+        prompt = render("solver", experience=experience, problem=problem, tools=tools)
     else:
         prompt = render(
             "solver_refine",
             experience=experience,
             problem=problem,
+            tools=tools,
             previous=excerpt(previous.response) + f"\nFinal answer: {previous.answer}",
             shared=format_shared(shared, with_critique=share_critique),
         )
-    parsed = await runner.ask(
-        [Message("system", system), Message("user", prompt)],
-        CallTags(role="solver", agent=agent, round=round_index),
-        lambda text: parse_solution(text, answer_format),
-        repair_format=FORMAT,
-        repair_attempts=repair_attempts,
+    tags = CallTags(role="solver", agent=agent, round=round_index)
+    history = [Message("system", system), Message("user", prompt)]
+    parse = lambda text: parse_solution(text, answer_format)  # noqa: E731
+    response, record = await runner.call(history, tags)
+    calls = [record]
+    text = response.text
+    tool_calls: list[ToolCall] = []
+    while toolbox is not None and len(tool_calls) < max_tool_calls:
+        code = python_block(text)
+        if code is None:
+            break
+        call = await toolbox.run_python(agent, code)
+        tool_calls.append(call)
+        runner.emit(ToolCalled(agent=agent, round=round_index, call=call))
+        stated = parse(text)
+        if stated is not None and call.ok and answer_supported(stated.answer, call.output):
+            break
+        history = [*history, Message("assistant", text), Message("user", tool_feedback(call))]
+        tool_tags = CallTags(role="solver", agent=agent, round=round_index, purpose=f"tool{len(tool_calls)}")
+        try:
+            response, record = await runner.call(history, tool_tags)
+        except BudgetExceeded:
+            break
+        calls.append(record)
+        text = response.text
+    parsed = await runner.ask_again(
+        history, text, tags, parse, repair_format=FORMAT, repair_attempts=repair_attempts
     )
+    calls.extend(parsed.calls)
     if parsed.value is None:
         return (
             Trajectory(
@@ -134,8 +200,9 @@ async def solve(
                 answer=None,
                 parse_ok=False,
                 error="empty reply" if not parsed.text.strip() else "no final answer found",
+                tool_calls=tool_calls,
             ),
-            parsed.calls,
+            calls,
         )
     out = parsed.value
     return (
@@ -146,6 +213,7 @@ async def solve(
             thought=out.thought,
             response=out.response,
             answer=out.answer,
+            tool_calls=tool_calls,
         ),
-        parsed.calls,
+        calls,
     )

@@ -119,6 +119,8 @@ async def solve(task: AgentTask, runtime: Runtime[SolveContext]) -> dict[str, An
             share_critique=cfg.share_critique,
             answer_format=cfg.answer_format,
             repair_attempts=cfg.repair_attempts,
+            toolbox=runtime.context.tools if cfg.python_tool else None,
+            max_tool_calls=cfg.max_tool_calls,
         )
     except BudgetExceeded as e:
         trajectory = Trajectory(

@@ -15,6 +15,7 @@ from xolver.agents.runner import Budget
 from xolver.config import XolverConfig
 from xolver.memory.base import ExperienceStore
 from xolver.models.base import Model
+from xolver.tools.toolbox import ToolBox
 
 __all__ = ["AgentTask", "JudgeTask", "SolveContext", "SolveState"]
 
@@ -74,3 +75,4 @@ class SolveContext:
     config: XolverConfig
     budget: Budget
     memory: ExperienceStore | None = None
+    tools: ToolBox | None = None

@@ -1,0 +1,72 @@
+"""`ToolBox`: the tools of one solve, with their limits.
+
+It owns one `PythonSandbox` (started lazily, on the first snippet an agent writes) and one stateful
+session per agent, so an agent's variables persist across its tool calls and rounds within the
+solve. Everything is stopped by `aclose` when the solve ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from xolver.solution import ToolCall
+
+__all__ = ["ToolBox"]
+
+# The agent sees at most this much of a snippet's output: enough for results, not for floods.
+OUTPUT_CHARS = 1500
+
+
+class ToolBox:
+    """Python execution for the agents of one solve.
+
+    Args:
+        timeout: wall seconds per snippet.
+        max_seconds: total tool seconds per solve; past it, snippets are refused (not run).
+    """
+
+    def __init__(self, *, timeout: float = 10.0, max_seconds: float = 60.0) -> None:
+        self.timeout = timeout
+        self.max_seconds = max_seconds
+        self.spent = 0.0
+        self._sandbox: Any = None
+        self._sessions: dict[int, Any] = {}
+        self._lock = asyncio.Lock()
+
+    async def run_python(self, agent: int, code: str) -> ToolCall:
+        """Run `code` in `agent`'s session; failures come back as a `ToolCall` with ``ok=False``."""
+        remaining = self.max_seconds - self.spent
+        if remaining <= 0:
+            return ToolCall(tool="python", input=code, ok=False, error=f"tool time budget of {self.max_seconds:g} s spent")
+        session = await self._session(agent)
+        started = time.monotonic()
+        result = await session.run(code, timeout=min(self.timeout, remaining))
+        seconds = time.monotonic() - started
+        self.spent += seconds
+        output = result.output or ""
+        if len(output) > OUTPUT_CHARS:
+            output = output[: OUTPUT_CHARS - 40] + f"\n[... {len(output) - OUTPUT_CHARS + 40} more characters]"
+        return ToolCall(
+            tool="python", input=code, output=output, ok=result.ok, error=result.error, seconds=round(seconds, 4)
+        )
+
+    async def _session(self, agent: int) -> Any:
+        async with self._lock:
+            if self._sandbox is None:
+                from xolver.tools.sandbox import PythonSandbox
+
+                self._sandbox = PythonSandbox(pool_size=1)
+            if agent not in self._sessions:
+                self._sessions[agent] = self._sandbox.session()
+            return self._sessions[agent]
+
+    async def aclose(self) -> None:
+        """Stop every session and worker this solve started."""
+        sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            await session.close()
+        if self._sandbox is not None:
+            sandbox, self._sandbox = self._sandbox, None
+            await sandbox.aclose()
