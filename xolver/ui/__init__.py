@@ -1,4 +1,4 @@
-"""Terminal rendering: rich renderables fed by solve events."""
+"""Terminal rendering: rich renderables fed by solve events, and the `xolver chat` session."""
 
 from xolver.ui.progress import SolutionPanel, SolveView
 

@@ -1,33 +1,44 @@
-"""Rich renderables for a solve: a live team view fed by events, and the final answer panel."""
+"""Rich renderables for a solve: a live team view fed by events, and the final answer panel.
+
+`SolveView` is the live view (`xolver solve` and `xolver chat`): the planned roles, each agent's draft
+as it streams, the judge's score and one-line critique per agent, the shared memory's top entries
+after each round, why the loop stopped, the verified answer, the experience retrieved and written,
+and calls, tokens, cost and time. Every line is cut to the width it is given, so the view reads at 80
+columns and shows more of each draft and critique on wide terminals. ``compact=True`` keeps one
+status line per agent.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.panel import Panel
-from rich.table import Table
 from rich.text import Text
 
 from xolver.events import (
     AgentAnswered,
     AgentJudged,
     AgentStarted,
+    AgentToken,
     Event,
     ExperienceRetrieved,
     MemoryWritten,
     ModelCalled,
     RolesPlanned,
     RoundFinished,
+    SharedMemoryUpdated,
     SolveFinished,
     SolveStarted,
     Verified,
 )
-from xolver.solution import Solution
+from xolver.solution import Exemplar, Solution, Trajectory
 
-__all__ = ["SolutionPanel", "SolveView"]
+__all__ = ["STOP_TEXT", "SolutionPanel", "SolveView", "clip", "line"]
 
-_STOP_TEXT = {
+STOP_TEXT = {
     "perfect_score": "every shared-memory entry scored perfectly",
     "max_rounds": "all rounds done",
     "budget_calls": "model-call budget spent",
@@ -35,11 +46,41 @@ _STOP_TEXT = {
     "budget_seconds": "time budget spent",
     "no_answer": "no agent produced an answer",
 }
+# Kept for callers of the earlier private name.
+_STOP_TEXT = STOP_TEXT
+
+# How much streamed text a view keeps per agent: enough for the widest terminal line.
+_DRAFT_KEEP = 600
+_SHARED_SHOWN = 3
 
 
-def _clip(text: str | None, width: int) -> str:
+def clip(text: str | None, width: int) -> str:
+    """`text` on one line (whitespace collapsed), cut to `width` characters with an ellipsis."""
     text = " ".join((text or "").split())
+    if width < 1:
+        return ""
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _tail(text: str, width: int) -> str:
+    """The last `width` characters of `text` on one line: a streaming draft shows its newest words."""
+    flat = " ".join(text.split())
+    if width < 2 or len(flat) <= width:
+        return flat
+    return "…" + flat[-(width - 1) :]
+
+
+def line(*parts: tuple[str, str] | str) -> Text:
+    """A `Text` that never wraps: what does not fit is cut with an ellipsis."""
+    return Text.assemble(*parts, no_wrap=True, overflow="ellipsis")
+
+
+def _score_style(score: float | None) -> str:
+    if score is None:
+        return "dim"
+    if score >= 1.0:
+        return "bold green"
+    return "yellow" if score >= 0.5 else "red"
 
 
 @dataclass
@@ -50,92 +91,209 @@ class _AgentRow:
     answer: str = ""
     score: float | None = None
     critique: str = ""
+    draft: str = ""
+    judging: str = ""
 
 
 @dataclass
 class SolveView:
-    """The state of a solve as the terminal shows it; feed it events with `update`."""
+    """The state of a solve as the terminal shows it; feed it events with `update`.
 
+    Args:
+        compact: one status line per agent (no drafts, critiques or shared memory).
+        clock: where elapsed time comes from (tests pass a fixed clock).
+    """
+
+    compact: bool = False
+    clock: Callable[[], float] = time.monotonic
     problem: str = ""
     model: str = ""
     total_rounds: int = 0
     round: int = 0
     agents: dict[int, _AgentRow] = field(default_factory=dict)
-    exemplars: int = 0
+    planning: str | None = None
+    exemplars: list[Exemplar] = field(default_factory=list)
+    retrieved: bool = False
+    shared: list[Trajectory] = field(default_factory=list)
+    shared_round: int | None = None
     calls: int = 0
     tokens: int = 0
     cost: float = 0.0
     stop: str | None = None
+    verifying: str | None = None
     answer: str | None = None
+    answer_source: str = ""
+    written: list[str] | None = None
+    started_at: float | None = None
+    seconds: float | None = None
+    note: str | None = None
 
     def update(self, event: Event) -> None:
+        """Apply one event."""
         if isinstance(event, SolveStarted):
             self.problem, self.model, self.total_rounds = event.problem, event.model, event.rounds
+            self.started_at, self.planning = self.clock(), ""
         elif isinstance(event, RolesPlanned):
             self.agents = {i: _AgentRow(role=r.name) for i, r in enumerate(event.roles)}
+            self.planning = None
         elif isinstance(event, ExperienceRetrieved):
-            self.exemplars = len(event.exemplars)
+            self.exemplars, self.retrieved = list(event.exemplars), True
         elif isinstance(event, AgentStarted):
             row = self.agents.setdefault(event.agent, _AgentRow(role=event.role))
-            row.round, row.status, row.score, row.critique = event.round, "thinking…", None, ""
+            row.round, row.status, row.score, row.critique = event.round, "thinking", None, ""
+            row.draft, row.judging, row.answer = "", "", ""
             self.round = max(self.round, event.round)
+        elif isinstance(event, AgentToken):
+            self._token(event)
         elif isinstance(event, AgentAnswered):
             t = event.trajectory
             row = self.agents.setdefault(t.agent, _AgentRow(role=t.role))
             row.status = "answered" if t.answer is not None else (t.error or "no answer")
             row.answer = t.answer or ""
+            row.draft = (t.response or t.thought or row.draft)[-_DRAFT_KEEP:]
         elif isinstance(event, AgentJudged):
             row = self.agents.setdefault(event.agent, _AgentRow(role="?"))
-            row.status, row.score, row.critique = "judged", event.score, event.critique
+            row.status, row.score, row.critique, row.judging = "judged", event.score, event.critique, ""
+        elif isinstance(event, SharedMemoryUpdated):
+            self.shared, self.shared_round = list(event.entries), event.round
         elif isinstance(event, ModelCalled):
             self.calls += 1
             self.tokens += event.call.prompt_tokens + event.call.completion_tokens
             self.cost += event.call.cost
         elif isinstance(event, RoundFinished):
             self.stop = event.stop_reason
+            if event.stop_reason is not None:
+                self.verifying = ""
         elif isinstance(event, Verified):
-            self.answer = event.answer
+            self.answer, self.answer_source, self.verifying = event.answer, event.source, None
+        elif isinstance(event, MemoryWritten):
+            self.written = list(event.ids)
+        elif isinstance(event, SolveFinished):
+            self.seconds = event.solution.wall_seconds
+            self.answer = event.solution.answer
+            self.answer_source = event.solution.answer_source
+            self.written = list(event.solution.memory_written)
 
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        wide = options.max_width >= 100
-        table = Table(expand=True, show_edge=False, pad_edge=False, box=None, header_style="bold")
-        table.add_column("#", width=2, no_wrap=True)
-        table.add_column("role", ratio=3, no_wrap=True, overflow="ellipsis")
-        table.add_column("status", ratio=2, no_wrap=True, overflow="ellipsis")
-        table.add_column("answer", ratio=2, no_wrap=True, overflow="ellipsis")
-        table.add_column("score", width=5, justify="right", no_wrap=True)
-        if wide:
-            table.add_column("judge", ratio=5, no_wrap=True, overflow="ellipsis")
-        for i, row in sorted(self.agents.items()):
-            score = "" if row.score is None else f"{row.score:.2f}"
-            style = "green" if row.score is not None and row.score >= 1.0 else None
-            cells = [str(i), row.role, row.status, _clip(row.answer, 40), score]
-            if wide:
-                cells.append(_clip(row.critique, 200))
-            table.add_row(*cells, style=style)
-        rounds = f"round {self.round + 1}/{self.total_rounds}" if self.total_rounds else ""
-        header = Text.assemble(
-            ("xolver ", "bold cyan"),
-            (f"{self.model}  ", "dim"),
-            (rounds, "bold"),
-            (f"  calls {self.calls}  tokens {self.tokens}", "dim"),
-            (f"  ${self.cost:.4f}" if self.cost else "", "dim"),
-            (f"  memory {self.exemplars}" if self.exemplars else "", "dim"),
-        )
-        parts: list[Text | Table] = [header, table]
-        if self.stop:
-            parts.append(Text(f"stopping: {_STOP_TEXT.get(self.stop, self.stop)}", style="yellow"))
-        yield Panel(Group(*parts), title=_clip(self.problem, max(20, options.max_width - 10)), title_align="left")
+    def _token(self, event: AgentToken) -> None:
+        if event.role == "planner":
+            self.planning = ((self.planning or "") + event.text)[-_DRAFT_KEEP:]
+        elif event.role == "verifier":
+            self.verifying = ((self.verifying or "") + event.text)[-_DRAFT_KEEP:]
+        elif event.agent is not None and event.agent in self.agents:
+            row = self.agents[event.agent]
+            if event.role == "judge":
+                row.status, row.judging = "judging", (row.judging + event.text)[-_DRAFT_KEEP:]
+            else:
+                row.status, row.draft = "writing", (row.draft + event.text)[-_DRAFT_KEEP:]
 
     def consume(self, event: Event) -> Solution | None:
         """`update` with the event and return the solution when it is the final event."""
         self.update(event)
         return event.solution if isinstance(event, SolveFinished) else None
 
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the solve started (the solve's own wall time once it finished)."""
+        if self.seconds is not None:
+            return self.seconds
+        return 0.0 if self.started_at is None else max(0.0, self.clock() - self.started_at)
+
+    # ----------------------------------------------------------------- rendering
+
+    def header(self) -> Text:
+        """One line: model, round, calls, tokens, cost and time."""
+        rounds = f"round {self.round + 1}/{self.total_rounds}  " if self.total_rounds else ""
+        return line(
+            ("xolver ", "bold cyan"),
+            (f"{self.model}  ", "dim"),
+            (rounds, "bold"),
+            (f"calls {self.calls}  tokens {self.tokens}  ${self.cost:.4f}  {self.elapsed:.1f} s", "dim"),
+        )
+
+    def agent_lines(self, width: int) -> list[Text]:
+        """The team: one status line per agent, plus its draft and the judge's critique unless compact."""
+        role_w = max(8, min(28, width // 4))
+        out: list[Text] = []
+        for i, row in sorted(self.agents.items()):
+            score = "  -  " if row.score is None else f"{row.score:5.2f}"
+            out.append(
+                line(
+                    (f"{i + 1:>2} ", "bold"),
+                    (f"{clip(row.role, role_w):<{role_w}} ", "cyan"),
+                    (f"r{row.round + 1} ", "dim"),
+                    (f"{clip(row.status, 10):<10} ", "green" if row.status == "judged" else ""),
+                    (score, _score_style(row.score)),
+                    ("  " + clip(row.answer, width), "bold"),
+                )
+            )
+            if self.compact:
+                continue
+            if row.draft and row.score is None:
+                out.append(line(("   draft ", "dim"), (_tail(row.draft, width), "italic")))
+            if row.judging:
+                out.append(line(("   judge ", "dim"), (_tail(row.judging, width), "italic dim")))
+            elif row.critique:
+                out.append(line(("   judge ", "dim"), (clip(row.critique, width), "")))
+        return out
+
+    def shared_lines(self, width: int) -> list[Text]:
+        """The shared memory's top entries after the latest round."""
+        if self.compact or self.shared_round is None or not self.shared:
+            return []
+        out = [line((f"shared memory after round {self.shared_round + 1}", "bold"))]
+        for t in self.shared[:_SHARED_SHOWN]:
+            score = "  -  " if t.score is None else f"{t.score:5.2f}"
+            gist = t.answer if t.answer is not None else clip(t.response, width)
+            out.append(
+                line(
+                    "  ",
+                    (score, _score_style(t.score)),
+                    (f"  {t.role} (agent {t.agent + 1}, r{t.round + 1}): ", "cyan"),
+                    (clip(gist, width), "bold"),
+                    (f"  {clip(t.critique, width)}" if t.critique else "", "dim"),
+                )
+            )
+        return out
+
+    def memory_line(self) -> Text | None:
+        """Experience retrieved from and written to the episodic memory."""
+        parts: list[str] = []
+        if self.retrieved:
+            if self.exemplars:
+                best = self.exemplars[0]
+                parts.append(f"{len(self.exemplars)} retrieved (best {best.score:.2f}: {clip(best.text, 60)})")
+            else:
+                parts.append("nothing relevant retrieved")
+        if self.written is not None:
+            parts.append(f"{len(self.written)} written" if self.written else "nothing written")
+        return line(("memory: ", "bold magenta"), ("; ".join(parts), "")) if parts else None
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = max(20, options.max_width - 4)
+        parts: list[Text] = [self.header()]
+        memory = self.memory_line()
+        if memory is not None and not self.compact:
+            parts.append(memory)
+        if self.planning is not None:
+            parts.append(line(("planning roles… ", "yellow"), (_tail(self.planning, width), "italic dim")))
+        parts += self.agent_lines(width)
+        parts += self.shared_lines(width)
+        if self.stop:
+            parts.append(line(("stopping: ", "yellow"), STOP_TEXT.get(self.stop, self.stop)))
+        if self.verifying is not None:
+            parts.append(line(("verifying… ", "yellow"), (_tail(self.verifying, width), "italic dim")))
+        if self.answer is not None:
+            source = f"  ({self.answer_source})" if self.answer_source else ""
+            parts.append(line(("answer: ", "bold"), (self.answer or "(none)", "bold green"), (source, "dim")))
+        if self.note:
+            parts.append(line((self.note, "bold yellow")))
+        title = clip(self.problem, max(10, options.max_width - 8))
+        yield Panel(Group(*parts), title=title, title_align="left", border_style="cyan")
+
 
 @dataclass
 class SolutionPanel:
-    """The final answer, highlighted, with a one-line summary of the solve."""
+    """The final answer, highlighted, with a summary of the solve."""
 
     solution: Solution
 
@@ -144,11 +302,21 @@ class SolutionPanel:
         totals = s.usage.totals
         answer = Text(s.answer or "(no answer)", style="bold green" if s.answer else "bold red")
         best = s.best
-        who = f"{best.role} (agent {best.agent}, round {best.round}, score {best.score:.2f})" if best and best.score is not None else "-"
+        who = (
+            f"{best.role} (agent {best.agent + 1}, round {best.round + 1}, score {best.score:.2f})"
+            if best and best.score is not None
+            else "-"
+        )
+        memory = f"memory: {len(s.exemplars)} retrieved, {len(s.memory_written)} written"
         summary = Text(
-            f"{len(s.rounds)} round(s), stopped: {_STOP_TEXT.get(s.stop_reason, s.stop_reason)}; "
+            f"{len(s.rounds)} round(s), stopped: {STOP_TEXT.get(s.stop_reason, s.stop_reason)}; "
             f"{totals.calls} calls, {totals.total_tokens} tokens, ${totals.cost:.4f}, {s.wall_seconds:.1f} s\n"
-            f"from: {who}",
+            f"from: {who}\n{memory}",
             style="dim",
         )
-        yield Panel(Group(answer, summary), title="answer", title_align="left", border_style="green" if s.answer else "red")
+        yield Panel(
+            Group(answer, summary),
+            title="answer",
+            title_align="left",
+            border_style="green" if s.answer else "red",
+        )

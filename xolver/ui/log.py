@@ -1,0 +1,87 @@
+"""Plain-text lines for solve events: what `xolver chat` prints when its output is not a terminal.
+
+A pipe or a log file gets one short line per meaningful event, no live redrawing and no control
+codes; token streams and individual model calls are left out (their sums appear in the summary).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.text import Text
+
+from xolver.events import (
+    AgentAnswered,
+    AgentJudged,
+    AgentStarted,
+    Event,
+    ExperienceRetrieved,
+    MemoryWritten,
+    RolesPlanned,
+    RoundFinished,
+    SharedMemoryUpdated,
+    SolveFinished,
+    SolveStarted,
+    Verified,
+)
+from xolver.ui.progress import STOP_TEXT, clip
+
+__all__ = ["EventLine", "event_text"]
+
+
+def event_text(event: Event, width: int = 80) -> list[str]:
+    """The lines that describe `event` in a plain log (none for tokens and model calls)."""
+    if isinstance(event, SolveStarted):
+        return [f"solving with {event.model}: {event.agents} agent(s), up to {event.rounds} round(s)"]
+    if isinstance(event, RolesPlanned):
+        roles = ", ".join(f"{i + 1}. {r.name}" for i, r in enumerate(event.roles))
+        return [f"roles: {roles}"]
+    if isinstance(event, ExperienceRetrieved):
+        if not event.exemplars:
+            return ["memory: nothing relevant retrieved"]
+        return [f"memory: retrieved {len(event.exemplars)} record(s)"] + [
+            f"  {e.score:.2f} {clip(e.text, width - 8)}" for e in event.exemplars
+        ]
+    if isinstance(event, AgentStarted):
+        return []
+    if isinstance(event, AgentAnswered):
+        t = event.trajectory
+        said = f"answer {t.answer}" if t.answer is not None else (t.error or "no answer")
+        return [f"[round {t.round + 1}] agent {t.agent + 1} ({t.role}): {clip(said, width)}"]
+    if isinstance(event, AgentJudged):
+        critique = clip(event.critique, max(20, width - 30))
+        return [f"[round {event.round + 1}] agent {event.agent + 1} judged {event.score:.2f}: {critique}"]
+    if isinstance(event, SharedMemoryUpdated):
+        lines = [f"shared memory after round {event.round + 1}:"]
+        for t in event.entries[:3]:
+            score = "-" if t.score is None else f"{t.score:.2f}"
+            lines.append(f"  {score} {t.role} (agent {t.agent + 1}): {clip(t.answer or t.response, width - 30)}")
+        return lines
+    if isinstance(event, RoundFinished):
+        if event.stop_reason is None:
+            return [f"round {event.round + 1} done, best score {event.best_score:.2f}"]
+        return [f"stopping after round {event.round + 1}: {STOP_TEXT.get(event.stop_reason, event.stop_reason)}"]
+    if isinstance(event, Verified):
+        return [f"verified answer: {event.answer or '(none)'} ({event.source})"]
+    if isinstance(event, MemoryWritten):
+        return [f"memory: wrote {len(event.ids)} record(s)"]
+    if isinstance(event, SolveFinished):
+        s = event.solution
+        totals = s.usage.totals
+        return [
+            f"answer: {s.answer or '(no answer)'}",
+            f"{totals.calls} calls, {totals.total_tokens} tokens, ${totals.cost:.4f}, {s.wall_seconds:.1f} s",
+        ]
+    return []
+
+
+@dataclass
+class EventLine:
+    """One event as plain log lines (renders nothing for events a log leaves out)."""
+
+    event: Event
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for text in event_text(self.event, options.max_width):
+            yield Text(text, no_wrap=False)
