@@ -8,7 +8,7 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -85,16 +85,28 @@ class Xolver:
 
     # ----------------------------------------------------------------- async API
 
-    async def astream(self, problem: str, *, thread_id: str | None = None) -> AsyncIterator[Event]:
-        """Solve `problem`, yielding typed events; the last one is `SolveFinished`."""
+    async def astream(
+        self, problem: str, *, tests: Sequence[str] | None = None, thread_id: str | None = None
+    ) -> AsyncIterator[Event]:
+        """Solve `problem`, yielding typed events; the last one is `SolveFinished`.
+
+        Args:
+            problem: the problem statement.
+            tests: for code tasks (``answer_format="code"``), Python snippets (e.g. ``assert f(2) == 4``)
+                that a correct program passes; the judge runs them and the verifier debugs against them.
+            thread_id: checkpoint thread, to resume the solve later with `resume`.
+        """
         if not problem or not problem.strip():
             raise UserError("the problem is empty")
-        async for event in self._run({"problem": problem.strip()}, thread_id=thread_id, resume=False):
+        graph_input: SolveState = {"problem": problem.strip(), "tests": [t for t in tests or [] if t.strip()]}
+        async for event in self._run(graph_input, thread_id=thread_id, resume=False):
             yield event
 
-    async def asolve(self, problem: str, *, thread_id: str | None = None) -> Solution:
-        """Solve `problem` and return the `Solution`."""
-        return await _final(self.astream(problem, thread_id=thread_id))
+    async def asolve(
+        self, problem: str, *, tests: Sequence[str] | None = None, thread_id: str | None = None
+    ) -> Solution:
+        """Solve `problem` and return the `Solution` (see `astream` for the arguments)."""
+        return await _final(self.astream(problem, tests=tests, thread_id=thread_id))
 
     async def aresume_stream(self, thread_id: str) -> AsyncIterator[Event]:
         """Continue an interrupted solve from its last checkpoint, yielding events."""
@@ -107,17 +119,19 @@ class Xolver:
 
     # ----------------------------------------------------------------- sync API
 
-    def solve(self, problem: str, *, thread_id: str | None = None) -> Solution:
+    def solve(self, problem: str, *, tests: Sequence[str] | None = None, thread_id: str | None = None) -> Solution:
         """Blocking `asolve`; works inside a running event loop too (runs in a worker thread)."""
-        return _run_sync(self.asolve(problem, thread_id=thread_id))
+        return _run_sync(self.asolve(problem, tests=tests, thread_id=thread_id))
 
     def resume(self, thread_id: str) -> Solution:
         """Blocking `aresume`."""
         return _run_sync(self.aresume(thread_id))
 
-    def stream(self, problem: str, *, thread_id: str | None = None) -> Iterator[Event]:
+    def stream(
+        self, problem: str, *, tests: Sequence[str] | None = None, thread_id: str | None = None
+    ) -> Iterator[Event]:
         """Blocking `astream`: events arrive as the solve produces them."""
-        return _iterate_sync(self.astream(problem, thread_id=thread_id))
+        return _iterate_sync(self.astream(problem, tests=tests, thread_id=thread_id))
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -227,6 +241,10 @@ class Xolver:
             exemplars=[Exemplar.model_validate(e) for e in state.get("exemplars") or []],
             rounds=[RoundRecord.model_validate(r) for r in state.get("rounds_done") or []],
             stop_reason=state.get("stop_reason") or "max_rounds",
+            checked=bool(state.get("checked")),
+            check=state.get("check", ""),
+            tests=list(state.get("tests") or []),
+            synthesized_tests=list(state.get("synthesized_tests") or []),
             memory_written=list(state.get("memory_written") or []),
             model=self.model.name,
             thread_id=thread_id,

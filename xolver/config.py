@@ -89,6 +89,14 @@ class XolverConfig(BaseModel):
     tool_timeout: float = Field(10.0, gt=0, description="Wall seconds per Python snippet.")
     max_tool_seconds: float = Field(60.0, gt=0, description="Total tool seconds per solve.")
 
+    # --- code tasks (answer_format="code")
+    code_judge: Literal["execute", "llm"] = Field(
+        "execute",
+        description="Paper: score = share of tests passed, run for real. 'llm': the judge model reads the code.",
+    )
+    synthesize_tests: int = Field(3, ge=0, le=10, description="Tests the model writes from the statement (0: none).")
+    debug_attempts: int = Field(2, ge=0, le=5, description="Verifier repairs of a program that fails a given test.")
+
     # --- episodic memory
     memory_mode: Literal["off", "frozen", "learn"] = Field(
         "learn", description="off: no retrieval; frozen: retrieve only (Xolver -); learn: also write back (Xolver +)."

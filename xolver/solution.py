@@ -14,6 +14,7 @@ __all__ = [
     "RoundRecord",
     "Solution",
     "StopReason",
+    "TestOutcome",
     "ToolCall",
     "Trajectory",
     "UsageLedger",
@@ -65,6 +66,15 @@ class ToolCall(_Record):
     seconds: float = 0.0
 
 
+class TestOutcome(_Record):
+    """One test run against a candidate program."""
+
+    test: str
+    passed: bool
+    error: str | None = None
+    synthesized: bool = False
+
+
 class Trajectory(_Record):
     """One agent's output in one round, with the judge's verdict once judged."""
 
@@ -79,6 +89,7 @@ class Trajectory(_Record):
     parse_ok: bool = True
     error: str | None = None
     tool_calls: list[ToolCall] = Field(default_factory=list)
+    tests: list[TestOutcome] = Field(default_factory=list)
 
 
 class CallRecord(_Record):
@@ -158,6 +169,8 @@ class Solution(_Record):
         best: the shared-memory entry the answer came from.
         rounds: every round with each agent's role, output, critique and score.
         stop_reason: why the loop ended.
+        checked: whether the final answer was checked by execution (code tests passed, or the
+            agent's own code printed the answer), and `check` says how.
         usage: every model call, keyed by role, agent and round.
     """
 
@@ -170,6 +183,10 @@ class Solution(_Record):
     exemplars: list[Exemplar] = Field(default_factory=list)
     rounds: list[RoundRecord] = Field(default_factory=list)
     stop_reason: StopReason = "max_rounds"
+    checked: bool = False
+    check: str = ""
+    tests: list[str] = Field(default_factory=list)
+    synthesized_tests: list[str] = Field(default_factory=list)
     memory_written: list[str] = Field(default_factory=list)
     model: str = ""
     thread_id: str | None = None

@@ -127,4 +127,4 @@ def test_render_is_strict() -> None:
     with pytest.raises(PromptError, match="role"):
         render("solver_system")
     # braces in values are not re-expanded
-    assert "{{problem}}" in render("solver", experience="", problem="{{problem}}", tools="")
+    assert "{{problem}}" in render("solver", experience="", problem="{{problem}}", tools="", format="F")

@@ -18,7 +18,15 @@ from xolver.tools.toolbox import ToolBox
 
 __all__ = ["SolverOutput", "format_experience", "format_shared", "parse_solution", "solve"]
 
-FORMAT = "Thought: <your reasoning>\nResponse: <the complete solution>\nFinal answer: \\boxed{<answer>}"
+FORMAT = "Thought: <your reasoning, step by step>\nResponse: <the complete solution>\nFinal answer: \\boxed{<answer>}"
+CODE_FORMAT = (
+    "Thought: <your reasoning, step by step>\nResponse: <a short explanation>\n"
+    "Final answer: the complete program in one ```python block"
+)
+
+
+def reply_format(answer_format: str) -> str:
+    return CODE_FORMAT if answer_format == "code" else FORMAT
 SECTIONS = {
     "thought": ("thought", "thoughts", "reasoning", "analysis", "thinking", "think"),
     "response": ("response", "solution", "explanation", "work"),
@@ -148,16 +156,21 @@ async def solve(
     already confirms ends the loop early.
     """
     experience = format_experience(exemplars)
+    if answer_format == "code":
+        # The program is the answer and the tests judge it; running it as a "tool" would only echo it.
+        toolbox = None
     tools = TOOLS_HINT if toolbox is not None and max_tool_calls > 0 else ""
+    fmt = reply_format(answer_format)
     system = render("solver_system", role=role)
     if round_index == 0 or previous is None:
-        prompt = render("solver", experience=experience, problem=problem, tools=tools)
+        prompt = render("solver", experience=experience, problem=problem, tools=tools, format=fmt)
     else:
         prompt = render(
             "solver_refine",
             experience=experience,
             problem=problem,
             tools=tools,
+            format=fmt,
             previous=excerpt(previous.response) + f"\nFinal answer: {previous.answer}",
             shared=format_shared(shared, with_critique=share_critique),
         )
@@ -187,7 +200,7 @@ async def solve(
         calls.append(record)
         text = response.text
     parsed = await runner.ask_again(
-        history, text, tags, parse, repair_format=FORMAT, repair_attempts=repair_attempts
+        history, text, tags, parse, repair_format=fmt, repair_attempts=repair_attempts
     )
     calls.extend(parsed.calls)
     if parsed.value is None:

@@ -1,6 +1,6 @@
 """Assembles the Xolver state machine.
 
-    plan -> retrieve -> solve x m (Send) -> collect -> judge x m (Send) -> update_shared
+    plan -> write_tests (code tasks) -> retrieve -> solve x m (Send) -> collect -> judge x m (Send) -> update_shared
          -> (next round: solve x m | verify) -> write_back -> END
 """
 
@@ -23,6 +23,7 @@ def graph_builder(config: XolverConfig) -> StateGraph[Any, Any, Any, Any]:
     """The uncompiled `StateGraph` for `config` (routing depends on the team size and rounds)."""
     g: StateGraph[Any, Any, Any, Any] = StateGraph(SolveState, context_schema=SolveContext)
     g.add_node("plan", nodes.plan)
+    g.add_node("write_tests", nodes.write_tests)
     g.add_node("retrieve", nodes.retrieve)
     g.add_node("solve", nodes.solve)
     g.add_node("collect", nodes.collect)
@@ -31,7 +32,8 @@ def graph_builder(config: XolverConfig) -> StateGraph[Any, Any, Any, Any]:
     g.add_node("verify", nodes.verify)
     g.add_node("write_back", nodes.write_back)
     g.add_edge(START, "plan")
-    g.add_edge("plan", "retrieve")
+    g.add_edge("plan", "write_tests")
+    g.add_edge("write_tests", "retrieve")
     g.add_conditional_edges("retrieve", partial(dispatch_solvers, cfg=config), ["solve"])
     g.add_edge("solve", "collect")
     g.add_conditional_edges("collect", dispatch_judges, ["judge", "update_shared"])

@@ -12,9 +12,12 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from xolver.agents.coder import debug, judge_by_tests
+from xolver.agents.coder import write_tests as write_tests_for
 from xolver.agents.judge import judge as run_judge
 from xolver.agents.planner import pad_roles, plan_roles
 from xolver.agents.runner import AgentRunner
+from xolver.agents.solver import answer_supported
 from xolver.agents.solver import solve as run_solver
 from xolver.agents.verifier import verify as run_verifier
 from xolver.errors import BudgetExceeded
@@ -33,9 +36,9 @@ from xolver.graph.routing import stop_reason, update_shared
 from xolver.graph.state import AgentTask, JudgeTask, SolveContext, SolveState
 from xolver.memory.records import ExperienceRecord
 from xolver.models.base import ModelSettings
-from xolver.solution import CallRecord, Exemplar, PlannedRole, Trajectory
+from xolver.solution import CallRecord, Exemplar, PlannedRole, TestOutcome, Trajectory
 
-__all__ = ["judge", "plan", "retrieve", "solve", "update_shared_memory", "verify", "write_back"]
+__all__ = ["judge", "plan", "retrieve", "solve", "update_shared_memory", "verify", "write_back", "write_tests"]
 
 
 def _runner(runtime: Runtime[SolveContext], *, cap: int | None = None) -> AgentRunner:
@@ -75,6 +78,19 @@ async def plan(state: SolveState, runtime: Runtime[SolveContext]) -> dict[str, A
         "budget_stop": budget_stop,
         "round": 0,
     }
+
+
+async def write_tests(state: SolveState, runtime: Runtime[SolveContext]) -> dict[str, Any]:
+    """Code tasks: tests synthesised from the statement, added to the given ones for judging."""
+    ctx = runtime.context
+    cfg = ctx.config
+    if cfg.answer_format != "code" or cfg.synthesize_tests == 0 or cfg.code_judge != "execute" or ctx.tools is None:
+        return {}
+    tests, calls = await write_tests_for(
+        _runner(runtime, cap=cfg.judge_max_tokens), state["problem"], count=cfg.synthesize_tests
+    )
+    given = set(state.get("tests") or [])
+    return {"synthesized_tests": [t for t in tests if t not in given], "calls": _dump_calls(calls)}
 
 
 async def retrieve(state: SolveState, runtime: Runtime[SolveContext]) -> dict[str, Any]:
@@ -141,8 +157,17 @@ async def collect(state: SolveState) -> dict[str, Any]:
 
 
 async def judge(task: JudgeTask, runtime: Runtime[SolveContext]) -> dict[str, Any]:
-    cfg = runtime.context.config
+    ctx = runtime.context
+    cfg = ctx.config
     candidate = Trajectory.model_validate(task["trajectory"])
+    if cfg.answer_format == "code" and cfg.code_judge == "execute" and task["tests"] and ctx.tools is not None:
+        verdict, outcomes = await judge_by_tests(ctx.tools, candidate, task["tests"], synthesized=task["synthesized"])
+        runtime.stream_writer(
+            AgentJudged(agent=candidate.agent, round=candidate.round, score=verdict.score, critique=verdict.critique)
+        )
+        record = {"agent": candidate.agent, "round": candidate.round, "score": verdict.score}
+        record |= {"critique": verdict.critique, "tests": [o.model_dump(mode="json") for o in outcomes]}
+        return {"verdicts": [record]}
     try:
         verdict, calls = await run_judge(
             _runner(runtime, cap=cfg.judge_max_tokens), task["problem"], candidate, repair_attempts=cfg.repair_attempts
@@ -171,7 +196,10 @@ async def update_shared_memory(state: SolveState, runtime: Runtime[SolveContext]
         t = Trajectory.model_validate(raw)
         v = verdicts.get((t.agent, t.round))
         if v is not None:
-            t = t.model_copy(update={"score": v["score"], "critique": v["critique"]})
+            update = {"score": v["score"], "critique": v["critique"]}
+            if v.get("tests"):
+                update["tests"] = [TestOutcome.model_validate(o) for o in v["tests"]]
+            t = t.model_copy(update=update)
         judged.append(t)
     old = [Trajectory.model_validate(e) for e in state.get("shared") or []]
     shared = update_shared(old, judged, cfg.agents)
@@ -202,11 +230,38 @@ async def verify(state: SolveState, runtime: Runtime[SolveContext]) -> dict[str,
         answer_format=cfg.answer_format,
         repair_attempts=cfg.repair_attempts,
     )
+    checked, check = False, ""
+    given = list(state.get("tests") or [])
+    if cfg.answer_format == "code" and answer and given and runtime.context.tools is not None:
+        answer, outcomes, debug_calls = await debug(
+            _runner(runtime),
+            runtime.context.tools,
+            state["problem"],
+            answer,
+            given,
+            attempts=cfg.debug_attempts if not state.get("budget_stop") else 0,
+        )
+        calls = [*calls, *debug_calls]
+        passed = sum(o.passed for o in outcomes)
+        checked, check = passed == len(outcomes), f"passed {passed}/{len(outcomes)} given tests"
+        if debug_calls:
+            check += f" after {len(debug_calls)} debugger call(s)"
+    elif best is not None and answer:
+        confirming = [c for c in best.tool_calls if c.ok and answer_supported(answer, c.output)]
+        if confirming:
+            checked, check = True, "the agent's Python code printed this answer"
     runtime.stream_writer(Verified(answer=answer, source=source))
     reason = state.get("stop_reason") or stop_reason(state, cfg) or "max_rounds"
     if not answer and best is None and not state.get("budget_stop"):
         reason = "no_answer"
-    return {"answer": answer, "answer_source": source, "calls": _dump_calls(calls), "stop_reason": reason}
+    return {
+        "answer": answer,
+        "answer_source": source,
+        "checked": checked,
+        "check": check,
+        "calls": _dump_calls(calls),
+        "stop_reason": reason,
+    }
 
 
 async def write_back(state: SolveState, runtime: Runtime[SolveContext]) -> dict[str, Any]:

@@ -93,7 +93,13 @@ def dispatch_judges(state: SolveState) -> list[Send] | str:
     sends: list[Send] = []
     for t in state.get("trajectories") or []:
         if t["round"] == current and t.get("error") != "budget":
-            task: JudgeTask = {"problem": state["problem"], "trajectory": t}
+            synthesized = list(state.get("synthesized_tests") or [])
+            task: JudgeTask = {
+                "problem": state["problem"],
+                "trajectory": t,
+                "tests": list(state.get("tests") or []) + synthesized,
+                "synthesized": len(synthesized),
+            }
             sends.append(Send("judge", task))
     return sends or "update_shared"
 

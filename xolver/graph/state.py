@@ -33,6 +33,8 @@ class SolveState(TypedDict, total=False):
     """Everything a solve knows; the input is ``{"problem": ...}``."""
 
     problem: str
+    tests: list[str]
+    synthesized_tests: list[str]
     roles: list[dict[str, Any]]
     exemplars: list[dict[str, Any]]
     round: Annotated[int, _max]
@@ -45,6 +47,8 @@ class SolveState(TypedDict, total=False):
     stop_reason: str | None
     answer: str
     answer_source: str
+    checked: bool
+    check: str
     memory_written: list[str]
 
 
@@ -65,6 +69,8 @@ class JudgeTask(TypedDict):
 
     problem: str
     trajectory: dict[str, Any]
+    tests: list[str]
+    synthesized: int
 
 
 @dataclass

@@ -11,12 +11,17 @@ import asyncio
 import time
 from typing import Any
 
-from xolver.solution import ToolCall
+from xolver.solution import TestOutcome, ToolCall
 
 __all__ = ["ToolBox"]
 
 # The agent sees at most this much of a snippet's output: enough for results, not for floods.
 OUTPUT_CHARS = 1500
+
+
+def _first_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return (lines[-1] if lines else text)[:300]
 
 
 class ToolBox:
@@ -51,6 +56,33 @@ class ToolBox:
         return ToolCall(
             tool="python", input=code, output=output, ok=result.ok, error=result.error, seconds=round(seconds, 4)
         )
+
+    async def run_tests(self, code: str, tests: list[str], *, synthesized: int = 0) -> list[TestOutcome]:
+        """Run `code` followed by each test in a fresh sandbox worker; one outcome per test.
+
+        The last `synthesized` tests are marked as synthesized (written by the model, not given).
+        """
+        async def one(index: int, test: str) -> TestOutcome:
+            sandbox = await self._ensure_sandbox()
+            result = await sandbox.run(f"{code}\n\n{test}\n", timeout=self.timeout)
+            error = None if result.ok else _first_line(result.error or result.output or "failed")
+            return TestOutcome(test=test, passed=result.ok, error=error, synthesized=index >= len(tests) - synthesized)
+
+        gate = asyncio.Semaphore(2)
+
+        async def gated(index: int, test: str) -> TestOutcome:
+            async with gate:
+                return await one(index, test)
+
+        return list(await asyncio.gather(*(gated(i, t) for i, t in enumerate(tests))))
+
+    async def _ensure_sandbox(self) -> Any:
+        async with self._lock:
+            if self._sandbox is None:
+                from xolver.tools.sandbox import PythonSandbox
+
+                self._sandbox = PythonSandbox(pool_size=1)
+            return self._sandbox
 
     async def _session(self, agent: int) -> Any:
         async with self._lock:

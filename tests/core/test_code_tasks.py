@@ -1,0 +1,46 @@
+"""Code tasks: the judge scores by tests run in the real sandbox; the verifier debugs."""
+
+from __future__ import annotations
+
+from tests.core.scripts import PLAN
+from xolver import Xolver
+from xolver.models.testing import ScriptedModel
+
+PROBLEM = "Write a Python function add(a, b) that returns the sum of a and b."
+GOOD = "Thought: easy\nResponse: adds\nFinal answer:\n```python\ndef add(a, b):\n    return a + b\n```"
+WRONG = "Final answer:\n```python\ndef add(a, b):\n    return a - b\n```"
+CRASH = "Final answer:\n```python\ndef add(a, b):\n    return a + c\n```"
+TESTS = ["assert add(1, 2) == 3", "assert add(-1, 1) == 0"]
+SYNTH = "```python\nassert add(2, 2) == 4\nassert add(0, 0) == 0\nthis is not python\n```"
+
+
+def test_judge_scores_by_tests_passed_and_the_best_program_wins() -> None:
+    with ScriptedModel({"planner": [PLAN], "judge": [SYNTH], "solver": [GOOD, WRONG, CRASH]}) as model:
+        solution = Xolver(model, agents=3, rounds=0, answer_format="code", memory=None).solve(PROBLEM, tests=TESTS)
+    assert solution.synthesized_tests == ["assert add(2, 2) == 4", "assert add(0, 0) == 0"]
+    by_agent = {t.agent: t for t in solution.rounds[0].trajectories}
+    assert by_agent[0].score == 1.0 and all(o.passed for o in by_agent[0].tests)
+    # a - b passes only add(0, 0) == 0 of the four tests
+    assert by_agent[1].score == 0.25 and "first failing test" in by_agent[1].critique
+    assert by_agent[2].score == 0.0 and "NameError" in by_agent[2].critique
+    assert "return a + b" in solution.answer
+    assert solution.checked and solution.check == "passed 2/2 given tests"
+    # no judge model call was spent on scoring: only the test writer
+    assert [c.purpose for c in solution.usage.calls if c.role == "judge"] == ["write_tests"]
+
+
+def test_debugger_repairs_a_program_that_fails_a_given_test() -> None:
+    fixed = "```python\ndef add(a, b):\n    return a + b\n```"
+    with ScriptedModel({"planner": [PLAN], "solver": [CRASH], "verifier": [fixed]}) as model:
+        solution = Xolver(
+            model, agents=1, rounds=0, answer_format="code", synthesize_tests=0, memory=None
+        ).solve(PROBLEM, tests=TESTS)
+    assert "return a + b" in solution.answer
+    assert solution.checked and solution.check.startswith("passed 2/2 given tests after 1 debugger call")
+
+
+def test_math_answer_confirmed_by_the_agents_code_is_reported_checked() -> None:
+    reply = "```python\nprint(6 * 7)\n```\nFinal answer: \\boxed{42}"
+    with ScriptedModel({"planner": [PLAN], "solver": [reply], "judge": ["Critique: ok\nScore: 1"]}) as model:
+        solution = Xolver(model, agents=1, rounds=0, memory=None).solve("What is 6 * 7?")
+    assert solution.checked and "printed" in solution.check
