@@ -160,7 +160,9 @@ def _service(args: argparse.Namespace, *, provider_key: str | None) -> Any:
     provider_args.api_key = provider_key
     extra = {"namespace": args.namespace} if args.namespace else {}
     config = config_from_args(provider_args, **extra)
-    model = resolve_model(config.model, api_base=config.api_base, api_key=config.api_key, timeout=config.request_timeout)
+    model = resolve_model(
+        config.model, api_base=config.api_base, api_key=config.api_key, timeout=config.request_timeout
+    )
     memory = open_memory(args.store, path=args.memory_path, embedder=args.embedder)
     return SolveService(
         model,

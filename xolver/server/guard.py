@@ -26,10 +26,6 @@ def error_body(message: str, *, type_: str, code: str | None = None, param: str 
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
 
 
-class _BodyTooLarge(Exception):
-    pass
-
-
 class RequestGuard:
     """Refuse requests without the right bearer token (401) or with too large a body (413).
 
@@ -54,7 +50,11 @@ class RequestGuard:
             await _respond(
                 send,
                 401,
-                error_body("missing or wrong API key (send 'Authorization: Bearer <key>')", type_="invalid_request_error", code="invalid_api_key"),
+                error_body(
+                    "missing or wrong API key (send 'Authorization: Bearer <key>')",
+                    type_="invalid_request_error",
+                    code="invalid_api_key",
+                ),
                 extra_headers=[(b"www-authenticate", b"Bearer")],
             )
             return
@@ -65,27 +65,34 @@ class RequestGuard:
 
         received = 0
         started = False
+        refused = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, started, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    raise _BodyTooLarge
+                    # Answer 413 now and tell the app the client left: frameworks turn a reading
+                    # error into their own 400, and the app's reply is dropped below.
+                    refused = True
+                    if not started:
+                        started = True
+                        await _respond(send, 413, self._too_large())
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _BodyTooLarge:
-            if not started:
-                await _respond(send, 413, self._too_large())
+        await self.app(scope, counting_receive, guarded_send)
 
     def _authorized(self, headers: dict[str, bytes]) -> bool:
         assert self._key is not None
@@ -95,7 +102,9 @@ class RequestGuard:
 
     def _too_large(self) -> dict[str, Any]:
         return error_body(
-            f"request body larger than {self.max_body_bytes} bytes", type_="invalid_request_error", code="body_too_large"
+            f"request body larger than {self.max_body_bytes} bytes",
+            type_="invalid_request_error",
+            code="body_too_large",
         )
 
 

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -240,7 +241,7 @@ async def _sse(
         try:
             async for event in events:
                 await queue.put(event)
-        except BaseException as e:  # noqa: BLE001 - delivered to the stream, which reports it
+        except Exception as e:  # delivered to the stream, which reports it; cancellation propagates
             await queue.put(e)
         finally:
             await queue.put(_END)
@@ -327,7 +328,9 @@ async def _sse(
         if not task.done():
             log.info("%s cancelled: the stream ended before the solve", request_id)
             task.cancel()
-            with contextlib.suppress(BaseException):
+            # Starlette cancels this generator through an anyio cancel scope, which would cancel
+            # this wait too; shield it so the solve's cancellation runs to its end.
+            with anyio.CancelScope(shield=True), contextlib.suppress(BaseException):
                 await task
 
 

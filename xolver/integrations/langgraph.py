@@ -1,0 +1,117 @@
+"""The Xolver graph as a node of a user's own LangGraph `StateGraph`.
+
+`xolver_node` returns an async node function. It maps the parent's state to the Xolver graph's
+input (``{"problem": ...}``), runs the compiled graph as a subgraph with its dependencies passed
+as runtime context (model, memory, budget), and maps the result back to a parent state update.
+
+Because the graph runs inside the node with the parent's run config, LangGraph treats it as a
+subgraph: it uses the parent's checkpointer (no checkpointer of its own), and its custom events
+(`xolver.events`) and node updates stream through the parent with ``subgraphs=True``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+
+from xolver.agents.runner import Budget
+from xolver.api import Xolver
+from xolver.errors import UserError
+from xolver.graph.builder import build_graph
+from xolver.graph.state import SolveContext
+from xolver.solution import CallRecord, Exemplar, PlannedRole, RoundRecord, Solution, Trajectory, UsageLedger
+
+__all__ = ["solution_from_state", "xolver_node"]
+
+StateMap = Callable[[Mapping[str, Any]], str]
+OutputMap = Callable[[Solution], dict[str, Any]]
+NodeFunction = Callable[[Mapping[str, Any], RunnableConfig], Awaitable[dict[str, Any]]]
+
+
+def xolver_node(
+    xolver: Xolver,
+    *,
+    problem: str | StateMap = "problem",
+    output: str | OutputMap = "answer",
+    namespace: str | StateMap | None = None,
+) -> NodeFunction:
+    """A LangGraph node that solves a problem from the parent state with `xolver`'s team.
+
+    Args:
+        xolver: supplies the model, memory store and config (team size, rounds, namespace, ...).
+        problem: the parent state key holding the problem text, or a function of the state.
+        output: the parent state key the answer is written to, or a function mapping the
+            `Solution` to a state update (e.g. ``lambda s: {"answer": s.answer, "cost": ...}``).
+        namespace: where the memory namespace comes from per run: a state key, a function of the
+            state, or None for the config's namespace. Lets one graph serve several tenants.
+
+    Returns:
+        An async node function ``(state, config) -> update`` for ``StateGraph.add_node``.
+
+    Example:
+        >>> builder = StateGraph(MyState)
+        >>> builder.add_node("solve", xolver_node(Xolver("openai/gpt-4o-mini"), problem="question"))
+        >>> graph = builder.compile(checkpointer=InMemorySaver())
+    """
+    graphs: dict[str, Any] = {}
+
+    def pick(spec: str | StateMap, state: Mapping[str, Any]) -> Any:
+        if callable(spec):
+            return spec(state)
+        if spec not in state:
+            raise UserError(f"the parent state has no {spec!r} key for xolver_node")
+        return state[spec]
+
+    async def node(state: Mapping[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        text = pick(problem, state)
+        if not isinstance(text, str) or not text.strip():
+            raise UserError("xolver_node got an empty problem")
+        cfg = xolver.config
+        if namespace is not None:
+            ns = pick(namespace, state)
+            if ns and ns != cfg.namespace:
+                cfg = cfg.model_copy(update={"namespace": str(ns)})
+        # One compiled graph per config (the routing depends on team size and rounds, not on the
+        # namespace, but the key is cheap and keeps this obviously right).
+        key = cfg.model_dump_json()
+        graph = graphs.get(key)
+        if graph is None:
+            graph = graphs[key] = build_graph(cfg)
+        context = SolveContext(
+            model=xolver.model,
+            config=cfg,
+            budget=Budget(max_calls=cfg.max_calls, max_tokens=cfg.max_total_tokens, max_seconds=cfg.max_seconds),
+            memory=xolver.memory,
+        )
+        run_config: RunnableConfig = {
+            **config,
+            "recursion_limit": max(config.get("recursion_limit", 25), 12 + 6 * cfg.total_rounds),
+        }
+        final = await graph.ainvoke({"problem": text.strip()}, config=run_config, context=context)
+        solution = solution_from_state(final, model=xolver.model.name, answer_format=cfg.answer_format)
+        if callable(output):
+            return output(solution)
+        return {output: solution.answer}
+
+    return node
+
+
+def solution_from_state(state: Mapping[str, Any], *, model: str = "", answer_format: str = "auto") -> Solution:
+    """Build a `Solution` from the Xolver graph's output state (e.g. of ``build_graph(...).ainvoke``)."""
+    shared = [Trajectory.model_validate(e) for e in state.get("shared") or []]
+    return Solution(
+        problem=state.get("problem", ""),
+        answer=state.get("answer", ""),
+        answer_format=answer_format,
+        answer_source=state.get("answer_source", "none"),
+        best=shared[0] if shared else None,
+        roles=[PlannedRole.model_validate(r) for r in state.get("roles") or []],
+        exemplars=[Exemplar.model_validate(e) for e in state.get("exemplars") or []],
+        rounds=[RoundRecord.model_validate(r) for r in state.get("rounds_done") or []],
+        stop_reason=state.get("stop_reason") or "max_rounds",
+        memory_written=list(state.get("memory_written") or []),
+        model=model,
+        usage=UsageLedger(calls=[CallRecord.model_validate(c) for c in state.get("calls") or []]),
+    )
