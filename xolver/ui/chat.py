@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import contextvars
 import signal
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -40,7 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from xolver.api import Xolver
     from xolver.config import XolverConfig
     from xolver.memory.base import ExperienceStore
-    from xolver.models.base import Model
+    from xolver.models.base import Model, ModelRequest, ModelResponse, StreamingModel, TextSink
     from xolver.solution import Solution
     from xolver.ui.progress import SolveView
 
@@ -71,6 +72,46 @@ class _Hint(Exception):
 
 
 _UNSET: Any = object()
+
+
+class _StreamInCallerContext:
+    """Wraps a streaming model so each piece of text is reported in the context of the call.
+
+    LangGraph's stream writer reads the node's context variables. A backend that generates in a
+    worker thread and hands pieces to the loop with ``call_soon_threadsafe`` (llama.cpp) runs them in
+    an empty context, where the writer fails; this wrapper runs them in a copy of the caller's.
+    """
+
+    def __init__(self, inner: StreamingModel) -> None:
+        self.inner = inner
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        return await self.inner.complete(request)
+
+    async def complete_streaming(self, request: ModelRequest, on_text: TextSink) -> ModelResponse:
+        context = contextvars.copy_context()
+
+        def relay(text: str) -> None:
+            context.run(on_text, text)
+
+        return await self.inner.complete_streaming(request, relay)
+
+    def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if callable(close):
+            close()
+
+
+def _for_chat(model: Model) -> Model:
+    from xolver.models.base import StreamingModel
+
+    if isinstance(model, StreamingModel) and not isinstance(model, _StreamInCallerContext):
+        return _StreamInCallerContext(model)
+    return model
 
 
 def compose_problem(question: str, earlier: list[Turn]) -> str:
@@ -130,7 +171,7 @@ class ChatSession:
         self.console = console
         self.reader = reader
         self.config = XolverConfig.model_validate({**config.model_dump(), "stream_tokens": True})
-        self._model = model
+        self._model = _for_chat(model) if model is not None else None
         if memory is _UNSET:
             from xolver.memory.bm25 import InMemoryExperienceStore
 
@@ -155,8 +196,8 @@ class ChatSession:
             from xolver.models import resolve_model
 
             cfg = self.config
-            self._model = resolve_model(
-                cfg.model, api_base=cfg.api_base, api_key=cfg.api_key, timeout=cfg.request_timeout
+            self._model = _for_chat(
+                resolve_model(cfg.model, api_base=cfg.api_base, api_key=cfg.api_key, timeout=cfg.request_timeout)
             )
         return self._model
 
@@ -378,7 +419,7 @@ class ChatSession:
             def factory(name: str) -> Model:
                 return resolve_model(name, api_base=cfg.api_base, api_key=cfg.api_key, timeout=cfg.request_timeout)
 
-        new = factory(rest)  # a UserError (unknown provider, missing file) becomes a hint
+        new = _for_chat(factory(rest))  # a UserError (unknown provider, missing file) becomes a hint
         old = self._model
         self._reconfigure(model=rest)
         self._model = new

@@ -41,22 +41,22 @@ def event_text(event: Event, width: int = 80) -> list[str]:
         if not event.exemplars:
             return ["memory: nothing relevant retrieved"]
         return [f"memory: retrieved {len(event.exemplars)} record(s)"] + [
-            f"  {e.score:.2f} {clip(e.text, width - 8)}" for e in event.exemplars
+            _fit(f"  {e.score:.2f} ", e.text, width) for e in event.exemplars
         ]
     if isinstance(event, AgentStarted):
         return []
     if isinstance(event, AgentAnswered):
         t = event.trajectory
         said = f"answer {t.answer}" if t.answer is not None else (t.error or "no answer")
-        return [f"[round {t.round + 1}] agent {t.agent + 1} ({t.role}): {clip(said, width)}"]
+        return [_fit(f"[round {t.round + 1}] agent {t.agent + 1} ({t.role}): ", said, width)]
     if isinstance(event, AgentJudged):
-        critique = clip(event.critique, max(20, width - 30))
-        return [f"[round {event.round + 1}] agent {event.agent + 1} judged {event.score:.2f}: {critique}"]
+        prefix = f"[round {event.round + 1}] agent {event.agent + 1} judged {event.score:.2f}: "
+        return [_fit(prefix, event.critique, width)]
     if isinstance(event, SharedMemoryUpdated):
         lines = [f"shared memory after round {event.round + 1}:"]
         for t in event.entries[:3]:
             score = "-" if t.score is None else f"{t.score:.2f}"
-            lines.append(f"  {score} {t.role} (agent {t.agent + 1}): {clip(t.answer or t.response, width - 30)}")
+            lines.append(_fit(f"  {score} {t.role} (agent {t.agent + 1}): ", t.answer or t.response, width))
         return lines
     if isinstance(event, RoundFinished):
         if event.stop_reason is None:
@@ -74,6 +74,11 @@ def event_text(event: Event, width: int = 80) -> list[str]:
             f"{totals.calls} calls, {totals.total_tokens} tokens, ${totals.cost:.4f}, {s.wall_seconds:.1f} s",
         ]
     return []
+
+
+def _fit(prefix: str, text: str, width: int) -> str:
+    """`prefix` and as much of `text` (on one line) as fits in `width`, at least 20 characters of it."""
+    return prefix + clip(text, max(20, width - len(prefix)))
 
 
 @dataclass

@@ -229,11 +229,11 @@ class SolveView:
             if self.compact:
                 continue
             if row.draft and row.score is None:
-                out.append(line(("   draft ", "dim"), (_tail(row.draft, width), "italic")))
+                out.append(line(("   draft ", "dim"), (_tail(row.draft, width - 9), "italic")))
             if row.judging:
-                out.append(line(("   judge ", "dim"), (_tail(row.judging, width), "italic dim")))
+                out.append(line(("   judge ", "dim"), (_tail(row.judging, width - 9), "italic dim")))
             elif row.critique:
-                out.append(line(("   judge ", "dim"), (clip(row.critique, width), "")))
+                out.append(line(("   judge ", "dim"), (clip(row.critique, width - 9), "")))
         return out
 
     def shared_lines(self, width: int) -> list[Text]:
@@ -275,13 +275,13 @@ class SolveView:
         if memory is not None and not self.compact:
             parts.append(memory)
         if self.planning is not None:
-            parts.append(line(("planning roles… ", "yellow"), (_tail(self.planning, width), "italic dim")))
+            parts.append(line(("planning roles… ", "yellow"), (_tail(self.planning, width - 16), "italic dim")))
         parts += self.agent_lines(width)
         parts += self.shared_lines(width)
         if self.stop:
             parts.append(line(("stopping: ", "yellow"), STOP_TEXT.get(self.stop, self.stop)))
         if self.verifying is not None:
-            parts.append(line(("verifying… ", "yellow"), (_tail(self.verifying, width), "italic dim")))
+            parts.append(line(("verifying… ", "yellow"), (_tail(self.verifying, width - 11), "italic dim")))
         if self.answer is not None:
             source = f"  ({self.answer_source})" if self.answer_source else ""
             parts.append(line(("answer: ", "bold"), (self.answer or "(none)", "bold green"), (source, "dim")))
