@@ -180,6 +180,7 @@ def bench_scale(
     sizes: Sequence[int],
     n_queries: int,
     lines: list[str],
+    sweep_size: int = 20_000,
 ) -> dict[int, dict[str, float]]:
     queries = [
         json.loads(x)["problem"] for x in (DATA / "math" / "math500_test.jsonl").read_text().splitlines() if x.strip()
@@ -288,43 +289,69 @@ def bench_scale(
             f"{res['bm25_p50']:.1f} / {res['bm25_p95']:.1f} | {res['hybrid_p50']:.1f} / {res['hybrid_p95']:.1f} | "
             f"{res['exact_p50']:.1f} | {res['recall']:.3f} |"
         )
-        if size == max(sizes):
-            sweeps.extend(ef_sweep(store, matrix, ids, qvecs, size))
         store.close()
         shutil.rmtree(path, ignore_errors=True)
     lines.append("")
-    if sweeps:
-        lines.append(
-            f"ef_search sweep at {max(sizes):,} records (same queries; dense p50 and recall@10 against exact):\n"
-        )
-        lines.append("| ef_search | dense p50 / p95 ms | recall@10 |")
-        lines.append("|---:|---|---:|")
-        lines.extend(sweeps)
-        lines.append("")
+    sweep_size = max(sweep_size, len(vectors))
+    sweeps.extend(ef_sweep(workdir, embedder, vectors, qvecs, sweep_size))
+    lines.append(
+        f"ef_search sweep: a fresh index per setting, {sweep_size:,} records (M 32, ef_construction 200), "
+        "the same queries; for uniform random vectors the queries are random too.\n"
+    )
+    lines.append("| vectors | ef_search | dense p50 / p95 ms | recall@10 |")
+    lines.append("|---|---:|---|---:|")
+    lines.extend(sweeps)
+    lines.append("")
     return results
 
 
 def ef_sweep(
-    store: ChromaExperienceStore, matrix: np.ndarray, ids: list[str], qvecs: np.ndarray, size: int
+    workdir: Path,
+    embedder: SentenceTransformerEmbedder,
+    vectors: np.ndarray,
+    qvecs: np.ndarray,
+    size: int = 20_000,
 ) -> list[str]:
-    """Dense latency and recall@10 at several ef_search values on one built index."""
-    collection = store._collections[("problem", "bench")]
-    exact = [{ids[i] for i in np.argsort(-(matrix @ qv))[:10]} for qv in qvecs]
+    """Dense p50 and recall@10 per ef_search, on freshly built indexes of `size` records.
+
+    Each setting gets its own index: chromadb 1.5 ignores an ef_search changed with `modify` on an
+    index it has loaded (measured here: recall stays put), so a sweep on one index would be void.
+    Two data sets: the real corpus vectors (padded as above) and uniform random unit vectors, the
+    hard case where HNSW defaults lose recall.
+    """
+    rng = np.random.default_rng(1)
+    dim = vectors.shape[1]
+    pad = size - len(vectors)
+    a, b = rng.integers(0, len(vectors), pad), rng.integers(0, len(vectors), pad)
+    w = rng.uniform(0.5, 0.9, (pad, 1)).astype(np.float32)
+    mixed = w * vectors[a] + (1 - w) * vectors[b] + rng.normal(0, 0.02, (pad, dim)).astype(np.float32)
+    real = np.concatenate([vectors, mixed / np.linalg.norm(mixed, axis=1, keepdims=True)])
+    uniform = rng.normal(size=(size, dim)).astype(np.float32)
+    uniform /= np.linalg.norm(uniform, axis=1, keepdims=True)
+    uq = rng.normal(size=(len(qvecs), dim)).astype(np.float32)
+    uq /= np.linalg.norm(uq, axis=1, keepdims=True)
     rows = []
-    for ef in (50, 100, 200, 400):
-        collection.modify(configuration={"hnsw": {"ef_search": ef}})
-        store.dense_search(qvecs[0].tolist(), k=10, kind="problem", namespace="bench")
-        ms: list[float] = []
-        recalls: list[float] = []
-        for qv, truth in zip(qvecs, exact, strict=True):
-            t = time.perf_counter()
-            hits = store.dense_search(qv.tolist(), k=10, kind="problem", namespace="bench")
-            ms.append((time.perf_counter() - t) * 1000.0)
-            recalls.append(len(truth & {h.record.id for h, _ in hits}) / 10)
-        print(f"ef_search {ef} at {size}: p50 {percentile(ms, 0.5):.1f} ms, recall {statistics.fmean(recalls):.3f}")
-        rows.append(
-            f"| {ef} | {percentile(ms, 0.5):.1f} / {percentile(ms, 0.95):.1f} | {statistics.fmean(recalls):.3f} |"
-        )
+    for label, matrix, queries in (("corpus", real, qvecs), ("uniform random", uniform, uq)):
+        for ef in (50, 100, 200, 400):
+            path = workdir / f"ef-{ef}-{label.replace(' ', '-')}"
+            store = ChromaExperienceStore(path, embedder=embedder, near_duplicate_threshold=None, ef_search=ef)
+            recs = [ExperienceRecord(id=f"v{i}", namespace="bench", text=f"vector {i}") for i in range(size)]
+            for start in range(0, size, 2000):
+                store.add_embedded(recs[start : start + 2000], matrix[start : start + 2000].tolist())
+            store.dense_search(queries[0].tolist(), k=10, kind="problem", namespace="bench")
+            ms: list[float] = []
+            recalls: list[float] = []
+            for qv in queries:
+                truth = {f"v{i}" for i in np.argsort(-(matrix @ qv))[:10]}
+                t = time.perf_counter()
+                hits = store.dense_search(qv.tolist(), k=10, kind="problem", namespace="bench")
+                ms.append((time.perf_counter() - t) * 1000.0)
+                recalls.append(len(truth & {h.record.id for h, _ in hits}) / 10)
+            store.close()
+            shutil.rmtree(path, ignore_errors=True)
+            p50, p95, rec = percentile(ms, 0.5), percentile(ms, 0.95), statistics.fmean(recalls)
+            print(f"ef_search {ef} {label} at {size}: p50 {p50:.1f} ms, recall {rec:.3f}", flush=True)
+            rows.append(f"| {label} | {ef} | {p50:.1f} / {p95:.1f} | {rec:.3f} |")
     return rows
 
 
@@ -351,6 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--workdir", type=Path, default=None, help="scratch folder (default: a temporary one)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser.add_argument("--sweep-size", type=int, default=20_000, help="records per index in the ef_search sweep")
     parser.add_argument("--import-limit", type=int, default=None, help="import only this many lines per corpus (smoke)")
     args = parser.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="xolver-memory-bench-"))
@@ -364,7 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     means = bench_quality(store, lines)
     records, vectors = real_corpus(store)
     store.close()
-    scale = bench_scale(workdir, embedder, records, vectors, args.sizes, args.queries, lines)
+    scale = bench_scale(workdir, embedder, records, vectors, args.sizes, args.queries, lines, args.sweep_size)
     lines.append("### Targets\n")
     big = scale.get(max(scale)) if scale else None
     if big is not None:
