@@ -11,7 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from xolver.agents.runner import Budget
 from xolver.config import XolverConfig
@@ -22,7 +22,6 @@ from xolver.graph.state import SolveContext, SolveState
 from xolver.memory.base import ExperienceStore
 from xolver.memory.bm25 import InMemoryExperienceStore
 from xolver.models import Model, resolve_model
-from xolver.tools.toolbox import ToolBox
 from xolver.solution import (
     CallRecord,
     Exemplar,
@@ -32,6 +31,10 @@ from xolver.solution import (
     Trajectory,
     UsageLedger,
 )
+from xolver.tools.toolbox import ToolBox
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
 
 __all__ = ["Xolver"]
 
@@ -169,7 +172,9 @@ class Xolver:
         else:
             yield None
 
-    async def _run(self, graph_input: SolveState | None, *, thread_id: str | None, resume: bool) -> AsyncIterator[Event]:
+    async def _run(
+        self, graph_input: SolveState | None, *, thread_id: str | None, resume: bool
+    ) -> AsyncIterator[Event]:
         cfg = self.config
         budget = Budget(max_calls=cfg.max_calls, max_tokens=cfg.max_total_tokens, max_seconds=cfg.max_seconds)
         tools = ToolBox(timeout=cfg.tool_timeout, max_seconds=cfg.max_tool_seconds) if cfg.python_tool else None
@@ -178,7 +183,9 @@ class Xolver:
         async with contextlib.AsyncExitStack() as stack:
             if tools is not None:
                 stack.push_async_callback(tools.aclose)
-            async for event in self._run_graph(graph_input, context, thread_id=thread_id, resume=resume, started=started):
+            async for event in self._run_graph(
+                graph_input, context, thread_id=thread_id, resume=resume, started=started
+            ):
                 yield event
 
     async def _run_graph(
@@ -196,7 +203,7 @@ class Xolver:
             if saver is not None and thread_id is None:
                 thread_id = uuid.uuid4().hex
             graph = self._builder.compile(checkpointer=saver)
-            run_config: dict[str, Any] = {"recursion_limit": 12 + 6 * cfg.total_rounds}
+            run_config: RunnableConfig = {"recursion_limit": 12 + 6 * cfg.total_rounds}
             if thread_id is not None:
                 run_config["configurable"] = {"thread_id": thread_id}
             final: dict[str, Any] | None = None
@@ -222,9 +229,9 @@ class Xolver:
                 graph_input, config=run_config, context=context, stream_mode=["custom", "values"]
             ):
                 if mode == "custom":
-                    yield chunk
+                    yield cast(Event, chunk)
                 else:
-                    final = chunk
+                    final = cast(dict[str, Any], chunk)
             if final is None:  # pragma: no cover - LangGraph always emits the final values
                 raise UserError("the solve produced no state")
             yield SolveFinished(solution=self._solution(final, thread_id, time.monotonic() - started))
@@ -281,7 +288,7 @@ def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
     def target() -> None:
         try:
             result.append(asyncio.run(coro))
-        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+        except BaseException as e:
             error.append(e)
 
     thread = threading.Thread(target=target, name="xolver-solve")
@@ -303,7 +310,7 @@ def _iterate_sync(agen: AsyncIterator[Event]) -> Iterator[Event]:
         try:
             async for item in agen:
                 items.put(item)
-        except BaseException as e:  # noqa: BLE001 - delivered to the consumer
+        except BaseException as e:
             items.put(e)
         finally:
             items.put(_DONE)

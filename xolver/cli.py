@@ -50,7 +50,7 @@ read from the provider's environment variable (OPENAI_API_KEY, ANTHROPIC_API_KEY
 class _Parser(argparse.ArgumentParser):
     """An ArgumentParser that raises instead of exiting, so `main` returns the exit code."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         self.print_usage(sys.stderr)
         raise _UsageError(f"{self.prog}: error: {message}")
 
@@ -147,7 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     state = solve.add_argument_group("checkpoints")
     state.add_argument("--checkpoint", type=Path, help="SQLite file for checkpoints, so a run can be resumed")
     state.add_argument("--thread-id", help="id of this run in the checkpoint file (default: random)")
-    state.add_argument("--resume", metavar="THREAD_ID", help="resume the interrupted run THREAD_ID (needs --checkpoint)")
+    state.add_argument(
+        "--resume", metavar="THREAD_ID", help="resume the interrupted run THREAD_ID (needs --checkpoint)"
+    )
 
     _add_optional_commands(sub)
     return parser
@@ -182,15 +184,16 @@ def _read_problem(args: argparse.Namespace) -> str:
         raise _UsageError("xolver solve: error: give the problem as an argument or with --file, not both")
     if args.file is not None:
         try:
-            text = args.file.read_text(encoding="utf-8")
+            text = str(args.file.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError) as e:
-            raise UserError(f"cannot read problem file {str(args.file)!r}: {e.strerror or e}") from e
+            reason = (e.strerror if isinstance(e, OSError) else None) or str(e)
+            raise UserError(f"cannot read problem file {str(args.file)!r}: {reason}") from e
     elif args.problem == "-" or (args.problem is None and not sys.stdin.isatty()):
-        text = sys.stdin.read()
+        text = str(sys.stdin.read())
     elif args.problem is None:
         raise _UsageError("xolver solve: error: give a problem, --file PATH, or '-' to read stdin")
     else:
-        text = args.problem
+        text = str(args.problem)
     if not text.strip():
         raise UserError("the problem is empty")
     return text

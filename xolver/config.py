@@ -116,7 +116,9 @@ class XolverConfig(BaseModel):
     max_seconds: float | None = Field(None, gt=0, description="Wall seconds per solve.")
 
     # --- persistence
-    checkpoint_path: Path | None = Field(None, description="SQLite file for LangGraph checkpoints (resume by thread id).")
+    checkpoint_path: Path | None = Field(
+        None, description="SQLite file for LangGraph checkpoints (resume by thread id)."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> XolverConfig:

@@ -6,7 +6,7 @@ JSON round-trips (`parse_event`).
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -129,22 +129,20 @@ class SolveFinished(_Event):
 
 
 Event = Annotated[
-    Union[
-        SolveStarted,
-        RolesPlanned,
-        ExperienceRetrieved,
-        AgentStarted,
-        AgentToken,
-        ToolCalled,
-        AgentAnswered,
-        AgentJudged,
-        SharedMemoryUpdated,
-        RoundFinished,
-        Verified,
-        MemoryWritten,
-        ModelCalled,
-        SolveFinished,
-    ],
+    SolveStarted
+    | RolesPlanned
+    | ExperienceRetrieved
+    | AgentStarted
+    | AgentToken
+    | ToolCalled
+    | AgentAnswered
+    | AgentJudged
+    | SharedMemoryUpdated
+    | RoundFinished
+    | Verified
+    | MemoryWritten
+    | ModelCalled
+    | SolveFinished,
     Field(discriminator="type"),
 ]
 

@@ -6,7 +6,10 @@ from typing import Any
 
 from xolver.models.base import ModelRequest
 
-PLAN = "Roles:\n1. Calculator: computes\n2. Checker: checks\n3. Modeler: models\n4. Estimator: estimates\nSelected: 1, 2, 3"
+PLAN = (
+    "Roles:\n1. Calculator: computes\n2. Checker: checks\n3. Modeler: models\n4. Estimator: estimates\n"
+    "Selected: 1, 2, 3"
+)
 
 
 def solved(answer: str) -> str:

@@ -38,11 +38,15 @@ def test_solve_json_against_an_openai_compatible_server(capsys: pytest.CaptureFi
     assert solution["model"] == "openai/tiny"
 
 
-def test_solve_plain_reads_file_and_stdin(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_solve_plain_reads_file_and_stdin(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     problem = tmp_path / "p.txt"
     problem.write_text("What is 17 * 23?\n")
     with fake_openai_server(_respond) as (base, _), allow_model_requests():
-        assert main(["solve", "--file", str(problem), "-m", "openai/tiny", "--api-base", base, "-a", "1", "-r", "0"]) == 0
+        assert (
+            main(["solve", "--file", str(problem), "-m", "openai/tiny", "--api-base", base, "-a", "1", "-r", "0"]) == 0
+        )
         assert capsys.readouterr().out.strip() == "391"
         monkeypatch.setattr("sys.stdin", __import__("io").StringIO("What is 17 * 23?"))
         assert main(["solve", "-", "-m", "openai/tiny", "--api-base", base, "-a", "1", "-r", "0", "-q"]) == 0
@@ -74,7 +78,13 @@ def test_provider_failure_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [["solve", "x", "--agents", "0"], ["solve", "x", "--rounds", "many"], ["bogus"], [], ["solve", "x", "--format", "latex"]],
+    [
+        ["solve", "x", "--agents", "0"],
+        ["solve", "x", "--rounds", "many"],
+        ["bogus"],
+        [],
+        ["solve", "x", "--format", "latex"],
+    ],
 )
 def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
@@ -112,7 +122,8 @@ def test_python_dash_m_and_fast_import() -> None:
     out = subprocess.run([sys.executable, "-m", "xolver", "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("xolver ")
     probe = (
-        "import sys, xolver; heavy = ('litellm', 'chromadb', 'torch', 'sentence_transformers', 'llama_cpp', 'langgraph');"
+        "import sys, xolver;"
+        "heavy = ('litellm', 'chromadb', 'torch', 'sentence_transformers', 'llama_cpp', 'langgraph');"
         "print([m for m in heavy if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)

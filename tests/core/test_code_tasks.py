@@ -32,9 +32,9 @@ def test_judge_scores_by_tests_passed_and_the_best_program_wins() -> None:
 def test_debugger_repairs_a_program_that_fails_a_given_test() -> None:
     fixed = "```python\ndef add(a, b):\n    return a + b\n```"
     with ScriptedModel({"planner": [PLAN], "solver": [CRASH], "verifier": [fixed]}) as model:
-        solution = Xolver(
-            model, agents=1, rounds=0, answer_format="code", synthesize_tests=0, memory=None
-        ).solve(PROBLEM, tests=TESTS)
+        solution = Xolver(model, agents=1, rounds=0, answer_format="code", synthesize_tests=0, memory=None).solve(
+            PROBLEM, tests=TESTS
+        )
     assert "return a + b" in solution.answer
     assert solution.checked and solution.check.startswith("passed 2/2 given tests after 1 debugger call")
 

@@ -69,7 +69,9 @@ async def test_retries_are_bounded() -> None:
     assert len(requests) == 3
 
 
-@pytest.mark.parametrize(("status", "hint"), [(401, "authentication failed"), (404, "model not found"), (400, "rejected")])
+@pytest.mark.parametrize(
+    ("status", "hint"), [(401, "authentication failed"), (404, "model not found"), (400, "rejected")]
+)
 async def test_permanent_errors_are_not_retried(status: int, hint: str) -> None:
     with fake_openai_server(lambda body: (status, "nope")) as (base, requests), allow_model_requests():
         model = LiteLLMModel("openai/tiny", api_base=base, retry=FAST_RETRY)

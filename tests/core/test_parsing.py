@@ -61,7 +61,14 @@ def test_small_helpers() -> None:
 
 @pytest.mark.parametrize(
     ("a", "b"),
-    [("1,000", "1000.0"), ("$1000$", "1000"), (r"\dfrac12", "0.5"), (r"\frac{1}{2}", "1/2"), ("x = 4", "4"), ("5 cm", "5")],
+    [
+        ("1,000", "1000.0"),
+        ("$1000$", "1000"),
+        (r"\dfrac12", "0.5"),
+        (r"\frac{1}{2}", "1/2"),
+        ("x = 4", "4"),
+        ("5 cm", "5"),
+    ],
 )
 def test_normalize_answer_equates_surface_forms(a: str, b: str) -> None:
     assert normalize_answer(a) == normalize_answer(b)

@@ -31,9 +31,7 @@ from xolver.solution import Trajectory
 
 
 def test_early_stop_after_one_round_when_every_entry_is_perfect() -> None:
-    with ScriptedModel(
-        {"planner": [PLAN], "solver": [solved("391")] * 3, "judge": [verdict(1)] * 3}
-    ) as model:
+    with ScriptedModel({"planner": [PLAN], "solver": [solved("391")] * 3, "judge": [verdict(1)] * 3}) as model:
         solution = Xolver(model, agents=3, rounds=2, memory=None).solve("What is 17 * 23?")
     assert solution.answer == "391"
     assert solution.stop_reason == "perfect_score"

@@ -43,7 +43,9 @@ def test_an_answer_the_code_confirms_needs_no_extra_call() -> None:
 
 def test_hostile_or_failing_code_comes_back_as_a_tool_error_and_the_loop_is_bounded() -> None:
     loop = "```python\nwhile True:\n    pass\n```"
-    with ScriptedModel({"planner": [PLAN], "solver": [loop, loop, "Final answer: \\boxed{1}"], "judge": [verdict(0)]}) as model:
+    with ScriptedModel(
+        {"planner": [PLAN], "solver": [loop, loop, "Final answer: \\boxed{1}"], "judge": [verdict(0)]}
+    ) as model:
         solution = Xolver(model, agents=1, rounds=0, memory=None, max_tool_calls=2, tool_timeout=1.0).solve("p")
     calls = solution.rounds[0].trajectories[0].tool_calls
     assert len(calls) == 2 and not any(c.ok for c in calls)
@@ -52,7 +54,9 @@ def test_hostile_or_failing_code_comes_back_as_a_tool_error_and_the_loop_is_boun
 
 
 def test_python_tool_can_be_switched_off() -> None:
-    with ScriptedModel({"planner": [PLAN], "solver": [CODE + "\nFinal answer: \\boxed{391}"], "judge": [verdict(1)]}) as model:
+    with ScriptedModel(
+        {"planner": [PLAN], "solver": [CODE + "\nFinal answer: \\boxed{391}"], "judge": [verdict(1)]}
+    ) as model:
         solution = Xolver(model, agents=1, rounds=0, memory=None, python_tool=False).solve("What is 17 * 23?")
     assert solution.rounds[0].trajectories[0].tool_calls == []
     assert "run Python" not in model.requests[1].messages[-1].content

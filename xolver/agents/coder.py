@@ -100,7 +100,9 @@ async def debug(
                 lambda text: extract_code_block(text, language="python"),
                 repair_format="the complete corrected program in one ```python block",
                 repair_attempts=0,
-                settings=ModelSettings(temperature=0.0, max_tokens=runner.settings.max_tokens, seed=runner.settings.seed),
+                settings=ModelSettings(
+                    temperature=0.0, max_tokens=runner.settings.max_tokens, seed=runner.settings.seed
+                ),
             )
         except BudgetExceeded:
             break

@@ -125,9 +125,9 @@ def extract_choice(text: str) -> str | None:
             return m.group(1).upper()
     matches = _CHOICE.findall(text)
     if matches:
-        return matches[-1].upper()
+        return str(matches[-1]).upper()
     m = re.search(r"^\s*\(?([A-E])\)?[.)]?\s*$", text.strip().splitlines()[-1] if text.strip() else "")
-    return m.group(1) if m else None
+    return str(m.group(1)) if m else None
 
 
 def extract_answer(text: str, fmt: str = "auto") -> tuple[str | None, str]:

@@ -205,9 +205,7 @@ class AgentRunner:
                 Message("assistant", text or "(empty)"),
                 Message("user", render("repair", issue=issue, format=repair_format)),
             ]
-            repair_tags = CallTags(
-                role=tags.role, agent=tags.agent, round=tags.round, purpose=f"repair{attempt + 1}"
-            )
+            repair_tags = CallTags(role=tags.role, agent=tags.agent, round=tags.round, purpose=f"repair{attempt + 1}")
             try:
                 response, record = await self.call(history, repair_tags, settings=settings)
             except BudgetExceeded:

@@ -27,6 +27,8 @@ CODE_FORMAT = (
 
 def reply_format(answer_format: str) -> str:
     return CODE_FORMAT if answer_format == "code" else FORMAT
+
+
 SECTIONS = {
     "thought": ("thought", "thoughts", "reasoning", "analysis", "thinking", "think"),
     "response": ("response", "solution", "explanation", "work"),
@@ -176,7 +178,10 @@ async def solve(
         )
     tags = CallTags(role="solver", agent=agent, round=round_index)
     history = [Message("system", system), Message("user", prompt)]
-    parse = lambda text: parse_solution(text, answer_format)  # noqa: E731
+
+    def parse(text: str) -> SolverOutput | None:
+        return parse_solution(text, answer_format)
+
     response, record = await runner.call(history, tags)
     calls = [record]
     text = response.text
@@ -199,9 +204,7 @@ async def solve(
             break
         calls.append(record)
         text = response.text
-    parsed = await runner.ask_again(
-        history, text, tags, parse, repair_format=fmt, repair_attempts=repair_attempts
-    )
+    parsed = await runner.ask_again(history, text, tags, parse, repair_format=fmt, repair_attempts=repair_attempts)
     calls.extend(parsed.calls)
     if parsed.value is None:
         return (

@@ -7,7 +7,7 @@ single braces pass through untouched, so LaTeX (``\\boxed{}``) needs no escaping
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 from xolver.errors import XolverError
@@ -21,7 +21,7 @@ class PromptError(XolverError):
     """A prompt template is missing or was rendered without one of its variables."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_prompt(name: str) -> str:
     """The text of ``xolver/agents/prompts/<name>.md``."""
     try:

@@ -67,7 +67,10 @@ async def verify(
     if not best.response.strip():
         return "", "none", []
     prompt = render(
-        "verifier", problem=problem, response=excerpt(best.response, 2000), format_instruction=format_instruction(answer_format)
+        "verifier",
+        problem=problem,
+        response=excerpt(best.response, 2000),
+        format_instruction=format_instruction(answer_format),
     )
 
     def parse(text: str) -> str | None:

@@ -165,8 +165,13 @@ async def judge(task: JudgeTask, runtime: Runtime[SolveContext]) -> dict[str, An
         runtime.stream_writer(
             AgentJudged(agent=candidate.agent, round=candidate.round, score=verdict.score, critique=verdict.critique)
         )
-        record = {"agent": candidate.agent, "round": candidate.round, "score": verdict.score}
-        record |= {"critique": verdict.critique, "tests": [o.model_dump(mode="json") for o in outcomes]}
+        record: dict[str, Any] = {
+            "agent": candidate.agent,
+            "round": candidate.round,
+            "score": verdict.score,
+            "critique": verdict.critique,
+            "tests": [o.model_dump(mode="json") for o in outcomes],
+        }
         return {"verdicts": [record]}
     try:
         verdict, calls = await run_judge(
@@ -209,7 +214,11 @@ async def update_shared_memory(state: SolveState, runtime: Runtime[SolveContext]
     reason = stop_reason(after, cfg)
     best = max((e.score or 0.0 for e in shared), default=0.0)
     runtime.stream_writer(RoundFinished(round=current, best_score=best, stop_reason=reason))
-    record = {"index": current, "trajectories": [t.model_dump(mode="json") for t in judged], "shared_memory": shared_dump}
+    record = {
+        "index": current,
+        "trajectories": [t.model_dump(mode="json") for t in judged],
+        "shared_memory": shared_dump,
+    }
     return {"shared": shared_dump, "rounds_done": [record], "stop_reason": reason}
 
 

@@ -187,7 +187,7 @@ class LiteLLMModel:
                     if delta:
                         on_text(delta)
                 response = litellm.stream_chunk_builder(chunks, messages=kwargs["messages"])
-        except Exception as e:  # noqa: BLE001 - every provider failure is classified here, once
+        except Exception as e:
             raise _classify(e, self._model) from e
         return self._to_response(litellm, response)
 
@@ -203,6 +203,6 @@ class LiteLLMModel:
         )
         try:
             cost = float(litellm.completion_cost(completion_response=response) or 0.0)
-        except Exception:  # noqa: BLE001 - unknown (e.g. local) models have no price: cost 0
+        except Exception:
             cost = 0.0
         return ModelResponse(text=text, usage=usage, cost=cost, model=self._model)

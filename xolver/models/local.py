@@ -72,13 +72,13 @@ class LlamaCppModel:
             raise UserError(f"local model file not found: {str(self._path)!r}")
         self._n_ctx = n_ctx
         env_threads = os.environ.get("XOLVER_LLAMA_THREADS", "")
-        self._n_threads = n_threads or (int(env_threads) if env_threads.isdigit() else 0) or max(1, (os.cpu_count() or 2) // 2)
+        self._n_threads = (
+            n_threads or (int(env_threads) if env_threads.isdigit() else 0) or max(1, (os.cpu_count() or 2) // 2)
+        )
         self._max_tokens = max_tokens
         self._llama: Any = None
         self._lock = threading.Lock()
-        self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="xolver-llama"
-        )
+        self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xolver-llama")
         atexit.register(self.close)
 
     @property

@@ -12,13 +12,12 @@ import re
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Union
 
 from xolver.models.base import ModelRequest, ModelResponse, TextSink, Usage
 
 __all__ = ["FunctionModel", "Reply", "ScriptExhausted", "ScriptedModel", "UnusedScript"]
 
-Reply = Union[str, ModelResponse, BaseException]
+Reply = str | ModelResponse | BaseException
 
 
 class ScriptExhausted(AssertionError):
@@ -111,7 +110,7 @@ class ScriptedModel:
             self.assert_used_up()
 
 
-Handler = Callable[[ModelRequest], Union[Reply, Awaitable[Reply]]]
+Handler = Callable[[ModelRequest], Reply | Awaitable[Reply]]
 
 
 class FunctionModel:

@@ -44,7 +44,9 @@ class ToolBox:
         """Run `code` in `agent`'s session; failures come back as a `ToolCall` with ``ok=False``."""
         remaining = self.max_seconds - self.spent
         if remaining <= 0:
-            return ToolCall(tool="python", input=code, ok=False, error=f"tool time budget of {self.max_seconds:g} s spent")
+            return ToolCall(
+                tool="python", input=code, ok=False, error=f"tool time budget of {self.max_seconds:g} s spent"
+            )
         session = await self._session(agent)
         started = time.monotonic()
         result = await session.run(code, timeout=min(self.timeout, remaining))
@@ -62,6 +64,7 @@ class ToolBox:
 
         The last `synthesized` tests are marked as synthesized (written by the model, not given).
         """
+
         async def one(index: int, test: str) -> TestOutcome:
             sandbox = await self._ensure_sandbox()
             result = await sandbox.run(f"{code}\n\n{test}\n", timeout=self.timeout)
