@@ -9,13 +9,16 @@ is left out, and ``--lock-namespace`` refuses any other.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from xolver._version import __version__
-from xolver.errors import UserError
+from xolver.errors import XolverError
 from xolver.events import SolveFinished
 from xolver.memory.records import ExperienceRecord
 from xolver.server.progress import describe_event, short_trace
@@ -63,6 +66,18 @@ class MemoryWriteResult(BaseModel):
     namespace: str
 
 
+@contextlib.contextmanager
+def _reported() -> Iterator[None]:
+    """Turn our errors into tool errors, whose message the calling model sees.
+
+    Other exceptions stay crashes: the SDK logs them and shows the client only a generic message.
+    """
+    try:
+        yield
+    except XolverError as e:
+        raise ToolError(str(e)) from e
+
+
 def create_mcp_server(service: SolveService, *, allow_memory_writes: bool = False) -> MCPServer[Any]:
     """An MCP server exposing `service` as tools.
 
@@ -88,19 +103,20 @@ def create_mcp_server(service: SolveService, *, allow_memory_writes: bool = Fals
         rounds: int | None = None,
         namespace: str | None = None,
     ) -> SolveResult:
-        xolver = service.xolver(SolveOptions(agents=agents, rounds=rounds, namespace=namespace))
-        total = xolver.config.total_rounds
-        solution: Solution | None = None
-        async for event in xolver.astream(problem):
-            if isinstance(event, SolveFinished):
-                solution = event.solution
-                continue
-            line = describe_event(event)
-            if line is not None:
-                done = getattr(event, "round", None)
-                await ctx.report_progress(float(done + 1 if isinstance(done, int) else 0), float(total), line)
+        with _reported():
+            xolver = service.xolver(SolveOptions(agents=agents, rounds=rounds, namespace=namespace))
+            total = xolver.config.total_rounds
+            solution: Solution | None = None
+            async for event in xolver.astream(problem):
+                if isinstance(event, SolveFinished):
+                    solution = event.solution
+                    continue
+                line = describe_event(event)
+                if line is not None:
+                    done = getattr(event, "round", None)
+                    await ctx.report_progress(float(done + 1 if isinstance(done, int) else 0), float(total), line)
         if solution is None:  # pragma: no cover - astream always ends with SolveFinished or raises
-            raise UserError("the solve ended without a solution")
+            raise ToolError("the solve ended without a solution")
         totals = solution.usage.totals
         return SolveResult(
             answer=solution.answer,
@@ -125,12 +141,13 @@ def create_mcp_server(service: SolveService, *, allow_memory_writes: bool = Fals
     ) -> list[MemoryHit]:
         store = service.memory
         if store is None:
-            raise UserError("this server runs without an experience memory")
+            raise ToolError("this server runs without an experience memory")
         if not 1 <= k <= 50:
-            raise UserError(f"k must be between 1 and 50, got {k}")
-        ns = service.namespace(namespace)
-        # Stores are synchronous (disk, embeddings): keep them off the event loop.
-        hits = await asyncio.to_thread(store.search, query, k=k, kind=kind, namespace=ns)
+            raise ToolError(f"k must be between 1 and 50, got {k}")
+        with _reported():
+            ns = service.namespace(namespace)
+            # Stores are synchronous (disk, embeddings): keep them off the event loop.
+            hits = await asyncio.to_thread(store.search, query, k=k, kind=kind, namespace=ns)
         return [
             MemoryHit(
                 id=h.record.id,
@@ -162,21 +179,22 @@ def create_mcp_server(service: SolveService, *, allow_memory_writes: bool = Fals
         ) -> MemoryWriteResult:
             store = service.memory
             if store is None:
-                raise UserError("this server runs without an experience memory")
+                raise ToolError("this server runs without an experience memory")
             if not text.strip():
-                raise UserError("text must not be empty")
-            ns = service.namespace(namespace)
-            record = ExperienceRecord(
-                kind=kind,
-                namespace=ns,
-                domain=domain,
-                text=text.strip(),
-                solution=solution,
-                answer=answer,
-                code=code,
-                source="mcp",
-            )
-            written = await asyncio.to_thread(store.add, [record])
+                raise ToolError("text must not be empty")
+            with _reported():
+                ns = service.namespace(namespace)
+                record = ExperienceRecord(
+                    kind=kind,
+                    namespace=ns,
+                    domain=domain,
+                    text=text.strip(),
+                    solution=solution,
+                    answer=answer,
+                    code=code,
+                    source="mcp",
+                )
+                written = await asyncio.to_thread(store.add, [record])
             return MemoryWriteResult(written=written, namespace=ns)
 
     return server

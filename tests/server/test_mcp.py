@@ -1,0 +1,89 @@
+"""``xolver mcp`` over stdio, through the MCP SDK's own client.
+
+The server is a real child process (``python -m xolver mcp``) whose backbone is a fake
+OpenAI-compatible server on 127.0.0.1, so the whole path (CLI, litellm, MCP) runs without network.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import pytest
+from mcp import Client, StdioServerParameters
+
+from tests.core.fake_openai import fake_openai_server
+from tests.core.scripts import PLAN, solved, verdict
+
+pytestmark = pytest.mark.slow
+
+
+def _respond(body: dict[str, Any]) -> tuple[int, str]:
+    prompt = body["messages"][-1]["content"]
+    if "expert roles" in prompt:
+        return 200, PLAN
+    if "Candidate solution" in prompt:
+        return 200, verdict(1)
+    return 200, solved("391")
+
+
+def _server(api_base: str, *extra: str) -> StdioServerParameters:
+    args = ["-m", "xolver", "mcp", "--model", "openai/tiny", "--api-base", api_base, "--api-key", "test-key"]
+    env = {**os.environ, "XOLVER_ALLOW_MODEL_REQUESTS": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    return StdioServerParameters(command=sys.executable, args=[*args, *extra], env=env)
+
+
+async def test_list_and_call_solve_and_search_memory() -> None:
+    with fake_openai_server(_respond) as (base, requests):
+        params = _server(base, "--store", "chroma", "--embedder", "hash", "--agents", "2", "--rounds", "1")
+        async with Client(params, read_timeout_seconds=120) as client:
+            tools = {t.name: t for t in (await client.list_tools()).tools}
+            assert set(tools) == {"solve", "memory_search"}  # memory_add needs --allow-memory-writes
+            assert {"problem", "agents", "rounds", "namespace"} <= set(tools["solve"].input_schema["properties"])
+
+            progress: list[str] = []
+
+            async def on_progress(done: float, total: float | None, message: str | None) -> None:
+                progress.append(message or "")
+
+            result = await client.call_tool(
+                "solve",
+                {"problem": "What is 17 * 23?", "agents": 1, "namespace": "alice"},
+                progress_callback=on_progress,
+            )
+            assert not result.is_error, result.content
+            data = result.structured_content
+            assert data is not None
+            assert data["answer"] == "391"
+            assert data["namespace"] == "alice"
+            assert data["trace"][0] == "team: Calculator"
+            assert data["calls"] == len(requests) == 3  # planner, one solver, one judge
+            assert all(r["_auth"] == "Bearer test-key" for r in requests)
+
+            # The verified solve was written back to alice's memory, and only hers.
+            hits = await client.call_tool("memory_search", {"query": "17 * 23", "namespace": "alice"})
+            found = hits.structured_content
+            assert found is not None and [h["answer"] for h in found["result"]] == ["391"]
+            other = await client.call_tool("memory_search", {"query": "17 * 23", "kind": "problem"})
+            assert other.structured_content == {"result": []}
+
+            bad = await client.call_tool("memory_search", {"query": "x", "k": 0})
+            assert bad.is_error and "k must be between 1 and 50" in str(bad.content)
+
+
+async def test_memory_add_only_behind_the_flag() -> None:
+    with fake_openai_server(_respond) as (base, requests):
+        params = _server(base, "--store", "memory", "--allow-memory-writes", "--namespace", "team")
+        async with Client(params, read_timeout_seconds=120) as client:
+            assert "memory_add" in {t.name for t in (await client.list_tools()).tools}
+            added = await client.call_tool(
+                "memory_add", {"text": "Multiply by splitting: 17 * 23 = 17 * 20 + 17 * 3.", "kind": "strategy"}
+            )
+            assert added.structured_content is not None
+            assert added.structured_content["namespace"] == "team"
+            assert len(added.structured_content["written"]) == 1
+            hits = await client.call_tool("memory_search", {"query": "multiply splitting", "kind": "strategy"})
+            assert hits.structured_content is not None
+            assert [h["kind"] for h in hits.structured_content["result"]] == ["strategy"]
+    assert requests == []
