@@ -539,7 +539,7 @@ class ChatSession:
         self.console.print(renderable)
 
     def _hint(self, message: str) -> None:
-        self.console.print(Text(message, style="yellow"))
+        self.console.print(Text(message, style="yellow"), soft_wrap=True)
 
     def _error_panel(self, title: str, message: str, hint: str) -> None:
         body = Text(message)
