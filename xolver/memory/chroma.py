@@ -30,28 +30,21 @@ import os
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
-from pydantic import ValidationError
-
 from xolver.config import xolver_home
 from xolver.errors import UserError
-from xolver.memory.bm25 import BM25Index
 from xolver.memory.embedders import Embedder, SentenceTransformerEmbedder
+from xolver.memory.locking import FolderLock
 from xolver.memory.records import ExperienceRecord, RecordKind, ScoredRecord
+from xolver.memory.side_index import SideIndex, equals_at, record_from, record_metadata
 
 if TYPE_CHECKING:  # pragma: no cover
     from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
-
-try:  # POSIX only; see the module docstring.
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["KINDS", "ChromaExperienceStore", "SearchMode", "default_memory_path"]
 
@@ -64,96 +57,6 @@ _PAGE = 5000
 def default_memory_path() -> Path:
     """Where the memory lives unless told otherwise: ``xolver_home() / "memory"``."""
     return xolver_home() / "memory"
-
-
-@dataclass
-class _SideIndex:
-    """Per-collection BM25 index and the metadata needed to filter it without asking chromadb."""
-
-    bm25: BM25Index = field(default_factory=BM25Index)
-    ids: list[str] = field(default_factory=list)
-    namespaces: list[str] = field(default_factory=list)
-    domains: list[str] = field(default_factory=list)
-    sources: list[str] = field(default_factory=list)
-    alive: list[bool] = field(default_factory=list)
-    position: dict[str, int] = field(default_factory=dict)
-    hashes: set[str] = field(default_factory=set)
-    hash_of: dict[str, str] = field(default_factory=dict)
-    # Filter masks are rebuilt only after a change: building one is a pass over every record.
-    _masks: dict[tuple[str, str | None], Any] = field(default_factory=dict)
-
-    def add(self, record_id: str, document: str, meta: dict[str, Any]) -> None:
-        if record_id in self.position:
-            return
-        self.position[record_id] = self.bm25.add(document)
-        self.ids.append(record_id)
-        self.namespaces.append(str(meta.get("namespace", "default")))
-        self.domains.append(str(meta.get("domain", "general")))
-        self.sources.append(str(meta.get("source", "")))
-        self.alive.append(True)
-        self._masks.clear()
-        h = str(meta.get("hash", ""))
-        self.hashes.add(h)
-        self.hash_of[record_id] = h
-
-    def remove(self, record_id: str) -> None:
-        pos = self.position.pop(record_id, None)
-        if pos is None:
-            return
-        self.bm25.remove(pos)
-        self.alive[pos] = False
-        self._masks.clear()
-        self.hashes.discard(self.hash_of.pop(record_id, ""))
-
-    def mask(self, namespace: str, domain: str | None) -> Any:
-        """A numpy boolean array: which positions are alive and in `namespace` (and `domain`)."""
-        import numpy as np
-
-        key = (namespace, domain)
-        cached = self._masks.get(key)
-        if cached is None:
-            cached = np.fromiter(
-                (
-                    a and ns == namespace and (domain is None or d == domain)
-                    for a, ns, d in zip(self.alive, self.namespaces, self.domains, strict=False)
-                ),
-                dtype=bool,
-                count=len(self.alive),
-            )
-            self._masks[key] = cached
-        return cached
-
-    def live_count(self) -> int:
-        return self.bm25.live
-
-    def live_ids(self, predicate: Callable[[int], bool]) -> list[str]:
-        return [rid for i, rid in enumerate(self.ids) if self.alive[i] and predicate(i)]
-
-
-def _equals_at(values: Sequence[str], wanted: str | None, i: int) -> bool:
-    return values[i] == wanted
-
-
-def _metadata(record: ExperienceRecord) -> dict[str, str | int | float | bool]:
-    # Filterable fields are top-level; the whole record rides along as JSON so it round-trips
-    # exactly (chromadb metadata cannot hold None).
-    return {
-        "namespace": record.namespace,
-        "kind": record.kind,
-        "domain": record.domain,
-        "source": record.source,
-        "hash": record.hash,
-        "verified": record.verified,
-        "created_at": record.created_at,
-        "record": record.model_dump_json(),
-    }
-
-
-def _record_from(meta: Any) -> ExperienceRecord | None:
-    try:
-        return ExperienceRecord.model_validate_json(str(meta["record"]))
-    except (KeyError, TypeError, ValidationError):
-        return None
 
 
 def _collection_name(prefix: str, kind: RecordKind, namespace: str) -> str:
@@ -225,31 +128,22 @@ class ChromaExperienceStore:
         self._client: ClientAPI | None = None
         self._names: dict[_Key, str] = {}
         self._collections: dict[_Key, Collection] = {}
-        self._side: dict[_Key, _SideIndex] = {}
+        self._side: dict[_Key, SideIndex] = {}
         self._generation = -1
         self._dimension: int | None = None
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise UserError(f"cannot create memory folder {str(self.path)!r}: {e}") from e
+        self._ipc = FolderLock(self.path, self._lock)
         with self._file_lock(exclusive=True):
             self._check_manifest()
             self._open()
 
     # ------------------------------------------------------------------ opening and locking
 
-    @contextlib.contextmanager
-    def _file_lock(self, *, exclusive: bool) -> Iterator[None]:
-        with self._lock:
-            if fcntl is None:  # pragma: no cover - Windows
-                yield
-                return
-            with open(self.path / "xolver.lock", "a+b") as handle:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-                try:
-                    yield
-                finally:
-                    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    def _file_lock(self, *, exclusive: bool) -> contextlib.AbstractContextManager[None]:
+        return self._ipc.hold(exclusive=exclusive)
 
     def _check_manifest(self) -> None:
         """Record the embedder in ``xolver-memory.json`` on first use; refuse another one later."""
@@ -274,18 +168,10 @@ class ChromaExperienceStore:
         self._dimension = self.embedder.dimension
 
     def _read_generation(self) -> int:
-        try:
-            return int((self.path / "xolver.generation").read_text(encoding="ascii").strip() or 0)
-        except (OSError, ValueError):
-            return 0
+        return self._ipc.generation()
 
     def _bump_generation(self) -> None:
-        # Written via a temporary file and rename, so a reader never sees a torn number.
-        value = max(self._read_generation(), self._generation) + 1
-        tmp = self.path / f"xolver.generation.{os.getpid()}.tmp"
-        tmp.write_text(str(value), encoding="ascii")
-        os.replace(tmp, self.path / "xolver.generation")
-        self._generation = value
+        self._generation = self._ipc.bump(self._generation)
 
     def _open(self) -> None:
         """(Re)open the chromadb client and list the collections. Call with the file lock held.
@@ -320,7 +206,7 @@ class ChromaExperienceStore:
             self._collections[(cast(RecordKind, kind), ns)] = collection
         self._generation = generation
 
-    def _collection(self, key: _Key, *, create: bool = False) -> tuple[Collection, _SideIndex] | None:
+    def _collection(self, key: _Key, *, create: bool = False) -> tuple[Collection, SideIndex] | None:
         """The collection and side index of (kind, namespace); created (write lock held) if asked."""
         collection = self._collections.get(key)
         if collection is None:
@@ -359,8 +245,8 @@ class ChromaExperienceStore:
             and (bound is None or key[1] == bound)
         )
 
-    def _build_side(self, collection: Collection) -> _SideIndex:
-        side = _SideIndex()
+    def _build_side(self, collection: Collection) -> SideIndex:
+        side = SideIndex()
         offset = 0
         while True:
             page = collection.get(include=cast(Any, ["documents", "metadatas"]), limit=_PAGE, offset=offset)
@@ -473,7 +359,7 @@ class ChromaExperienceStore:
                 if not chosen:
                     continue
                 batch = [records[i] for i in chosen]
-                metas = [_metadata(r) for r in batch]
+                metas = [record_metadata(r) for r in batch]
                 collection.add(
                     ids=[r.id for r in batch],
                     embeddings=cast(Any, [list(vectors[i]) for i in chosen]),
@@ -489,7 +375,7 @@ class ChromaExperienceStore:
     def _dedup(
         self,
         collection: Collection,
-        side: _SideIndex,
+        side: SideIndex,
         records: list[ExperienceRecord],
         vectors: list[Sequence[float]],
     ) -> list[int]:
@@ -558,7 +444,7 @@ class ChromaExperienceStore:
                 new_ids: list[str] = []
                 metas: list[dict[str, Any]] = []
                 for rid, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
-                    record = _record_from(meta)
+                    record = record_from(meta)
                     if record is None:
                         continue
                     n = record.times_retrieved
@@ -613,7 +499,7 @@ class ChromaExperienceStore:
                         got = self._collection(key)
                         if got is not None:
                             sources = got[1].sources
-                            doomed = got[1].live_ids(partial(_equals_at, sources, source))
+                            doomed = got[1].live_ids(partial(equals_at, sources, source))
                             if doomed:
                                 doomed_by_key[key] = doomed
                 for key, doomed in doomed_by_key.items():
@@ -695,7 +581,7 @@ class ChromaExperienceStore:
         got = collection.get(ids=list(ids), include=cast(Any, ["metadatas"]))
         out: dict[str, ExperienceRecord] = {}
         for rid, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
-            record = _record_from(meta)
+            record = record_from(meta)
             if record is not None:
                 out[rid] = record
         return out
@@ -720,7 +606,7 @@ class ChromaExperienceStore:
                         break
                     page = collection.get(include=cast(Any, ["metadatas"]), limit=_PAGE, offset=offset)
                 for meta in page["metadatas"] or []:
-                    record = _record_from(meta)
+                    record = record_from(meta)
                     if record is not None:
                         yield record
                 if len(page["ids"]) < _PAGE:
@@ -787,7 +673,7 @@ class ChromaExperienceStore:
                         )
                         rows = self._rows(result, with_vectors)
                 for _rid, meta, dist, vec in rows[:k]:
-                    record = _record_from(meta)
+                    record = record_from(meta)
                     if record is None or record.namespace != ns:
                         continue
                     hits.append((ScoredRecord(record=record, score=1.0 - dist), vec))
@@ -797,7 +683,7 @@ class ChromaExperienceStore:
     def _postfiltered(
         self,
         collection: Collection,
-        side: _SideIndex,
+        side: SideIndex,
         mask: Any,
         vector: list[float],
         want: int,
