@@ -209,6 +209,10 @@ def _run_mcp(args: argparse.Namespace) -> int:
     logging.basicConfig(level="WARNING", format="%(levelname)s %(name)s: %(message)s")
     service = _service(args, provider_key=args.api_key)
     server = create_mcp_server(service, allow_memory_writes=args.allow_memory_writes)
+    if args.http and args.host not in {"127.0.0.1", "localhost", "::1"}:
+        logging.getLogger("xolver.server").warning(
+            "MCP over HTTP has no authentication; listening on %s lets anyone who can reach it solve", args.host
+        )
     try:
         if args.http:
             server.run("streamable-http", host=args.host, port=args.port)

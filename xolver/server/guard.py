@@ -46,7 +46,8 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v for k, v in scope.get("headers", [])}
-        if self._key is not None and str(scope.get("path", "")).startswith("/v1") and not self._authorized(headers):
+        protected = self._key is not None and str(scope.get("path", "")).startswith("/v1")
+        if protected and self._key is not None and not _authorized(headers, self._key):
             await _respond(
                 send,
                 401,
@@ -94,18 +95,18 @@ class RequestGuard:
 
         await self.app(scope, counting_receive, guarded_send)
 
-    def _authorized(self, headers: dict[str, bytes]) -> bool:
-        assert self._key is not None
-        scheme, _, token = headers.get("authorization", b"").partition(b" ")
-        # Constant-time comparison, so response timing does not leak how much of a guess was right.
-        return scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self._key)
-
     def _too_large(self) -> dict[str, Any]:
         return error_body(
             f"request body larger than {self.max_body_bytes} bytes",
             type_="invalid_request_error",
             code="body_too_large",
         )
+
+
+def _authorized(headers: dict[str, bytes], key: bytes) -> bool:
+    scheme, _, token = headers.get("authorization", b"").partition(b" ")
+    # Constant-time comparison, so response timing does not leak how much of a guess was right.
+    return scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), key)
 
 
 async def _respond(
