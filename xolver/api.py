@@ -18,19 +18,12 @@ from xolver.config import XolverConfig
 from xolver.errors import UserError
 from xolver.events import Event, SolveFinished, SolveStarted
 from xolver.graph.builder import graph_builder
+from xolver.graph.result import solution_from_state
 from xolver.graph.state import SolveContext, SolveState
 from xolver.memory.base import ExperienceStore
 from xolver.memory.bm25 import InMemoryExperienceStore
 from xolver.models import Model, resolve_model
-from xolver.solution import (
-    CallRecord,
-    Exemplar,
-    PlannedRole,
-    RoundRecord,
-    Solution,
-    Trajectory,
-    UsageLedger,
-)
+from xolver.solution import CallRecord, Solution
 from xolver.tools.toolbox import ToolBox
 
 if TYPE_CHECKING:
@@ -237,27 +230,17 @@ class Xolver:
             yield SolveFinished(solution=self._solution(final, thread_id, time.monotonic() - started))
 
     def _solution(self, state: dict[str, Any], thread_id: str | None, seconds: float) -> Solution:
-        shared = [Trajectory.model_validate(e) for e in state.get("shared") or []]
-        return Solution(
-            problem=state.get("problem", ""),
-            answer=state.get("answer", ""),
-            answer_format=self.config.answer_format,
-            answer_source=state.get("answer_source", "none"),
-            best=shared[0] if shared else None,
-            roles=[PlannedRole.model_validate(r) for r in state.get("roles") or []],
-            exemplars=[Exemplar.model_validate(e) for e in state.get("exemplars") or []],
-            rounds=[RoundRecord.model_validate(r) for r in state.get("rounds_done") or []],
-            stop_reason=state.get("stop_reason") or "max_rounds",
-            checked=bool(state.get("checked")),
-            check=state.get("check", ""),
-            tests=list(state.get("tests") or []),
-            synthesized_tests=list(state.get("synthesized_tests") or []),
-            memory_written=list(state.get("memory_written") or []),
-            model=self.model.name,
-            thread_id=thread_id,
-            wall_seconds=round(seconds, 3),
-            usage=UsageLedger(calls=[CallRecord.model_validate(c) for c in state.get("calls") or []]),
+        return solution_from_state(
+            state, model=self.model.name, answer_format=self.config.answer_format, thread_id=thread_id, seconds=seconds
         )
+
+    def as_tool(self, *, name: str = "xolver_solve", description: str | None = None) -> Any:
+        """This team as a LangChain tool (sync and async); see `xolver.integrations.langchain`."""
+        from xolver.integrations.langchain import as_tool
+
+        if description is None:
+            return as_tool(self, name=name)
+        return as_tool(self, name=name, description=description)
 
 
 async def _final(events: AsyncIterator[Event]) -> Solution:

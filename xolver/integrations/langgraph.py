@@ -20,8 +20,9 @@ from xolver.agents.runner import Budget
 from xolver.api import Xolver
 from xolver.errors import UserError
 from xolver.graph.builder import build_graph
+from xolver.graph.result import solution_from_state
 from xolver.graph.state import SolveContext
-from xolver.solution import CallRecord, Exemplar, PlannedRole, RoundRecord, Solution, Trajectory, UsageLedger
+from xolver.solution import Solution
 
 __all__ = ["solution_from_state", "xolver_node"]
 
@@ -96,22 +97,3 @@ def xolver_node(
         return {output: solution.answer}
 
     return node
-
-
-def solution_from_state(state: Mapping[str, Any], *, model: str = "", answer_format: str = "auto") -> Solution:
-    """Build a `Solution` from the Xolver graph's output state (e.g. of ``build_graph(...).ainvoke``)."""
-    shared = [Trajectory.model_validate(e) for e in state.get("shared") or []]
-    return Solution(
-        problem=state.get("problem", ""),
-        answer=state.get("answer", ""),
-        answer_format=answer_format,
-        answer_source=state.get("answer_source", "none"),
-        best=shared[0] if shared else None,
-        roles=[PlannedRole.model_validate(r) for r in state.get("roles") or []],
-        exemplars=[Exemplar.model_validate(e) for e in state.get("exemplars") or []],
-        rounds=[RoundRecord.model_validate(r) for r in state.get("rounds_done") or []],
-        stop_reason=state.get("stop_reason") or "max_rounds",
-        memory_written=list(state.get("memory_written") or []),
-        model=model,
-        usage=UsageLedger(calls=[CallRecord.model_validate(c) for c in state.get("calls") or []]),
-    )

@@ -1,0 +1,42 @@
+"""`solution_from_state`: the graph's output state as a `Solution`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from xolver.solution import CallRecord, Exemplar, PlannedRole, RoundRecord, Solution, Trajectory, UsageLedger
+
+__all__ = ["solution_from_state"]
+
+
+def solution_from_state(
+    state: Mapping[str, Any],
+    *,
+    model: str = "",
+    answer_format: str = "auto",
+    thread_id: str | None = None,
+    seconds: float = 0.0,
+) -> Solution:
+    """Build a `Solution` from the Xolver graph's state (e.g. the result of ``build_graph(...).ainvoke``)."""
+    shared = [Trajectory.model_validate(e) for e in state.get("shared") or []]
+    return Solution(
+        problem=state.get("problem", ""),
+        answer=state.get("answer", ""),
+        answer_format=answer_format,
+        answer_source=state.get("answer_source", "none"),
+        best=shared[0] if shared else None,
+        roles=[PlannedRole.model_validate(r) for r in state.get("roles") or []],
+        exemplars=[Exemplar.model_validate(e) for e in state.get("exemplars") or []],
+        rounds=[RoundRecord.model_validate(r) for r in state.get("rounds_done") or []],
+        stop_reason=state.get("stop_reason") or "max_rounds",
+        checked=bool(state.get("checked")),
+        check=state.get("check", ""),
+        tests=list(state.get("tests") or []),
+        synthesized_tests=list(state.get("synthesized_tests") or []),
+        memory_written=list(state.get("memory_written") or []),
+        model=model,
+        thread_id=thread_id,
+        wall_seconds=round(seconds, 3),
+        usage=UsageLedger(calls=[CallRecord.model_validate(c) for c in state.get("calls") or []]),
+    )
