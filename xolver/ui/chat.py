@@ -151,6 +151,9 @@ class ChatSession:
         memory_label: how the banner and ``/memory stats`` name the store.
         compact: start in compact view.
         model_factory: builds a model for ``/model NAME`` (default: `xolver.models.resolve_model`).
+        clock: where elapsed time comes from.
+        quiet_tty: turn the terminal's echo off during a solve, so keys typed (and the ``^C`` of a
+            Ctrl-C) do not scramble the live view.
     """
 
     def __init__(
@@ -165,6 +168,7 @@ class ChatSession:
         compact: bool = False,
         model_factory: Callable[[str], Model] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        quiet_tty: bool = False,
     ) -> None:
         from xolver.config import XolverConfig
 
@@ -181,6 +185,7 @@ class ChatSession:
         self.compact = compact
         self._model_factory = model_factory
         self._clock = clock
+        self.quiet_tty = quiet_tty
         self.turns: list[Turn] = []
         self._context_from = 0
         self._xolver: Xolver | None = None
@@ -305,10 +310,11 @@ class ChatSession:
 
         turn = Turn(question=question)
         problem = compose_problem(question, self.turns[self._context_from :])
-        view = SolveView(compact=self.compact, clock=self._clock)
+        view = SolveView(compact=self.compact, clock=self._clock, title=question)
         try:
             xo = self.xolver()
-            solution = await self._interruptible(self._drive(xo, problem, view))
+            with _no_echo(self.quiet_tty):
+                solution = await self._interruptible(self._drive(xo, problem, view))
         except asyncio.CancelledError:
             if not self._interrupted:
                 raise
@@ -559,6 +565,29 @@ def _int_arg(text: str, usage: str, low: int, high: int) -> int:
 
 
 @contextlib.contextmanager
+def _no_echo(enabled: bool) -> Iterator[None]:
+    """Turn off the echo of stdin's terminal inside the block (Ctrl-C still sends SIGINT)."""
+    import sys
+
+    try:
+        import termios
+    except ImportError:  # pragma: no cover - Windows
+        enabled = False
+    if not enabled or not sys.stdin.isatty():
+        yield
+        return
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    quiet = list(saved)
+    quiet[3] &= ~(termios.ECHO | termios.ECHOCTL)
+    termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
+@contextlib.contextmanager
 def _on_sigint(callback: Callable[[], None]) -> Iterator[None]:
     """Call `callback` on SIGINT (Ctrl-C) inside the block, when the loop can take signals."""
     loop = asyncio.get_running_loop()
@@ -646,7 +675,15 @@ def run_chat(args: argparse.Namespace) -> int:
         reader: LineReader = TerminalReader(toolbar=lambda: session.status())
     else:
         reader = StreamReader(sys.stdin)
-    session = ChatSession(console, reader, config=config, memory=memory, memory_label=label, compact=args.compact)
+    session = ChatSession(
+        console,
+        reader,
+        config=config,
+        memory=memory,
+        memory_label=label,
+        compact=args.compact,
+        quiet_tty=isinstance(reader, TerminalReader),
+    )
     return asyncio.run(session.run())
 
 

@@ -102,6 +102,7 @@ class SolveView:
     Args:
         compact: one status line per agent (no drafts, critiques or shared memory).
         clock: where elapsed time comes from (tests pass a fixed clock).
+        title: the panel's title (default: the problem).
     """
 
     compact: bool = False
@@ -127,6 +128,7 @@ class SolveView:
     started_at: float | None = None
     seconds: float | None = None
     note: str | None = None
+    title: str | None = None
 
     def update(self, event: Event) -> None:
         """Apply one event."""
@@ -203,11 +205,12 @@ class SolveView:
     def header(self) -> Text:
         """One line: model, round, calls, tokens, cost and time."""
         rounds = f"round {self.round + 1}/{self.total_rounds}  " if self.total_rounds else ""
+        # Numbers first: on a narrow terminal the long model name is what gets cut.
         return line(
-            ("xolver ", "bold cyan"),
-            (f"{self.model}  ", "dim"),
+            ("xolver  ", "bold cyan"),
             (rounds, "bold"),
-            (f"calls {self.calls}  tokens {self.tokens}  ${self.cost:.4f}  {self.elapsed:.1f} s", "dim"),
+            (f"calls {self.calls}  tokens {self.tokens}  ${self.cost:.4f}  {self.elapsed:.1f} s  ", ""),
+            (self.model, "dim"),
         )
 
     def agent_lines(self, width: int) -> list[Text]:
@@ -287,7 +290,7 @@ class SolveView:
             parts.append(line(("answer: ", "bold"), (self.answer or "(none)", "bold green"), (source, "dim")))
         if self.note:
             parts.append(line((self.note, "bold yellow")))
-        title = clip(self.problem, max(10, options.max_width - 8))
+        title = clip(self.title or self.problem, max(10, options.max_width - 8))
         yield Panel(Group(*parts), title=title, title_align="left", border_style="cyan")
 
 
