@@ -149,5 +149,7 @@ async def test_humaneval_canonical_solutions_pass_and_empty_ones_fail() -> None:
         empty = await asyncio.gather(*(grade(t, "    pass\n") for t in tasks))
     finally:
         await sandbox.aclose()
-    assert sum(g.correct for g in good) == 164, [(t.id, g.detail) for t, g in zip(tasks, good) if not g.correct]
+    assert sum(g.correct for g in good) == 164, [
+        (t.id, g.detail) for t, g in zip(tasks, good, strict=True) if not g.correct
+    ]
     assert sum(g.correct for g in empty) == 0
