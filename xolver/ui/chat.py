@@ -35,7 +35,6 @@ from rich.text import Text
 
 from xolver.errors import ModelError, UserError, XolverError
 from xolver.ui.input import LineReader
-from xolver.ui.transcript import Turn
 
 if TYPE_CHECKING:  # pragma: no cover
     from xolver.api import Xolver
@@ -44,6 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from xolver.models.base import Model, ModelRequest, ModelResponse, StreamingModel, TextSink
     from xolver.solution import Solution
     from xolver.ui.progress import SolveView
+    from xolver.ui.transcript import Turn
 
 __all__ = ["ChatSession", "compose_problem", "register"]
 
@@ -307,6 +307,7 @@ class ChatSession:
     async def ask(self, question: str) -> Solution | None:
         """Solve `question` (with the conversation so far), drawing the team as it works."""
         from xolver.ui.progress import SolutionPanel, SolveView
+        from xolver.ui.transcript import Turn
 
         turn = Turn(question=question)
         problem = compose_problem(question, self.turns[self._context_from :])
