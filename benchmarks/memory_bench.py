@@ -388,6 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = "python benchmarks/memory_bench.py " + " ".join(sys.argv[1:] if argv is None else argv)
     lines.append(f"Machine: {machine()}. Commit {git_rev()}. Command: `{command.strip()}`.\n")
     started = time.perf_counter()
+    load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     store = bench_import(workdir, embedder, lines, args.import_limit)
     means = bench_quality(store, lines)
     records, vectors = real_corpus(store)
@@ -407,7 +408,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"- Hybrid topic precision@5 at least 5 points above BM25: {gain:+.1f} points: "
         f"**{'met' if gain >= 5 else 'missed'}**."
     )
-    lines.append(f"\nTotal benchmark time {time.perf_counter() - started:.0f} s.")
+    load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    lines.append(
+        f"\nTotal benchmark time {time.perf_counter() - started:.0f} s. 1-minute load average at start / end: "
+        f"{load_start:.1f} / {load_end:.1f} on {os.cpu_count()} cores (above the core count, other jobs shared the "
+        "machine and the timings are pessimistic)."
+    )
     section = "\n".join(lines)
     print(section)
     if not args.no_write:
