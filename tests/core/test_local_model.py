@@ -73,3 +73,14 @@ def test_cli_solve_on_the_local_model(capsys: pytest.CaptureFixture[str]) -> Non
     for record in solution["rounds"]:
         for t in record["trajectories"]:
             assert t["score"] is None or 0.0 <= t["score"] <= 1.0
+
+
+def test_local_model_streams_tokens_through_a_solve() -> None:
+    from xolver import Xolver
+    from xolver.events import AgentToken, SolveFinished
+
+    with Xolver("local", agents=1, rounds=0, max_tokens=24, stream_tokens=True, memory=None) as xo:
+        events = list(xo.stream("What is 2 + 2?"))
+    tokens = [e for e in events if isinstance(e, AgentToken)]
+    assert tokens and {t.role for t in tokens} >= {"solver"}
+    assert isinstance(events[-1], SolveFinished)

@@ -53,6 +53,13 @@ def test_extract_answer(text: str, fmt: str, answer: str | None, source: str) ->
     assert extract_answer(text, fmt) == (answer, source)
 
 
+def test_text_inside_code_is_not_taken_for_the_answer() -> None:
+    reply = 'Let me compute.\n```python\nn = 4 * 1\nprint(f"The answer is {n} pens")\n```'
+    assert extract_answer(reply) == (None, "none")
+    assert extract_answer(reply + "\nSo the answer is 4.") == ("4", "final_line")
+    assert extract_answer("```python\nx = 1\n```\n\\boxed{5}") == ("5", "boxed")
+
+
 def test_small_helpers() -> None:
     assert last_number("from -3.5 to 1,000") == "1000"
     assert extract_choice(r"\boxed{B}") == "B"

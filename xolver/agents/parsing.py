@@ -99,6 +99,7 @@ def last_number(text: str) -> str | None:
     return value.rstrip(".") or None
 
 
+_FENCED = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 
 
@@ -141,6 +142,16 @@ def extract_answer(text: str, fmt: str = "auto") -> tuple[str | None, str]:
     if fmt == "code":
         code = extract_code_block(text, language="python")
         return (code, "code_block") if code else (None, "none")
+    # Strings inside code (print(f"The answer is {x}")) are not answers: look outside code first.
+    prose = _FENCED.sub("\n", text)
+    if prose.strip() and prose != text:
+        found = extract_answer(prose, fmt)
+        if found[0] is not None:
+            return found
+        if extract_boxed(text):
+            pass  # a boxed value inside code is still an explicit statement
+        else:
+            return None, "none"
     if fmt == "choice":
         letter = extract_choice(text)
         return (letter, "choice") if letter else (None, "none")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextvars
 import importlib.util
 import os
 import threading
@@ -106,7 +107,9 @@ class LlamaCppModel:
                 raise UserError(f"cannot load GGUF model {str(self._path)!r}: {e}") from e
         return self._llama
 
-    def _complete_sync(self, request: ModelRequest, on_piece: Callable[[str], None] | None = None) -> ModelResponse:
+    def _complete_sync(
+        self, request: ModelRequest, on_piece: Callable[[str], None] | None, cancelled: threading.Event
+    ) -> ModelResponse:
         with self._lock:
             llama = self._load()
             s = request.settings
@@ -123,10 +126,9 @@ class LlamaCppModel:
             if s.stop:
                 kwargs["stop"] = list(s.stop)
             try:
-                if on_piece is None:
-                    out = llama.create_chat_completion(**kwargs)
-                else:
-                    out = self._stream_sync(llama, kwargs, on_piece)
+                # Always generate in streaming mode: it is the only way to stop a generation whose
+                # caller has gone (a cancelled solve) instead of finishing it for nobody.
+                out = self._stream_sync(llama, kwargs, on_piece, cancelled)
             except ValueError as e:  # e.g. "Requested tokens exceed context window"
                 raise PermanentModelError(f"{self.name}: {e}", model=self.name) from e
         text = out["choices"][0]["message"].get("content") or ""
@@ -142,13 +144,20 @@ class LlamaCppModel:
         )
 
     @staticmethod
-    def _stream_sync(llama: Any, kwargs: dict[str, Any], on_piece: Callable[[str], None]) -> dict[str, Any]:
+    def _stream_sync(
+        llama: Any, kwargs: dict[str, Any], on_piece: Callable[[str], None] | None, cancelled: threading.Event
+    ) -> dict[str, Any]:
         pieces: list[str] = []
-        for chunk in llama.create_chat_completion(stream=True, **kwargs):
+        stream = llama.create_chat_completion(stream=True, **kwargs)
+        for chunk in stream:
+            if cancelled.is_set():
+                stream.close()
+                break
             piece = chunk["choices"][0].get("delta", {}).get("content")
             if piece:
                 pieces.append(piece)
-                on_piece(piece)
+                if on_piece is not None:
+                    on_piece(piece)
         # Streaming returns no usage: one chunk is one token, and the context holds prompt + completion.
         completion = len(pieces)
         prompt = max(0, int(getattr(llama, "n_tokens", 0)) - completion)
@@ -158,21 +167,31 @@ class LlamaCppModel:
         }
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
-        if self._executor is None:
-            raise PermanentModelError(f"{self.name} was closed", model=self.name)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._complete_sync, request)
+        return await self._run(request, None)
 
     async def complete_streaming(self, request: ModelRequest, on_text: TextSink) -> ModelResponse:
         """`complete`, calling `on_text` on the event loop with each generated piece."""
+        loop = asyncio.get_running_loop()
+        # The sink may rely on context variables of the caller (LangGraph's stream writer does), so
+        # each piece is delivered inside a copy of the caller's context.
+        context = contextvars.copy_context()
+
+        def on_piece(piece: str) -> None:
+            loop.call_soon_threadsafe(on_text, piece, context=context)
+
+        return await self._run(request, on_piece)
+
+    async def _run(self, request: ModelRequest, on_piece: Callable[[str], None] | None) -> ModelResponse:
         if self._executor is None:
             raise PermanentModelError(f"{self.name} was closed", model=self.name)
         loop = asyncio.get_running_loop()
-
-        def on_piece(piece: str) -> None:
-            loop.call_soon_threadsafe(on_text, piece)
-
-        return await loop.run_in_executor(self._executor, self._complete_sync, request, on_piece)
+        cancelled = threading.Event()
+        future = loop.run_in_executor(self._executor, self._complete_sync, request, on_piece, cancelled)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            cancelled.set()  # the generation stops at its next token; the queue moves on
+            raise
 
     def close(self) -> None:
         """Free the llama.cpp context and stop the worker thread. Safe to call twice."""
