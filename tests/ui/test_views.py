@@ -283,3 +283,25 @@ def test_transcript_markdown() -> None:
     assert "## 1. What is 17 * 23?" in md and "**Answer:** 391" in md
     assert "  - Checker (agent 2): `381` score 0.00 — wrong carry" in md
     assert "## 2. line one" in md and "```text\nline one\nline two\n```" in md and "*error*: rate limited" in md
+
+
+def test_tool_calls_are_shown_in_the_log_and_the_live_view() -> None:
+    import io
+
+    from rich.console import Console
+
+    from xolver.events import AgentStarted, RolesPlanned, SolveStarted, ToolCalled
+    from xolver.solution import PlannedRole, ToolCall
+    from xolver.ui.log import event_text
+    from xolver.ui.progress import SolveView
+
+    event = ToolCalled(agent=0, round=0, call=ToolCall(tool="python", input="print(17*23)", output="391\n"))
+    assert event_text(event) == ["[round 1] agent 1 ran python: 391"]
+    view = SolveView()
+    view.update(SolveStarted(problem="What is 17 * 23?", model="m", agents=1, rounds=1))
+    view.update(RolesPlanned(roles=[PlannedRole(name="Calculator")]))
+    view.update(AgentStarted(agent=0, role="Calculator", round=0))
+    view.update(event)
+    out = io.StringIO()
+    Console(file=out, width=80).print(view)
+    assert "ran python" in out.getvalue() and "[python output] 391" in out.getvalue()

@@ -23,6 +23,7 @@ from xolver.events import (
     SharedMemoryUpdated,
     SolveFinished,
     SolveStarted,
+    ToolCalled,
     Verified,
 )
 from xolver.ui.progress import STOP_TEXT, clip
@@ -49,6 +50,10 @@ def event_text(event: Event, width: int = 80) -> list[str]:
         t = event.trajectory
         said = f"answer {t.answer}" if t.answer is not None else (t.error or "no answer")
         return [_fit(f"[round {t.round + 1}] agent {t.agent + 1} ({t.role}): ", said, width)]
+    if isinstance(event, ToolCalled):
+        c = event.call
+        result = (c.output.strip().splitlines() or ["(no output)"])[-1] if c.ok else f"failed: {c.error}"
+        return [_fit(f"[round {event.round + 1}] agent {event.agent + 1} ran {c.tool}: ", result, width)]
     if isinstance(event, AgentJudged):
         prefix = f"[round {event.round + 1}] agent {event.agent + 1} judged {event.score:.2f}: "
         return [_fit(prefix, event.critique, width)]

@@ -32,6 +32,7 @@ from xolver.events import (
     SharedMemoryUpdated,
     SolveFinished,
     SolveStarted,
+    ToolCalled,
     Verified,
 )
 from xolver.solution import Exemplar, Solution, Trajectory
@@ -153,6 +154,12 @@ class SolveView:
             row.status = "answered" if t.answer is not None else (t.error or "no answer")
             row.answer = t.answer or ""
             row.draft = (t.response or t.thought or row.draft)[-_DRAFT_KEEP:]
+        elif isinstance(event, ToolCalled):
+            row = self.agents.setdefault(event.agent, _AgentRow(role="?"))
+            c = event.call
+            result = (c.output.strip().splitlines() or ["(no output)"])[-1] if c.ok else f"failed: {c.error}"
+            # The model's follow-up reply streams after this line.
+            row.status, row.draft = f"ran {c.tool}", f"[{c.tool} output] {result} "
         elif isinstance(event, AgentJudged):
             row = self.agents.setdefault(event.agent, _AgentRow(role="?"))
             row.status, row.score, row.critique, row.judging = "judged", event.score, event.critique, ""
