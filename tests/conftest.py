@@ -12,6 +12,8 @@ os.environ["XOLVER_ALLOW_MODEL_REQUESTS"] = "0"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.pop("XOLVER_MODEL", None)
+# Solves in tests use an in-process memory unless a test asks for the Chroma store explicitly.
+os.environ["XOLVER_MEMORY_STORE"] = "memory"
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"

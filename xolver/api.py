@@ -21,7 +21,7 @@ from xolver.graph.builder import graph_builder
 from xolver.graph.result import solution_from_state
 from xolver.graph.state import SolveContext, SolveState
 from xolver.memory.base import ExperienceStore
-from xolver.memory.bm25 import InMemoryExperienceStore
+from xolver.memory.stores import open_store
 from xolver.models import Model, resolve_model
 from xolver.solution import CallRecord, Solution
 from xolver.tools.toolbox import ToolBox
@@ -42,8 +42,9 @@ class Xolver:
         model: a model string (``"local"``, ``"openai/gpt-4o-mini"``, ...) or a `Model` instance;
             default: the config's model (``XOLVER_MODEL``, the config file, else ``"local"``).
         config: a full `XolverConfig`; keyword `overrides` are applied on top of it.
-        memory: the episodic memory store; default a fresh in-process BM25 store. Pass ``None``
-            to run without one.
+        memory: the episodic memory store. By default the one the config names
+            (``memory_store``: the persistent Chroma store at ``$XOLVER_HOME/memory``, or an
+            in-process BM25 store), opened on the first solve. Pass ``None`` to run without one.
         **overrides: any `XolverConfig` field, e.g. ``agents=3, rounds=2, max_calls=20``.
 
     Example:
@@ -74,7 +75,8 @@ class Xolver:
                 config.model, api_base=config.api_base, api_key=config.api_key, timeout=config.request_timeout
             )
         )
-        self.memory: ExperienceStore | None = InMemoryExperienceStore() if memory is _UNSET else memory
+        self._memory_open = memory is not _UNSET
+        self.memory: ExperienceStore | None = None if memory is _UNSET else memory
         self._builder = graph_builder(config)
         # Without a checkpoint file, threads are kept in process so `resume` still works.
         self._memory_saver: Any = None
@@ -170,6 +172,9 @@ class Xolver:
     ) -> AsyncIterator[Event]:
         cfg = self.config
         budget = Budget(max_calls=cfg.max_calls, max_tokens=cfg.max_total_tokens, max_seconds=cfg.max_seconds)
+        if not self._memory_open:
+            self.memory = await asyncio.to_thread(open_store, cfg)
+            self._memory_open = True
         tools = ToolBox(timeout=cfg.tool_timeout, max_seconds=cfg.max_tool_seconds) if cfg.python_tool else None
         context = SolveContext(model=self.model, config=cfg, budget=budget, memory=self.memory, tools=tools)
         started = time.monotonic()

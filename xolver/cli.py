@@ -144,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     out = solve.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print the Solution as JSON on stdout")
     out.add_argument("--quiet", "-q", action="store_true", help="no progress display; print only the answer")
+    memory = solve.add_argument_group("memory")
+    memory.add_argument(
+        "--memory", dest="memory_path", type=Path, help="memory store folder (default ~/.xolver/memory)"
+    )
+    memory.add_argument("--namespace", help="memory namespace (tenant) to read and write (default 'default')")
+    memory.add_argument("--embedder", help="sentence-transformers model for the store (default all-MiniLM-L6-v2)")
     state = solve.add_argument_group("checkpoints")
     state.add_argument("--checkpoint", type=Path, help="SQLite file for checkpoints, so a run can be resumed")
     state.add_argument("--thread-id", help="id of this run in the checkpoint file (default: random)")
@@ -218,6 +224,9 @@ def config_from_args(args: argparse.Namespace, **extra: Any) -> Any:
         max_total_tokens=getattr(args, "max_total_tokens", None),
         max_seconds=getattr(args, "max_seconds", None),
         checkpoint_path=getattr(args, "checkpoint", None),
+        memory_path=getattr(args, "memory_path", None),
+        namespace=getattr(args, "namespace", None),
+        embedder=getattr(args, "embedder", None),
         **extra,
     )
 

@@ -101,7 +101,22 @@ class XolverConfig(BaseModel):
     memory_mode: Literal["off", "frozen", "learn"] = Field(
         "learn", description="off: no retrieval; frozen: retrieve only (Xolver -); learn: also write back (Xolver +)."
     )
+    memory_store: Literal["chroma", "memory"] = Field(
+        "chroma", description="chroma: persistent vector store at memory_path; memory: in-process BM25, lost at exit."
+    )
+    memory_path: Path | None = Field(None, description="Chroma store folder (default: $XOLVER_HOME/memory).")
+    embedder: str | None = Field(
+        None, description="sentence-transformers model name or path for the store (default all-MiniLM-L6-v2)."
+    )
     retrieval_k: int = Field(5, ge=0, le=50, description="Exemplars retrieved per problem (paper: 5).")
+    retrieval_strategies: int = Field(3, ge=0, le=20, description="Strategies retrieved per problem.")
+    retrieval_code: int = Field(3, ge=0, le=20, description="Code fragments retrieved per problem.")
+    retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field(
+        "hybrid", description="Ranking: dense + BM25 fused by reciprocal rank, or one of them (paper: bm25)."
+    )
+    distill: bool = Field(
+        True, description="After a solve worth learning from, one call distils strategies and code fragments."
+    )
     write_back: Literal["best", "last"] = Field(
         "best", description="Paper: write back the best trajectory. 'last': the last response, as the authors' code."
     )
@@ -155,7 +170,7 @@ class XolverConfig(BaseModel):
             if not isinstance(table, dict):
                 raise ConfigError(f"config file {str(file)!r}: [xolver] must be a table")
             data.update(table)
-        env_map = {"XOLVER_MODEL": "model", "XOLVER_API_BASE": "api_base"}
+        env_map = {"XOLVER_MODEL": "model", "XOLVER_API_BASE": "api_base", "XOLVER_MEMORY_STORE": "memory_store"}
         for env, key in env_map.items():
             if os.environ.get(env):
                 data[key] = os.environ[env]

@@ -34,7 +34,10 @@ def test_solve_json_against_an_openai_compatible_server(capsys: pytest.CaptureFi
     assert solution["answer"] == "391"
     assert [r["name"] for r in solution["roles"]] == ["Calculator", "Checker", "Modeler"]
     assert solution["rounds"][0]["trajectories"][0]["score"] == 1.0
-    assert len(solution["usage"]["calls"]) == len(requests) == 7
+    # plan + 3 solvers + 3 judges + 1 distillation of the (perfect-scored) solve into memory
+    assert len(solution["usage"]["calls"]) == len(requests) == 8
+    assert solution["usage"]["calls"][-1]["purpose"] == "distill"
+    assert len(solution["memory_written"]) >= 1
     assert solution["model"] == "openai/tiny"
 
 

@@ -240,20 +240,45 @@ def test_resume_from_a_sqlite_checkpoint(tmp_path: Path) -> None:
         Xolver(healthy, checkpoint_path=db, memory=None).resume("nope")
 
 
-def test_learning_writes_back_only_good_solves_and_next_solve_retrieves_them() -> None:
-    store = InMemoryExperienceStore()
-    good = FunctionModel(by_role(planner=PLAN, solver=solved("391"), judge=verdict(1)))
-    xo = Xolver(good, agents=2, rounds=0, memory=store)
+DISTILLED = (
+    "STRATEGY: When items are arranged in equal rows, multiply the number of rows by the items per row.\n\n"
+    "CODE: count items in a grid of rows\n```python\ndef grid_count(rows, per_row):\n    return rows * per_row\n```\n\n"
+    "CODE: a helper that parses but cannot run\n```python\nimport no_such_module_xyz\n\ndef f():\n    return 1\n```"
+)
+
+
+def _learning_roundtrip(store: object) -> None:
+    good = FunctionModel(by_role(planner=PLAN, solver=solved("391"), judge=verdict(1), learner=DISTILLED))
+    xo = Xolver(good, agents=2, rounds=0, memory=store)  # type: ignore[arg-type]
     first = xo.solve("A farmer has 17 rows of 23 apple trees. How many trees?")
-    assert len(first.memory_written) == 1 and store.count() == 1
+    # the problem, one strategy, and the one code fragment that ran in the sandbox
+    assert len(first.memory_written) == 3
     second = xo.solve("A farmer has 19 rows of 21 pear trees. How many trees?")
-    assert [e.text for e in second.exemplars] == ["A farmer has 17 rows of 23 apple trees. How many trees?"]
-    solver_prompt = next(r for r in good.requests[-6:] if r.tags.role == "solver").messages[-1].content
-    assert "Related solved problems" in solver_prompt and "17 rows" in solver_prompt
+    kinds = sorted(e.kind for e in second.exemplars)
+    assert kinds == ["code", "problem", "strategy"]
+    problem = next(e for e in second.exemplars if e.kind == "problem")
+    assert problem.text.startswith("A farmer has 17 rows") and "391" not in problem.answer
+    prompt = next(r for r in reversed(good.requests) if r.tags.role == "solver").messages[-1].content
+    assert "Related solved problems" in prompt and "17 rows" in prompt
+    assert "Strategies that worked before" in prompt and "def grid_count" in prompt
 
     bad = FunctionModel(by_role(planner=PLAN, solver=solved("1"), judge=verdict(0)))
-    Xolver(bad, agents=2, rounds=0, memory=store).solve("Another farm problem with trees")
-    assert store.count() == 2  # the second good solve, not the zero-scored one
+    third = Xolver(bad, agents=2, rounds=0, memory=store).solve("Another farm problem with trees")  # type: ignore[arg-type]
+    assert third.memory_written == []  # a zero-scored, unchecked solve teaches nothing
+
+
+def test_learning_writes_back_checked_experience_and_the_next_solve_retrieves_it() -> None:
+    _learning_roundtrip(InMemoryExperienceStore())
+
+
+def test_learning_with_the_persistent_chroma_store(tmp_path: Path) -> None:
+    from xolver.memory import ChromaExperienceStore, HashEmbedder
+
+    _learning_roundtrip(ChromaExperienceStore(tmp_path / "memory", embedder=HashEmbedder(256)))
+    # what was learned survives the process: a new store on the same folder finds it
+    reopened = ChromaExperienceStore(tmp_path / "memory", embedder=HashEmbedder(256))
+    hits = reopened.search("rows of trees", k=5, kind="problem")
+    assert hits and hits[0].record.text.startswith("A farmer has")
 
 
 def test_frozen_and_off_memory_modes() -> None:

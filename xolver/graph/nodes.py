@@ -20,7 +20,7 @@ from xolver.agents.runner import AgentRunner
 from xolver.agents.solver import answer_supported
 from xolver.agents.solver import solve as run_solver
 from xolver.agents.verifier import verify as run_verifier
-from xolver.errors import BudgetExceeded
+from xolver.errors import BudgetExceeded, ModelError
 from xolver.events import (
     AgentAnswered,
     AgentJudged,
@@ -34,8 +34,10 @@ from xolver.events import (
 )
 from xolver.graph.routing import stop_reason, update_shared
 from xolver.graph.state import AgentTask, JudgeTask, SolveContext, SolveState
+from xolver.memory.learning import distill_prompt, parse_distillation, problem_record, should_write_back
 from xolver.memory.records import ExperienceRecord
-from xolver.models.base import ModelSettings
+from xolver.memory.retrieval import method_only, retrieve_experience
+from xolver.models.base import CallTags, Message, ModelSettings
 from xolver.solution import CallRecord, Exemplar, PlannedRole, TestOutcome, Trajectory
 
 __all__ = ["judge", "plan", "retrieve", "solve", "update_shared_memory", "verify", "write_back", "write_tests"]
@@ -96,23 +98,29 @@ async def write_tests(state: SolveState, runtime: Runtime[SolveContext]) -> dict
 async def retrieve(state: SolveState, runtime: Runtime[SolveContext]) -> dict[str, Any]:
     ctx = runtime.context
     cfg = ctx.config
-    if cfg.memory_mode == "off" or ctx.memory is None or cfg.retrieval_k == 0:
+    if cfg.memory_mode == "off" or ctx.memory is None:
         return {"exemplars": []}
-    store = ctx.memory
-    hits = await asyncio.to_thread(
-        store.search, state["problem"], k=cfg.retrieval_k, kind="problem", namespace=cfg.namespace
+    found = await asyncio.to_thread(
+        retrieve_experience,
+        ctx.memory,
+        state["problem"],
+        namespace=cfg.namespace,
+        k_problems=cfg.retrieval_k,
+        k_strategies=cfg.retrieval_strategies,
+        k_code=cfg.retrieval_code,
+        mode=cfg.retrieval_mode,
     )
     exemplars = [
         Exemplar(
             id=h.record.id,
             kind=h.record.kind,
             text=h.record.text,
-            solution=h.record.solution,
-            answer=h.record.answer,
+            # A related problem's answer is not shown: it is a method to reuse, not a number to copy.
+            solution=method_only(h.record.solution),
             code=h.record.code,
             score=round(h.score, 4),
         )
-        for h in hits
+        for h in (*found.problems, *found.strategies, *found.code)
     ]
     runtime.stream_writer(ExperienceRetrieved(exemplars=exemplars))
     return {"exemplars": [e.model_dump(mode="json") for e in exemplars]}
@@ -274,9 +282,15 @@ async def verify(state: SolveState, runtime: Runtime[SolveContext]) -> dict[str,
 
 
 async def write_back(state: SolveState, runtime: Runtime[SolveContext]) -> dict[str, Any]:
+    """Learning: store the problem with its best trajectory, plus distilled strategies and code.
+
+    Only a checked answer or one whose entry scored at least `write_back_min_score` is stored; code
+    fragments are stored only after they ran cleanly in the sandbox.
+    """
     ctx = runtime.context
     cfg = ctx.config
-    if cfg.memory_mode != "learn" or ctx.memory is None or not state.get("answer"):
+    store = ctx.memory
+    if cfg.memory_mode != "learn" or store is None or not state.get("answer"):
         return {"memory_written": []}
     shared = state.get("shared") or []
     if cfg.write_back == "best":
@@ -284,22 +298,62 @@ async def write_back(state: SolveState, runtime: Runtime[SolveContext]) -> dict[
     else:  # the authors' code: the last response produced
         last = (state.get("trajectories") or [])[-1:]
         chosen = Trajectory.model_validate(last[0]) if last else None
-    if chosen is None or chosen.score is None or chosen.score < cfg.write_back_min_score:
+    checked = bool(state.get("checked"))
+    if chosen is None or not should_write_back(chosen.score, checked, cfg.write_back_min_score):
         return {"memory_written": []}
-    record = ExperienceRecord(
-        kind="problem",
-        namespace=cfg.namespace,
-        text=state["problem"],
-        solution=chosen.response,
-        answer=state["answer"],
-        source="solve",
-        score=chosen.score,
-        verified=False,
-    )
-    written = await asyncio.to_thread(ctx.memory.add, [record])
+    domain = "code" if cfg.answer_format == "code" else "general"
+    records = [
+        problem_record(
+            state["problem"],
+            chosen.response,
+            state["answer"],
+            namespace=cfg.namespace,
+            domain=domain,
+            score=chosen.score,
+            verified=checked,
+        )
+    ]
+    calls: list[CallRecord] = []
+    if cfg.distill:
+        ran = [c.input for c in chosen.tool_calls if c.ok]
+        prompt = distill_prompt(state["problem"], chosen.response, answer=state["answer"], code=ran)
+        runner = _runner(runtime, cap=cfg.planner_max_tokens)
+        try:
+            response, record = await runner.call([Message("user", prompt)], CallTags(role="learner", purpose="distill"))
+            calls.append(record)
+            distilled = parse_distillation(
+                response.text,
+                namespace=cfg.namespace,
+                domain=domain,
+                problem=state["problem"],
+                score=chosen.score,
+                verified=checked,
+            )
+            records += await _runnable_code_only(ctx, distilled)
+        except (BudgetExceeded, ModelError):
+            pass  # learning is a bonus: the solve's answer stands without it
+    written = await asyncio.to_thread(store.add, records)
+    used = [e["id"] for e in state.get("exemplars") or []]
+    record_use = getattr(store, "record_use", None)
+    if used and callable(record_use):
+        await asyncio.to_thread(record_use, used, chosen.score or 0.0)
     if written:
         runtime.stream_writer(MemoryWritten(ids=written))
-    return {"memory_written": written}
+    return {"memory_written": written, "calls": _dump_calls(calls)}
+
+
+async def _runnable_code_only(ctx: SolveContext, records: list[ExperienceRecord]) -> list[ExperienceRecord]:
+    """Drop code fragments that do not run cleanly in the sandbox (strategies pass through)."""
+    kept = []
+    for record in records:
+        if record.kind == "code":
+            if ctx.tools is None:
+                continue
+            outcome = (await ctx.tools.run_tests(record.code, ["pass"]))[0]
+            if not outcome.passed:
+                continue
+        kept.append(record)
+    return kept
 
 
 def roles_of(state: SolveState) -> list[PlannedRole]:

@@ -87,27 +87,11 @@ def add_memory_parser(subparsers: Any) -> argparse.ArgumentParser:
     return memory  # type: ignore[no-any-return]
 
 
-_EMBEDDERS: dict[str, Embedder] = {}
-
-
 def _embedder(spec: str | None) -> Embedder:
-    """The embedder named on the command line; ``hash`` or ``hash:<dim>`` is the test embedder.
+    """The embedder named on the command line (see `embedder_from_spec`)."""
+    from xolver.memory.stores import embedder_from_spec
 
-    Instances are kept for the life of the process, so several commands run in one process (tests,
-    an embedding application) load the model once.
-    """
-    from xolver.memory.embedders import DEFAULT_MODEL, HashEmbedder, SentenceTransformerEmbedder
-
-    key = spec or DEFAULT_MODEL
-    if key not in _EMBEDDERS:
-        if key == "hash" or key.startswith("hash:"):
-            _, _, dim = key.partition(":")
-            if dim and not dim.isdigit():
-                raise UserError(f"hash embedder dimension must be a number, got {dim!r}")
-            _EMBEDDERS[key] = HashEmbedder(int(dim) if dim else 256)
-        else:
-            _EMBEDDERS[key] = SentenceTransformerEmbedder(key)
-    return _EMBEDDERS[key]
+    return embedder_from_spec(spec)
 
 
 def _open(args: argparse.Namespace) -> ChromaExperienceStore:

@@ -276,7 +276,7 @@ _GSM8K_FINAL = re.compile(r"^\s*####.*$", re.MULTILINE)
 _BOXED = re.compile(r"\\boxed\{")
 
 
-def _method_only(solution: str) -> str:
+def method_only(solution: str) -> str:
     """A solution with its final-answer markers removed, so it reads as a method, not an answer."""
     text = _GSM8K_FINAL.sub("", solution)
     text = _BOXED.sub("{", text)
@@ -312,7 +312,7 @@ def format_experience(
             r = hit.record
             lines.append(f"{i}. Problem: {_cut(r.text, max_chars_per_item)}")
             if r.solution:
-                lines.append(f"   Method: {_cut(_method_only(r.solution), max_chars_per_item)}")
+                lines.append(f"   Method: {_cut(method_only(r.solution), max_chars_per_item)}")
             if include_answers and r.answer:
                 lines.append(f"   Answer: {_cut(r.answer, 100)}")
         sections.append("\n".join(lines))

@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 Role = Literal["system", "user", "assistant"]
-AgentKind = Literal["planner", "solver", "judge", "verifier", "retriever", "other"]
+AgentKind = Literal["planner", "solver", "judge", "verifier", "learner", "retriever", "other"]
 
 
 @dataclass(frozen=True)

@@ -145,7 +145,7 @@ def parse_lean_json(text: str) -> list[LeanDiagnostic]:
         data = str(msg.get("data") or "")
         found.append(
             LeanDiagnostic(
-                severity=severity if severity in ("error", "warning", "information") else "error",  # type: ignore[arg-type]
+                severity=severity if severity in ("error", "warning", "information") else "error",
                 message=f"{caption}: {data}" if caption else data,
                 line=int(pos.get("line", 0)),
                 column=int(pos.get("column", 0)),
