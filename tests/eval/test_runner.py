@@ -171,3 +171,25 @@ def test_results_table_renders_runs_side_by_side() -> None:
     assert "run-a" in text and "run-b" in text
     assert "50.0% (1/2)" in text and "100.0% (1/1)" in text
     assert "samples=4" in text and "4.00" in text
+
+
+async def test_code_task_is_graded_by_its_tests() -> None:
+    from xolver.eval.checking import public_test_snippets
+    from xolver.eval.datasets import CodeTest, CodeTests
+
+    tests = CodeTests(
+        style="assert",
+        tests=(
+            CodeTest("assert add(1, 2) == 3"),
+            CodeTest("assert add(-1, 1) == 0"),
+            CodeTest("assert add(2, 2) == 5"),
+        ),
+        public=(CodeTest("assert add(1, 2) == 3"),),
+        entry_point="add",
+    )
+    task = Task(id="c", problem="Write add(a, b).", kind="code", tests=tests, answer_format="code")
+    model = FunctionModel(lambda r: "```python\ndef add(a, b):\n    return a + b\n```")
+    (result,) = await run_eval([task], _config(), model=model)
+    assert (result.tests_passed, result.tests_total, result.correct) == (2, 3, False)
+    assert result.score == pytest.approx(2 / 3)
+    assert public_test_snippets(tests) == ["assert add(1, 2) == 3"]

@@ -39,6 +39,7 @@ __all__ = [
     "check_math",
     "close_math_worker",
     "program_from_answer",
+    "public_test_snippets",
 ]
 
 DEFAULT_MATH_TIMEOUT = 10.0
@@ -332,6 +333,31 @@ def program_from_answer(answer: str, tests: CodeTests) -> str:
     if tests.prompt and tests.entry_point and not re.search(rf"def\s+{re.escape(tests.entry_point)}\s*\(", code):
         return tests.prompt + code
     return code
+
+
+def public_test_snippets(tests: CodeTests) -> list[str]:
+    """The public tests as standalone Python snippets (what `Xolver.asolve(tests=...)` takes).
+
+    ``assert`` tests are passed as they are; ``call`` tests become ``assert f(*args) == expected``;
+    ``stdio`` tests cannot be written as a snippet about a function and are left out.
+    """
+    if tests.style == "assert":
+        return [t.source for t in tests.public]
+    if tests.style == "call" and tests.entry_point:
+        snippets = []
+        for test in tests.public:
+            lines = test.source.split("\n")
+            args = ", ".join(repr(_literal(line)) for line in lines)
+            snippets.append(f"assert {tests.entry_point}({args}) == {test.expected!r}")
+        return snippets
+    return []
+
+
+def _literal(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def _harness(program: str, tests: CodeTests, nonce: str, per_test: float, which: Sequence[Any]) -> str:

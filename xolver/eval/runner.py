@@ -108,6 +108,8 @@ class ProblemResult(BaseModel):
     wall_seconds: float = 0.0
     votes: int | None = None
     stop_reason: str | None = None
+    verifier_checked: bool | None = None
+    verifier_check: str | None = None
     error: str | None = None
 
     @property
@@ -268,6 +270,8 @@ class _Attempt:
     cost: float = 0.0
     votes: int | None = None
     stop_reason: str | None = None
+    checked: bool | None = None
+    checked_how: str | None = None
 
     def charge(self, response: ModelResponse) -> None:
         self.calls += 1
@@ -344,9 +348,14 @@ class _Solver:
     async def attempt(self, task: Task, index: int) -> _Attempt:
         method = self.config.method
         if method == "xolver":
-            solution = await self.team(task.answer_format).asolve(task.problem)
+            from xolver.eval.checking import public_test_snippets
+
+            tests = public_test_snippets(task.tests) if task.tests is not None else None
+            solution = await self.team(task.answer_format).asolve(task.problem, tests=tests or None)
             totals = solution.usage.totals
             return _Attempt(
+                checked=solution.checked,
+                checked_how=solution.check or None,
                 answer=solution.answer or None,
                 calls=totals.calls,
                 prompt_tokens=totals.prompt_tokens,
@@ -414,6 +423,8 @@ async def _solve_one(solver: _Solver, task: Task, index: int, sandbox: PythonSan
         wall_seconds=round(time.monotonic() - started, 3),
         votes=attempt.votes,
         stop_reason=attempt.stop_reason,
+        verifier_checked=attempt.checked,
+        verifier_check=attempt.checked_how,
         error=error,
     )
 
