@@ -61,7 +61,8 @@ def _markdown(paths: list[Path], args: argparse.Namespace, seconds: float) -> st
     runs = []
     for path in paths:
         saved = read_results(path)
-        runs.append((saved.config.method, saved.config, saved.results))
+        model = Path(saved.config.model).name if "/" in saved.config.model else saved.config.model
+        runs.append((f"{saved.config.method} ({model})", saved.config, saved.results))
     table = ResultsTable(runs)
     lines = [
         START,
@@ -70,14 +71,17 @@ def _markdown(paths: list[Path], args: argparse.Namespace, seconds: float) -> st
         f"Machine: {platform.machine()}, Linux {platform.release()}, Python {platform.python_version()}; "
         "2 CPUs shared with other jobs while this ran (load average 5-8), so wall times are inflated.",
         f"Command: `nice python benchmarks/eval_bench.py --limit {args.limit} --model {args.model} "
-        f"--max-tokens {args.max_tokens} --agents {args.agents} --rounds {args.rounds} --write-docs` "
-        f"(about {seconds / 60:.0f} min).",
+        f"--max-tokens {args.max_tokens} --agents {args.agents} --rounds {args.rounds} --write-docs`"
+        + ("" if args.skip_run else f" (about {seconds / 60:.0f} min)")
+        + ".",
         "",
         "| measure | " + " | ".join(label for label, _, _ in table.runs) + " |",
         "|---|" + "---|" * len(table.runs),
     ]
     for name, values in table.rows():
         lines.append(f"| {name} | " + " | ".join(values) + " |")
+    if args.notes:
+        lines += ["", args.notes]
     lines.append("")
     lines.append(END)
     return "\n".join(lines)
@@ -105,6 +109,9 @@ def main() -> int:
     parser.add_argument("--memory-mode", default="off")
     parser.add_argument("--work-dir", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--methods", default="single,xolver,self-consistency")
+    parser.add_argument("--extra", type=Path, action="append", default=[], help="more results files for the table")
+    parser.add_argument("--notes", default="", help="a paragraph to put under the table")
+    parser.add_argument("--skip-run", action="store_true", help="only rebuild the table from the results files")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
     args.work_dir.mkdir(parents=True, exist_ok=True)
@@ -113,6 +120,9 @@ def main() -> int:
     tag = f"gsm8k{args.limit}_{args.model.replace('/', '_')}"
     for method in args.methods.split(","):
         out = args.work_dir / f"{tag}_{method}.jsonl"
+        paths.append(out)
+        if args.skip_run:
+            continue
         if method == "xolver":
             team = ["--agents", str(args.agents), "--rounds", str(args.rounds), "--memory-mode", args.memory_mode]
             _eval(args, "xolver", out, *team)
@@ -122,8 +132,7 @@ def main() -> int:
             _eval(args, "self-consistency", out, *budget)
         else:
             _eval(args, method, out)
-        paths.append(out)
-    section = _markdown(paths, args, time.monotonic() - started)
+    section = _markdown([*paths, *args.extra], args, time.monotonic() - started)
     print(section)
     if args.write_docs:
         _write_docs(section)
