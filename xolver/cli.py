@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from xolver._version import __version__
+from xolver.argtypes import non_negative_int, positive_float, positive_int
 from xolver.errors import UserError, XolverError
 
 __all__ = ["add_model_options", "add_team_options", "build_parser", "config_from_args", "main"]
@@ -59,36 +60,6 @@ class _UsageError(Exception):
     pass
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {value:g}")
-    return value
-
-
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """The model options shared by every command that runs a solve."""
     group = parser.add_argument_group("model")
@@ -96,14 +67,14 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--api-base", help="base URL of an OpenAI-compatible or self-hosted server")
     group.add_argument("--api-key", help="API key (default: the provider's environment variable)")
     group.add_argument("--temperature", type=float, help="sampling temperature of solver calls (default 0.2)")
-    group.add_argument("--max-tokens", type=_positive_int, help="completion cap per model call")
+    group.add_argument("--max-tokens", type=positive_int, help="completion cap per model call")
     group.add_argument("--config", type=Path, help="config file (default: ~/.xolver/config.toml)")
 
 
 def add_team_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("team")
-    group.add_argument("--agents", "-a", type=_positive_int, help="solver agents m (default 3)")
-    group.add_argument("--rounds", "-r", type=_non_negative_int, help="refinement rounds I after the first (default 2)")
+    group.add_argument("--agents", "-a", type=positive_int, help="solver agents m (default 3)")
+    group.add_argument("--rounds", "-r", type=non_negative_int, help="refinement rounds I after the first (default 2)")
     group.add_argument(
         "--format",
         dest="answer_format",
@@ -115,9 +86,9 @@ def add_team_options(parser: argparse.ArgumentParser) -> None:
         choices=["off", "frozen", "learn"],
         help="episodic memory: off, frozen (retrieve only) or learn (default)",
     )
-    group.add_argument("--max-calls", type=_positive_int, help="model-call budget per solve")
-    group.add_argument("--max-total-tokens", type=_positive_int, help="token budget per solve")
-    group.add_argument("--max-seconds", type=_positive_float, help="wall-time budget per solve")
+    group.add_argument("--max-calls", type=positive_int, help="model-call budget per solve")
+    group.add_argument("--max-total-tokens", type=positive_int, help="token budget per solve")
+    group.add_argument("--max-seconds", type=positive_float, help="wall-time budget per solve")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,6 +17,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from xolver.argtypes import non_negative_int, positive_float, positive_int
+
 __all__ = ["register"]
 
 _SERVE_EPILOG = """\
@@ -51,36 +53,6 @@ def _port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"expected a port number in 0..65535, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {value:g}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
     return value
 
 
@@ -127,10 +99,10 @@ def register(subparsers: Any) -> None:
     http.add_argument(
         "--api-key", help="require 'Authorization: Bearer KEY' on every request (default: $XOLVER_SERVER_API_KEY)"
     )
-    http.add_argument("--timeout", type=_positive_float, default=600.0, help="seconds per request (default 600)")
-    http.add_argument("--max-body", type=_positive_int, default=1_000_000, help="largest request body in bytes")
-    http.add_argument("--max-agents", type=_positive_int, help="largest team a request may ask for")
-    http.add_argument("--max-rounds", type=_non_negative_int, help="most rounds a request may ask for")
+    http.add_argument("--timeout", type=positive_float, default=600.0, help="seconds per request (default 600)")
+    http.add_argument("--max-body", type=positive_int, default=1_000_000, help="largest request body in bytes")
+    http.add_argument("--max-agents", type=positive_int, help="largest team a request may ask for")
+    http.add_argument("--max-rounds", type=non_negative_int, help="most rounds a request may ask for")
     http.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
     mcp = subparsers.add_parser(
