@@ -180,26 +180,26 @@ def config_from_args(args: argparse.Namespace, **extra: Any) -> Any:
     """An `XolverConfig` from the config file, the environment and the parsed model/team options."""
     from xolver.config import XolverConfig
 
-    return XolverConfig.load(
-        getattr(args, "config", None),
-        model=getattr(args, "model", None),
-        api_base=getattr(args, "api_base", None),
-        api_key=getattr(args, "api_key", None),
-        temperature=getattr(args, "temperature", None),
-        max_tokens=getattr(args, "max_tokens", None),
-        agents=getattr(args, "agents", None),
-        rounds=getattr(args, "rounds", None),
-        answer_format=getattr(args, "answer_format", None),
-        memory_mode=getattr(args, "memory_mode", None),
-        max_calls=getattr(args, "max_calls", None),
-        max_total_tokens=getattr(args, "max_total_tokens", None),
-        max_seconds=getattr(args, "max_seconds", None),
-        checkpoint_path=getattr(args, "checkpoint", None),
-        memory_path=getattr(args, "memory_path", None),
-        namespace=getattr(args, "namespace", None),
-        embedder=getattr(args, "embedder", None),
-        **extra,
-    )
+    values: dict[str, Any] = {
+        "model": getattr(args, "model", None),
+        "api_base": getattr(args, "api_base", None),
+        "api_key": getattr(args, "api_key", None),
+        "temperature": getattr(args, "temperature", None),
+        "max_tokens": getattr(args, "max_tokens", None),
+        "agents": getattr(args, "agents", None),
+        "rounds": getattr(args, "rounds", None),
+        "answer_format": getattr(args, "answer_format", None),
+        "memory_mode": getattr(args, "memory_mode", None),
+        "max_calls": getattr(args, "max_calls", None),
+        "max_total_tokens": getattr(args, "max_total_tokens", None),
+        "max_seconds": getattr(args, "max_seconds", None),
+        "checkpoint_path": getattr(args, "checkpoint", None),
+        "memory_path": getattr(args, "memory_path", None),
+        "namespace": getattr(args, "namespace", None),
+        "embedder": getattr(args, "embedder", None),
+    }
+    values.update(extra)  # the caller's values win over the parsed options of the same name
+    return XolverConfig.load(getattr(args, "config", None), **values)
 
 
 def _run_solve(args: argparse.Namespace) -> int:

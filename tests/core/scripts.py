@@ -28,6 +28,8 @@ def by_role(**replies: Any) -> Any:
     """A FunctionModel handler answering by the caller's role."""
 
     def handler(request: ModelRequest) -> Any:
+        if request.tags.role == "learner" and "learner" not in replies:
+            return "NONE"  # nothing worth distilling, unless a test scripts the learner
         value = replies[request.tags.role]
         return value(request) if callable(value) else value
 

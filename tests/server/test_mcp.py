@@ -58,7 +58,7 @@ async def test_list_and_call_solve_and_search_memory() -> None:
             assert data["answer"] == "391"
             assert data["namespace"] == "alice"
             assert data["trace"][0] == "team: Calculator"
-            assert data["calls"] == len(requests) == 3  # planner, one solver, one judge
+            assert data["calls"] == len(requests) == 4  # planner, one solver, one judge, the distillation
             assert all(r["_auth"] == "Bearer test-key" for r in requests)
 
             # The verified solve was written back to alice's memory, and only hers.
