@@ -114,6 +114,14 @@ class XolverConfig(BaseModel):
     retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field(
         "hybrid", description="Ranking: dense + BM25 fused by reciprocal rank, or one of them (paper: bm25)."
     )
+    self_retrieval: Literal["off", "when_empty", "always"] = Field(
+        "off",
+        description="The paper's self-retrieval: the model recalls a related problem and its solution, "
+        "when the store found nothing (when_empty) or instead of the store (always).",
+    )
+    self_retrieval_per_agent: bool = Field(
+        False, description="Authors' code: every agent recalls in every round. Default: one recall per solve."
+    )
     distill: bool = Field(
         True, description="After a solve worth learning from, one call distils strategies and code fragments."
     )

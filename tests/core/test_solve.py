@@ -300,3 +300,26 @@ def test_token_streaming_emits_agent_tokens_that_add_up_to_the_reply() -> None:
     assert {(t.agent, t.round) for t in tokens} == {(0, 0)}
     quiet = list(Xolver(model, agents=1, rounds=0, memory=None).stream("2+2?"))
     assert not any(isinstance(e, AgentToken) for e in quiet)
+
+
+RECALLED = "Related problem: A baker has 12 trays of 6 buns. How many buns?\nSolution: 12 * 6 = 72 buns."
+
+
+def test_self_retrieval_when_the_store_is_empty() -> None:
+    model = FunctionModel(by_role(planner=PLAN, solver=solved("391"), judge=verdict(1), retriever=RECALLED))
+    solution = Xolver(
+        model, agents=2, rounds=0, memory=InMemoryExperienceStore(), self_retrieval="when_empty", distill=False
+    ).solve("A farmer has 17 rows of 23 trees. How many trees?")
+    assert [e.text for e in solution.exemplars] == ["A baker has 12 trays of 6 buns. How many buns?"]
+    assert [c.purpose for c in solution.usage.calls if c.role == "retriever"] == ["recall"]
+    prompt = next(r for r in model.requests if r.tags.role == "solver").messages[-1].content
+    assert "12 trays of 6 buns" in prompt
+
+
+def test_self_retrieval_per_agent_and_round_as_in_the_authors_code() -> None:
+    model = FunctionModel(by_role(planner=PLAN, solver=solved("1"), judge=verdict(0), retriever=RECALLED))
+    solution = Xolver(
+        model, agents=2, rounds=1, memory=None, self_retrieval="always", self_retrieval_per_agent=True
+    ).solve("p")
+    recalls = [(c.agent, c.round) for c in solution.usage.calls if c.role == "retriever"]
+    assert sorted(recalls) == [(0, 0), (0, 1), (1, 0), (1, 1)]

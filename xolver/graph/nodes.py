@@ -16,6 +16,7 @@ from xolver.agents.coder import debug, judge_by_tests
 from xolver.agents.coder import write_tests as write_tests_for
 from xolver.agents.judge import judge as run_judge
 from xolver.agents.planner import pad_roles, plan_roles
+from xolver.agents.recall import recall
 from xolver.agents.runner import AgentRunner
 from xolver.agents.solver import answer_supported
 from xolver.agents.solver import solve as run_solver
@@ -98,38 +99,60 @@ async def write_tests(state: SolveState, runtime: Runtime[SolveContext]) -> dict
 async def retrieve(state: SolveState, runtime: Runtime[SolveContext]) -> dict[str, Any]:
     ctx = runtime.context
     cfg = ctx.config
-    if cfg.memory_mode == "off" or ctx.memory is None:
-        return {"exemplars": []}
-    found = await asyncio.to_thread(
-        retrieve_experience,
-        ctx.memory,
-        state["problem"],
-        namespace=cfg.namespace,
-        k_problems=cfg.retrieval_k,
-        k_strategies=cfg.retrieval_strategies,
-        k_code=cfg.retrieval_code,
-        mode=cfg.retrieval_mode,
-    )
-    exemplars = [
-        Exemplar(
-            id=h.record.id,
-            kind=h.record.kind,
-            text=h.record.text,
-            # A related problem's answer is not shown: it is a method to reuse, not a number to copy.
-            solution=method_only(h.record.solution),
-            code=h.record.code,
-            score=round(h.score, 4),
+    exemplars: list[Exemplar] = []
+    if cfg.memory_mode != "off" and ctx.memory is not None and cfg.self_retrieval != "always":
+        found = await asyncio.to_thread(
+            retrieve_experience,
+            ctx.memory,
+            state["problem"],
+            namespace=cfg.namespace,
+            k_problems=cfg.retrieval_k,
+            k_strategies=cfg.retrieval_strategies,
+            k_code=cfg.retrieval_code,
+            mode=cfg.retrieval_mode,
         )
-        for h in (*found.problems, *found.strategies, *found.code)
-    ]
+        exemplars = [
+            Exemplar(
+                id=h.record.id,
+                kind=h.record.kind,
+                text=h.record.text,
+                # A related problem's answer is not shown: it is a method to reuse, not a number to copy.
+                solution=method_only(h.record.solution),
+                code=h.record.code,
+                score=round(h.score, 4),
+            )
+            for h in (*found.problems, *found.strategies, *found.code)
+        ]
+    calls: list[CallRecord] = []
+    wants_recall = cfg.self_retrieval == "always" or (cfg.self_retrieval == "when_empty" and not exemplars)
+    if wants_recall and not cfg.self_retrieval_per_agent:
+        try:
+            recalled, calls = await recall(_runner(runtime), state["problem"])
+        except BudgetExceeded:
+            recalled = None
+        if recalled is not None:
+            exemplars.append(recalled)
     runtime.stream_writer(ExperienceRetrieved(exemplars=exemplars))
-    return {"exemplars": [e.model_dump(mode="json") for e in exemplars]}
+    return {"exemplars": [e.model_dump(mode="json") for e in exemplars], "calls": _dump_calls(calls)}
 
 
 async def solve(task: AgentTask, runtime: Runtime[SolveContext]) -> dict[str, Any]:
     cfg = runtime.context.config
     runtime.stream_writer(AgentStarted(agent=task["agent"], role=task["role"], round=task["round"]))
     previous = Trajectory.model_validate(task["previous"]) if task["previous"] else None
+    exemplars = [Exemplar.model_validate(e) for e in task["exemplars"]]
+    recall_calls: list[CallRecord] = []
+    if cfg.self_retrieval_per_agent and (
+        cfg.self_retrieval == "always" or (cfg.self_retrieval == "when_empty" and not exemplars)
+    ):
+        try:
+            recalled, recall_calls = await recall(
+                _runner(runtime), task["problem"], agent=task["agent"], round_index=task["round"]
+            )
+        except BudgetExceeded:
+            recalled = None
+        if recalled is not None:
+            exemplars = [*exemplars, recalled]
     try:
         trajectory, calls = await run_solver(
             _runner(runtime),
@@ -137,7 +160,7 @@ async def solve(task: AgentTask, runtime: Runtime[SolveContext]) -> dict[str, An
             agent=task["agent"],
             role=task["role"],
             round_index=task["round"],
-            exemplars=[Exemplar.model_validate(e) for e in task["exemplars"]],
+            exemplars=exemplars,
             previous=previous,
             shared=[Trajectory.model_validate(e) for e in task["shared"]],
             share_critique=cfg.share_critique,
@@ -154,7 +177,7 @@ async def solve(task: AgentTask, runtime: Runtime[SolveContext]) -> dict[str, An
     runtime.stream_writer(AgentAnswered(trajectory=trajectory))
     return {
         "trajectories": [trajectory.model_dump(mode="json")],
-        "calls": _dump_calls(calls),
+        "calls": _dump_calls([*recall_calls, *calls]),
         "round": task["round"],
     }
 
