@@ -60,3 +60,27 @@ def test_python_tool_can_be_switched_off() -> None:
         solution = Xolver(model, agents=1, rounds=0, memory=None, python_tool=False).solve("What is 17 * 23?")
     assert solution.rounds[0].trajectories[0].tool_calls == []
     assert "run Python" not in model.requests[1].messages[-1].content
+
+
+def test_checkable_equations_are_found_only_where_substitution_decides() -> None:
+    from xolver.agents.judge import checkable_equation
+
+    assert checkable_equation("Solve for x: 3x + 5 = 20", "5") == ("3x + 5 = 20", "x")
+    assert checkable_equation("Find $n$ such that $2n^2 - 8 = 0$ and $n>0$.", "2") == ("2n^2 - 8 = 0", "n")
+    assert checkable_equation("Solve for x: 3x + 5 = 20", "x = five") is None
+    assert checkable_equation("A train leaves at 60 km/h. How far in 2 hours?", "120") is None
+    assert checkable_equation("If x + y = 10, find x.", "4") is None  # two unknowns: not decidable
+
+
+def test_judge_checks_the_answer_with_sympy_and_zeroes_a_wrong_one() -> None:
+    problem = "Solve for x: 3x + 5 = 20"
+    with ScriptedModel(
+        {"planner": [PLAN], "solver": ["Final answer: \\boxed{5}", "Final answer: \\boxed{6}"], "judge": [verdict(1)]}
+    ) as model:
+        solution = Xolver(model, agents=2, rounds=0, memory=None).solve(problem)
+    by_agent = {t.agent: t for t in solution.rounds[0].trajectories}
+    assert by_agent[1].score == 0.0 and "does NOT satisfy" in by_agent[1].critique
+    assert by_agent[0].score == 1.0
+    judge_prompt = next(r for r in model.requests if r.tags.role == "judge").messages[-1].content
+    assert "SymPy check: x = 5 satisfies 3x + 5 = 20" in judge_prompt
+    assert solution.answer == "5"

@@ -206,7 +206,11 @@ async def judge(task: JudgeTask, runtime: Runtime[SolveContext]) -> dict[str, An
         return {"verdicts": [record]}
     try:
         verdict, calls = await run_judge(
-            _runner(runtime, cap=cfg.judge_max_tokens), task["problem"], candidate, repair_attempts=cfg.repair_attempts
+            _runner(runtime, cap=cfg.judge_max_tokens),
+            task["problem"],
+            candidate,
+            repair_attempts=cfg.repair_attempts,
+            toolbox=ctx.tools,
         )
     except BudgetExceeded as e:
         return {"budget_stop": e.kind}

@@ -79,6 +79,13 @@ class ToolBox:
 
         return list(await asyncio.gather(*(gated(i, t) for i, t in enumerate(tests))))
 
+    async def check_substitution(self, equation: str, variable: str, value: str) -> Any:
+        """`sympy_check` of `variable = value` in `equation`, in this solve's sandbox (a `CheckResult`)."""
+        from xolver.tools.checks import sympy_check
+
+        sandbox = await self._ensure_sandbox()
+        return await sympy_check(equation, values={variable: value}, timeout=self.timeout, sandbox=sandbox)
+
     async def _ensure_sandbox(self) -> Any:
         async with self._lock:
             if self._sandbox is None:
