@@ -75,6 +75,7 @@ async def test_xolver_method_runs_the_team() -> None:
     assert result.correct and result.answer == "4"
     assert result.calls == len(model.requests) >= 3
     assert result.stop_reason is not None
+    assert result.calls_by_role["planner"] == 1 and result.calls_by_role["solver"] == 2
 
 
 async def test_model_errors_are_recorded_and_the_run_goes_on() -> None:

@@ -110,6 +110,7 @@ class ProblemResult(BaseModel):
     stop_reason: str | None = None
     verifier_checked: bool | None = None
     verifier_check: str | None = None
+    calls_by_role: dict[str, int] = Field(default_factory=dict)
     error: str | None = None
 
     @property
@@ -272,6 +273,7 @@ class _Attempt:
     stop_reason: str | None = None
     checked: bool | None = None
     checked_how: str | None = None
+    by_role: dict[str, int] = field(default_factory=dict)
 
     def charge(self, response: ModelResponse) -> None:
         self.calls += 1
@@ -356,6 +358,7 @@ class _Solver:
             return _Attempt(
                 checked=solution.checked,
                 checked_how=solution.check or None,
+                by_role={role: t.calls for role, t in solution.usage.by_role().items()},
                 answer=solution.answer or None,
                 calls=totals.calls,
                 prompt_tokens=totals.prompt_tokens,
@@ -425,6 +428,7 @@ async def _solve_one(solver: _Solver, task: Task, index: int, sandbox: PythonSan
         stop_reason=attempt.stop_reason,
         verifier_checked=attempt.checked,
         verifier_check=attempt.checked_how,
+        calls_by_role=attempt.by_role,
         error=error,
     )
 
