@@ -220,7 +220,8 @@ def _run(args: argparse.Namespace) -> int:
             mark = "ok" if result.correct else ("error" if result.error else "wrong")
             print(
                 f"[{progress.done}/{progress.total}] {result.id}: {mark} (answer {(result.answer or '')[:30]!r}, "
-                f"gold {(result.gold or '')[:30]!r}) acc {progress.accuracy:.1%} calls {progress.calls}",
+                f"gold {(result.gold or '')[:30]!r}, {result.calls} calls) acc {progress.accuracy:.1%} "
+                f"total calls {progress.calls}",
                 file=sys.stderr,
                 flush=True,
             )
