@@ -270,6 +270,8 @@ def _memory(args: argparse.Namespace, config: Any) -> Any:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from rich.console import Console
 
     from xolver.eval.report import ResultsTable
@@ -281,6 +283,6 @@ def _report(args: argparse.Namespace) -> int:
         if saved.bad_lines:
             shown = ", ".join(map(str, saved.bad_lines[:5]))
             print(f"xolver eval: {path}: skipped unreadable line(s) {shown}", file=sys.stderr)
-        runs.append((path, saved.config, saved.results))
+        runs.append((Path(path).name, saved.config, saved.results))
     Console(soft_wrap=False).print(ResultsTable(runs))
     return 0
