@@ -110,6 +110,17 @@ class SentenceTransformerEmbedder:
         with self._lock:
             if self._model is None:
                 source = self._source()
+                # Library code prints no progress bars of its own: "Loading weights" on every
+                # solve is noise in a terminal app and garbage in piped output.
+                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+                os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+                os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+                try:
+                    import transformers
+
+                    transformers.utils.logging.disable_progress_bar()
+                except (ImportError, AttributeError):
+                    pass
                 try:
                     from sentence_transformers import SentenceTransformer
                 except ImportError as e:  # pragma: no cover - a declared dependency
