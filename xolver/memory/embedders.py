@@ -118,7 +118,7 @@ class SentenceTransformerEmbedder:
                 try:
                     import transformers
 
-                    transformers.utils.logging.disable_progress_bar()
+                    transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
                 except (ImportError, AttributeError):
                     pass
                 try:
