@@ -171,10 +171,11 @@ class Xolver:
         self, graph_input: SolveState | None, *, thread_id: str | None, resume: bool
     ) -> AsyncIterator[Event]:
         cfg = self.config
-        budget = Budget(max_calls=cfg.max_calls, max_tokens=cfg.max_total_tokens, max_seconds=cfg.max_seconds)
         if not self._memory_open:
             self.memory = await asyncio.to_thread(open_store, cfg)
             self._memory_open = True
+        # The time budget starts after the store is open: loading an embedder is not the solve's time.
+        budget = Budget(max_calls=cfg.max_calls, max_tokens=cfg.max_total_tokens, max_seconds=cfg.max_seconds)
         tools = ToolBox(timeout=cfg.tool_timeout, max_seconds=cfg.max_tool_seconds) if cfg.python_tool else None
         context = SolveContext(model=self.model, config=cfg, budget=budget, memory=self.memory, tools=tools)
         started = time.monotonic()
