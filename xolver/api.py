@@ -72,7 +72,13 @@ class Xolver:
             model
             if model is not None and not isinstance(model, str)
             else resolve_model(
-                config.model, api_base=config.api_base, api_key=config.api_key, timeout=config.request_timeout
+                config.model,
+                api_base=config.api_base,
+                api_key=config.api_key,
+                timeout=config.request_timeout,
+                reasoning=config.reasoning,
+                reasoning_effort=config.reasoning_effort,
+                max_concurrency=config.max_concurrency,
             )
         )
         self._memory_open = memory is not _UNSET

@@ -68,6 +68,15 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--api-key", help="API key (default: the provider's environment variable)")
     group.add_argument("--temperature", type=float, help="sampling temperature of solver calls (default 0.2)")
     group.add_argument("--max-tokens", type=positive_int, help="completion cap per model call")
+    group.add_argument(
+        "--reasoning-effort", choices=["low", "medium", "high"], help="reasoning effort of reasoning models"
+    )
+    group.add_argument(
+        "--max-concurrency",
+        type=non_negative_int,
+        metavar="N",
+        help="requests in flight to the model (default: 1 for a server on this machine, else no limit; 0: no limit)",
+    )
     group.add_argument("--config", type=Path, help="config file (default: ~/.xolver/config.toml)")
 
 
@@ -186,6 +195,8 @@ def config_from_args(args: argparse.Namespace, **extra: Any) -> Any:
         "api_key": getattr(args, "api_key", None),
         "temperature": getattr(args, "temperature", None),
         "max_tokens": getattr(args, "max_tokens", None),
+        "reasoning_effort": getattr(args, "reasoning_effort", None),
+        "max_concurrency": getattr(args, "max_concurrency", None),
         "agents": getattr(args, "agents", None),
         "rounds": getattr(args, "rounds", None),
         "answer_format": getattr(args, "answer_format", None),

@@ -56,6 +56,18 @@ class XolverConfig(BaseModel):
     verifier_max_tokens: int = Field(200, ge=16, description="Completion cap of a verifier call.")
     request_timeout: float = Field(120.0, gt=0, description="Seconds per model request attempt.")
     seed: int | None = Field(None, description="Sampling seed passed to backends that accept one.")
+    reasoning: bool | None = Field(
+        None, description="Whether the model is a reasoning model (None: detect it from its name and litellm)."
+    )
+    reasoning_effort: Literal["low", "medium", "high"] | None = Field(
+        None, description="Reasoning effort sent to reasoning models (None: the provider's default)."
+    )
+    max_concurrency: int | None = Field(
+        None,
+        ge=0,
+        description="Requests in flight per model (None: 1 for a server on this machine, "
+        "e.g. a loopback api_base or ollama/lm_studio, else no limit; 0: no limit).",
+    )
 
     stream_tokens: bool = Field(
         False, description="Emit AgentToken events as models generate (chat and server turn this on)."

@@ -106,6 +106,7 @@ class CallRecord(_Record):
     seconds: float = 0.0
     ok: bool = True
     error: str | None = None
+    finish_reason: str | None = None  # "length": the reply hit the completion cap
 
 
 class UsageTotals(_Record):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.core.fake_openai import fake_openai_server
+from tests.core.fake_openai import FakeReply, fake_openai_server
 from xolver.errors import ModelRequestsBlocked, PermanentModelError, TransientModelError, UserError
 from xolver.models import allow_model_requests, resolve_model
 from xolver.models.base import CallTags, Message, ModelRequest, ModelSettings
@@ -98,3 +98,110 @@ async def test_litellm_streams_text_pieces_and_usage() -> None:
     assert requests[0]["stream"] is True
     assert len(pieces) > 1 and "".join(pieces) == response.text == "the answer is 42"
     assert response.usage.completion_tokens > 0
+
+
+async def test_litellm_separates_reasoning_field_and_think_tags() -> None:
+    replies = iter(
+        [
+            FakeReply("The answer is 5.", reasoning_content="2 + 3 = 5"),
+            FakeReply("  <think>\ncarry the one\n</think>\n\nFinal answer: 12"),
+            FakeReply("still counting</think>Final answer: 7"),
+        ]
+    )
+    with fake_openai_server(lambda body: (200, next(replies))) as (base, _), allow_model_requests():
+        model = LiteLLMModel("openai/tiny", api_base=base, retry=FAST_RETRY)
+        separate, inline, opened_in_prompt = [await model.complete(REQUEST) for _ in range(3)]
+    assert (separate.text, separate.reasoning) == ("The answer is 5.", "2 + 3 = 5")
+    assert (inline.text, inline.reasoning) == ("Final answer: 12", "carry the one")
+    assert (opened_in_prompt.text, opened_in_prompt.reasoning) == ("Final answer: 7", "still counting")
+    assert separate.finish_reason == "stop" and not separate.truncated
+
+
+async def test_litellm_reports_a_truncated_reply() -> None:
+    reply = FakeReply("", reasoning_content="first I need to", finish_reason="length")
+    with fake_openai_server(lambda body: (200, reply)) as (base, _), allow_model_requests():
+        response = await LiteLLMModel("openai/tiny", api_base=base, retry=FAST_RETRY).complete(REQUEST)
+    assert response.truncated and response.finish_reason == "length"
+    assert response.text == "" and response.reasoning == "first I need to"
+
+
+async def test_openai_reasoning_models_get_max_completion_tokens_and_no_sampling_params() -> None:
+    settings = ModelSettings(temperature=0.2, top_p=0.9, max_tokens=300, seed=1)
+    with fake_openai_server(lambda body: (200, "ok")) as (base, requests), allow_model_requests():
+        model = LiteLLMModel("openai/o3-mini", api_base=base, retry=FAST_RETRY, reasoning_effort="low")
+        assert model.reasoning
+        await model.complete(ModelRequest(messages=[Message("user", "hi")], settings=settings))
+        await model.complete(
+            ModelRequest(messages=[Message("user", "hi")], settings=ModelSettings(reasoning_effort="high"))
+        )
+    first, second = requests
+    assert first["max_completion_tokens"] == 300 and "max_tokens" not in first
+    assert "temperature" not in first and "top_p" not in first
+    assert first["reasoning_effort"] == "low" and second["reasoning_effort"] == "high"  # the request's wins
+    assert "drop_params" not in first  # litellm's own option, not sent to the provider
+
+
+async def test_other_models_keep_max_tokens_and_temperature() -> None:
+    with fake_openai_server(lambda body: (200, "ok")) as (base, requests), allow_model_requests():
+        model = LiteLLMModel("openai/qwen3-8b", api_base=base, retry=FAST_RETRY)
+        assert model.reasoning  # a thinking model, but not an OpenAI one: it takes the usual params
+        await model.complete(REQUEST)
+    (sent,) = requests
+    assert sent["max_tokens"] == 5 and sent["temperature"] == 0.0 and "reasoning_effort" not in sent
+
+
+@pytest.mark.parametrize(
+    ("model_name", "reply"),
+    [
+        ("openai/tiny", FakeReply("<think>the sum is 9</think>\nFinal answer: 9")),
+        ("openai/tiny", FakeReply("Final answer: 9", reasoning_content="the sum is 9")),
+        ("openai/qwen3-8b", FakeReply("the sum is 9\n</think>\n\nFinal answer: 9")),  # template-opened block
+    ],
+)
+async def test_litellm_stream_shows_only_the_reply(model_name: str, reply: FakeReply) -> None:
+    pieces: list[str] = []
+    with fake_openai_server(lambda body: (200, reply)) as (base, _), allow_model_requests():
+        model = LiteLLMModel(model_name, api_base=base, retry=FAST_RETRY)
+        response = await model.complete_streaming(REQUEST, pieces.append)
+    assert response.text == "Final answer: 9" and response.reasoning == "the sum is 9"
+    assert "".join(pieces) == "Final answer: 9"
+    assert response.finish_reason == "stop"
+
+
+def test_default_concurrency_limit() -> None:
+    assert LiteLLMModel("openai/tiny", api_base="http://127.0.0.1:8080/v1").max_concurrency == 1
+    assert LiteLLMModel("openai/tiny", api_base="http://localhost:1234/v1").max_concurrency == 1
+    assert LiteLLMModel("openai/tiny", api_base="http://[::1]:8000").max_concurrency == 1
+    assert LiteLLMModel("ollama_chat/qwen2.5").max_concurrency == 1
+    assert LiteLLMModel("lm_studio/qwen2.5").max_concurrency == 1
+    assert LiteLLMModel("openai/gpt-4o-mini").max_concurrency is None
+    assert LiteLLMModel("openai/tiny", api_base="https://api.example.com/v1").max_concurrency is None
+    assert LiteLLMModel("openai/tiny", api_base="http://127.0.0.1:8080/v1", max_concurrency=0).max_concurrency is None
+    assert LiteLLMModel("openai/gpt-4o-mini", max_concurrency=4).max_concurrency == 4
+    with pytest.raises(UserError, match="max_concurrency"):
+        LiteLLMModel("openai/tiny", max_concurrency=-1)
+
+
+async def _three_at_once(model: LiteLLMModel) -> list[object]:
+    import asyncio
+
+    return list(await asyncio.gather(*(model.complete(REQUEST) for _ in range(3)), return_exceptions=True))
+
+
+async def test_one_slot_server_with_the_default_limit_never_times_out() -> None:
+    # Each request takes 0.4 s and the server takes one at a time: the third finishes 1.2 s after
+    # it was sent, past the 1 s per-attempt timeout, unless the model queues it on our side.
+    no_retry = RetryPolicy(max_attempts=1)
+    with (
+        fake_openai_server(lambda body: (200, "ok"), one_at_a_time=True, delay=0.4) as (base, requests),
+        allow_model_requests(),
+    ):
+        limited = LiteLLMModel("openai/tiny", api_base=base, timeout=1.0, retry=no_retry)
+        assert limited.max_concurrency == 1
+        results = await _three_at_once(limited)
+        assert [getattr(r, "text", r) for r in results] == ["ok", "ok", "ok"]
+        unlimited = LiteLLMModel("openai/tiny", api_base=base, timeout=1.0, retry=no_retry, max_concurrency=3)
+        results = await _three_at_once(unlimited)
+    assert len(requests) == 6  # one attempt each
+    timed_out = [r for r in results if isinstance(r, TransientModelError)]
+    assert timed_out and "Timeout" in str(timed_out[0])

@@ -147,6 +147,7 @@ class AgentRunner:
             seconds=round(seconds, 4),
             ok=error is None,
             error=error,
+            finish_reason=response.finish_reason if response else None,
         )
         self.budget.record(record)
         return record

@@ -190,6 +190,9 @@ def _run(args: argparse.Namespace) -> int:
         api_base=xolver_config.api_base,
         api_key=xolver_config.api_key,
         timeout=xolver_config.request_timeout,
+        reasoning=xolver_config.reasoning,
+        reasoning_effort=xolver_config.reasoning_effort,
+        max_concurrency=xolver_config.max_concurrency,
     )
     label = f"{method} · {dataset.name}"
     live_display = not args.quiet and err.is_terminal

@@ -21,8 +21,10 @@ from xolver.models.base import (
     model_requests_allowed,
     set_model_requests_allowed,
 )
+from xolver.models.reasoning import REASONING_CAP_FLOOR, completion_cap, is_reasoning_model, split_reasoning
 
 __all__ = [
+    "REASONING_CAP_FLOOR",
     "CallTags",
     "Message",
     "Model",
@@ -31,9 +33,12 @@ __all__ = [
     "ModelSettings",
     "Usage",
     "allow_model_requests",
+    "completion_cap",
+    "is_reasoning_model",
     "model_requests_allowed",
     "resolve_model",
     "set_model_requests_allowed",
+    "split_reasoning",
 ]
 
 LOCAL = "local"
@@ -45,8 +50,21 @@ def resolve_model(
     api_base: str | None = None,
     api_key: str | None = None,
     timeout: float = 120.0,
+    reasoning: bool | None = None,
+    reasoning_effort: str | None = None,
+    max_concurrency: int | None = None,
 ) -> Model:
     """Turn a model string (or an existing `Model`) into a `Model`.
+
+    Args:
+        spec: a model string (see the module docstring) or a `Model`, returned as it is.
+        api_base: base URL of the server (litellm models).
+        api_key: the provider's key (litellm models).
+        timeout: seconds per request attempt (litellm models).
+        reasoning: whether it is a reasoning model; None detects it (`is_reasoning_model`).
+        reasoning_effort: ``"low"``, ``"medium"`` or ``"high"`` for reasoning models (litellm models).
+        max_concurrency: requests in flight at most (litellm models); None: 1 for a server on this
+            machine, else no limit; 0: no limit. The in-process model runs one call at a time anyway.
 
     Raises:
         UserError: the string names no usable model, or the local backend is not installed.
@@ -58,7 +76,15 @@ def resolve_model(
         from xolver.models.local import LlamaCppModel
 
         path = text[len(LOCAL) + 1 :] or None
-        return LlamaCppModel(path)
+        return LlamaCppModel(path, reasoning=reasoning)
     from xolver.models.litellm import LiteLLMModel
 
-    return LiteLLMModel(text, api_base=api_base, api_key=api_key, timeout=timeout)
+    return LiteLLMModel(
+        text,
+        api_base=api_base,
+        api_key=api_key,
+        timeout=timeout,
+        reasoning=reasoning,
+        reasoning_effort=reasoning_effort,
+        max_concurrency=max_concurrency,
+    )

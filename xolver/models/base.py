@@ -49,6 +49,8 @@ class ModelSettings:
     seed: int | None = None
     stop: tuple[str, ...] = ()
     timeout: float | None = None
+    reasoning_effort: str | None = None
+    """For reasoning models: ``"low"``, ``"medium"`` or ``"high"``; other models ignore it."""
 
 
 @dataclass(frozen=True)
@@ -84,12 +86,27 @@ class Usage:
 
 @dataclass(frozen=True)
 class ModelResponse:
-    """The text a model returned, with its usage and cost in US dollars (0 when unknown)."""
+    """What a model returned: the reply, its thinking, usage, and cost in US dollars (0 when unknown).
+
+    Attributes:
+        text: the visible reply, never containing ``<think>`` blocks; this is all agents see.
+        reasoning: the model's thinking, from the provider's reasoning field and from think tags
+            in the reply ("" when there was none or the provider hides it).
+        finish_reason: why generation stopped, as the provider says: ``"stop"``, ``"length"`` (the
+            token cap), ``"content_filter"``, ...; None when unknown.
+    """
 
     text: str
     usage: Usage = field(default_factory=Usage)
     cost: float = 0.0
     model: str = ""
+    reasoning: str = ""
+    finish_reason: str | None = None
+
+    @property
+    def truncated(self) -> bool:
+        """Whether the reply was cut off by the completion-token cap."""
+        return self.finish_reason == "length"
 
 
 @runtime_checkable

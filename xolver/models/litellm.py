@@ -19,6 +19,14 @@ from xolver.errors import (
     UserError,
 )
 from xolver.models.base import ModelRequest, ModelResponse, TextSink, Usage, model_requests_allowed
+from xolver.models.limits import ConcurrencyLimit, default_max_concurrency
+from xolver.models.reasoning import (
+    ReasoningFilter,
+    is_openai_reasoning_model,
+    is_reasoning_model,
+    join_reasoning,
+    split_reasoning,
+)
 from xolver.models.retry import RetryPolicy, with_retries
 
 __all__ = ["LiteLLMModel"]
@@ -92,6 +100,17 @@ class LiteLLMModel:
     ``ollama_chat/qwen2.5`` (with `api_base`), ``openai/<name>`` with `api_base` for any
     OpenAI-compatible server (vLLM, llama.cpp server, LM Studio).
 
+    Reasoning models (`reasoning`) get their thinking separated from the reply
+    (`ModelResponse.reasoning`, from litellm's ``reasoning_content`` and from ``<think>`` tags in
+    the content). OpenAI's o-series and GPT-5 are sent ``max_completion_tokens`` instead of
+    ``max_tokens`` and no ``temperature`` / ``top_p`` (they reject them); every call to a reasoning
+    model, or with a reasoning effort, passes ``drop_params=True`` so a parameter the provider does
+    not take is dropped instead of failing the call.
+
+    At most `max_concurrency` requests are in flight; the others wait for a slot on our side, and
+    the per-attempt `timeout` starts only once the slot is held, so waiting for our own limit never
+    times a call out. A retried attempt gives its slot back during the backoff and queues again.
+
     Args:
         model: litellm model string.
         api_base: base URL of the server, e.g. ``http://127.0.0.1:8000/v1``.
@@ -100,6 +119,12 @@ class LiteLLMModel:
         timeout: seconds per attempt.
         retry: retry policy for rate limits, timeouts, connection errors and 5xx.
         extra: further keyword arguments passed to `litellm.acompletion` on every call.
+        reasoning: whether this is a reasoning model; None detects it from the name and from
+            litellm's model table (`litellm.supports_reasoning`).
+        reasoning_effort: ``"low"``, ``"medium"`` or ``"high"`` for calls whose settings set none.
+        max_concurrency: requests in flight at most; None: 1 for a server on this machine (a
+            loopback `api_base`, or an ollama / ollama_chat / lm_studio model: they serve one
+            request at a time by default), else no limit; 0: no limit.
     """
 
     def __init__(
@@ -111,12 +136,17 @@ class LiteLLMModel:
         timeout: float = 120.0,
         retry: RetryPolicy | None = None,
         extra: dict[str, Any] | None = None,
+        reasoning: bool | None = None,
+        reasoning_effort: str | None = None,
+        max_concurrency: int | None = None,
     ) -> None:
         if not model or "/" not in model:
             raise UserError(
                 f"model {model!r} needs a provider prefix, e.g. openai/gpt-4o-mini, anthropic/claude-3-5-haiku-latest, "
                 "ollama_chat/qwen2.5, or 'local' for the embedded model"
             )
+        if max_concurrency is not None and max_concurrency < 0:
+            raise UserError(f"max_concurrency must be >= 0 (0: no limit), got {max_concurrency}")
         self._model = model
         self._api_base = api_base
         self._api_key = api_key
@@ -126,11 +156,37 @@ class LiteLLMModel:
         self._timeout = timeout
         self._retry = retry or RetryPolicy()
         self._extra = dict(extra or {})
+        self._reasoning = reasoning
+        self._reasoning_effort = reasoning_effort
+        self._openai_reasoning = is_openai_reasoning_model(model)
+        limit = default_max_concurrency(model, api_base) if max_concurrency is None else max_concurrency
+        self._slots = ConcurrencyLimit(limit)
         self.retries = 0
 
     @property
     def name(self) -> str:
         return self._model
+
+    @property
+    def reasoning(self) -> bool:
+        """Whether this is a reasoning model: as given, else by name, else by litellm's model table.
+
+        Asking litellm imports it (about 5 s, once per process), as the first call would.
+        """
+        if self._reasoning is None:
+            self._reasoning = is_reasoning_model(self._model) or self._litellm_says_reasoning()
+        return self._reasoning
+
+    @property
+    def max_concurrency(self) -> int | None:
+        """Requests in flight at most (None: no limit)."""
+        return self._slots.limit
+
+    def _litellm_says_reasoning(self) -> bool:
+        try:
+            return bool(_import_litellm().supports_reasoning(model=self._model))
+        except Exception:  # unknown models raise or log; a table lookup must never fail a call
+            return False
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         if not model_requests_allowed():
@@ -144,7 +200,13 @@ class LiteLLMModel:
         return await with_retries(lambda: self._complete_once(request), self._retry, on_retry=count_retry)
 
     async def complete_streaming(self, request: ModelRequest, on_text: TextSink) -> ModelResponse:
-        """`complete` with ``stream=True``, calling `on_text` with each delta.
+        """`complete` with ``stream=True``, calling `on_text` with each piece of the reply.
+
+        Only reply text reaches `on_text`: reasoning deltas (``reasoning_content``) are not sent, and
+        ``<think>`` blocks in the content are filtered out as they stream (`ReasoningFilter`). For a
+        reasoning model whose provider does not send reasoning separately, reply text is held until
+        the first think tag, because templates that open the block in the prompt make the text
+        before a lone ``</think>`` reasoning. The returned response is authoritative.
 
         A retried attempt streams again from the start, so a consumer may see a partial reply
         followed by the full one.
@@ -155,8 +217,7 @@ class LiteLLMModel:
             )
         return await with_retries(lambda: self._complete_once(request, on_text), self._retry)
 
-    async def _complete_once(self, request: ModelRequest, on_text: TextSink | None = None) -> ModelResponse:
-        litellm = _import_litellm()
+    def _kwargs(self, request: ModelRequest) -> dict[str, Any]:
         s = request.settings
         kwargs: dict[str, Any] = {
             "model": self._model,
@@ -168,34 +229,67 @@ class LiteLLMModel:
             kwargs["api_base"] = self._api_base
         if self._api_key:
             kwargs["api_key"] = self._api_key
-        for key in ("temperature", "max_tokens", "top_p", "seed"):
+        # o-series and GPT-5 reject sampling parameters and take max_completion_tokens, which also
+        # counts their hidden reasoning.
+        sampling = () if self._openai_reasoning else ("temperature", "top_p")
+        for key in (*sampling, "seed"):
             value = getattr(s, key)
             if value is not None:
                 kwargs[key] = value
+        if s.max_tokens is not None:
+            kwargs["max_completion_tokens" if self._openai_reasoning else "max_tokens"] = s.max_tokens
         if s.stop:
             kwargs["stop"] = list(s.stop)
+        effort = s.reasoning_effort or self._reasoning_effort
+        if effort:
+            kwargs["reasoning_effort"] = effort
+        if effort or self._openai_reasoning or self.reasoning:
+            kwargs["drop_params"] = True
         kwargs.update(self._extra)
-        try:
-            if on_text is None:
-                response = await litellm.acompletion(**kwargs)
-            else:
-                stream = await litellm.acompletion(stream=True, stream_options={"include_usage": True}, **kwargs)
-                chunks = []
-                async for chunk in stream:
-                    chunks.append(chunk)
-                    delta = chunk.choices[0].delta.content if chunk.choices else None
-                    if delta:
-                        on_text(delta)
-                response = litellm.stream_chunk_builder(chunks, messages=kwargs["messages"])
-        except Exception as e:
-            raise _classify(e, self._model) from e
+        return kwargs
+
+    async def _complete_once(self, request: ModelRequest, on_text: TextSink | None = None) -> ModelResponse:
+        litellm = _import_litellm()
+        kwargs = self._kwargs(request)
+        async with self._slots:
+            try:
+                if on_text is None:
+                    response = await litellm.acompletion(**kwargs)
+                else:
+                    response = await self._stream(litellm, kwargs, on_text)
+            except Exception as e:
+                raise _classify(e, self._model) from e
         return self._to_response(litellm, response)
+
+    async def _stream(self, litellm: Any, kwargs: dict[str, Any], on_text: TextSink) -> Any:
+        stream = await litellm.acompletion(stream=True, stream_options={"include_usage": True}, **kwargs)
+        visible = ReasoningFilter(hold=self.reasoning and not self._openai_reasoning)
+        chunks = []
+        async for chunk in stream:
+            chunks.append(chunk)
+            delta = chunk.choices[0].delta if chunk.choices else None
+            if delta is None:
+                continue
+            shown = ""
+            if getattr(delta, "reasoning_content", None):
+                shown += visible.release()  # reasoning comes apart from the content: content is reply
+            if delta.content:
+                shown += visible.feed(delta.content)
+            if shown:
+                on_text(shown)
+        rest = visible.finish()
+        if rest:
+            on_text(rest)
+        return litellm.stream_chunk_builder(chunks, messages=kwargs["messages"])
 
     def _to_response(self, litellm: Any, response: Any) -> ModelResponse:
         try:
-            text = response.choices[0].message.content or ""
+            choice = response.choices[0]
+            content = choice.message.content or ""
         except (AttributeError, IndexError) as e:
             raise TransientModelError(f"{self._model}: response had no choices", model=self._model) from e
+        text, inline = split_reasoning(content)
+        separate = getattr(choice.message, "reasoning_content", None)
         raw_usage = getattr(response, "usage", None)
         usage = Usage(
             prompt_tokens=int(getattr(raw_usage, "prompt_tokens", 0) or 0),
@@ -205,4 +299,12 @@ class LiteLLMModel:
             cost = float(litellm.completion_cost(completion_response=response) or 0.0)
         except Exception:
             cost = 0.0
-        return ModelResponse(text=text, usage=usage, cost=cost, model=self._model)
+        finish = getattr(choice, "finish_reason", None)
+        return ModelResponse(
+            text=text,
+            usage=usage,
+            cost=cost,
+            model=self._model,
+            reasoning=join_reasoning(separate if isinstance(separate, str) else None, inline),
+            finish_reason=str(finish) if finish else None,
+        )

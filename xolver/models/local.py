@@ -20,6 +20,7 @@ from typing import Any
 
 from xolver.errors import PermanentModelError, UserError
 from xolver.models.base import ModelRequest, ModelResponse, TextSink, Usage
+from xolver.models.reasoning import ReasoningFilter, is_reasoning_model, split_reasoning
 
 __all__ = ["LlamaCppModel", "default_gguf_path"]
 
@@ -55,6 +56,12 @@ class LlamaCppModel:
             cores: llama.cpp's threads spin-wait, and on a busy machine using every core makes
             decoding several times slower, not faster).
         max_tokens: completion cap used when a request sets none.
+        reasoning: whether the model thinks in ``<think>`` blocks; None: guess from the file name
+            (`is_reasoning_model`, e.g. ``Qwen3-0.6B-Q8_0.gguf``, ``DeepSeek-R1-Distill-...``).
+
+    Think blocks are always taken out of the reply into `ModelResponse.reasoning`, whatever
+    `reasoning` says; it only decides whether streamed text is held until the first think tag
+    (see `ReasoningFilter`) and what `completion_cap` allows.
 
     The weights load on the first call (a few hundred ms for SmolLM2), not at construction, so
     building an `Xolver` stays cheap. Cost is always 0.
@@ -67,6 +74,7 @@ class LlamaCppModel:
         n_ctx: int = 4096,
         n_threads: int | None = None,
         max_tokens: int = 512,
+        reasoning: bool | None = None,
     ) -> None:
         self._path = Path(path).expanduser() if path else default_gguf_path()
         if not self._path.is_file():
@@ -77,6 +85,7 @@ class LlamaCppModel:
             n_threads or (int(env_threads) if env_threads.isdigit() else 0) or max(1, (os.cpu_count() or 2) // 2)
         )
         self._max_tokens = max_tokens
+        self._reasoning = is_reasoning_model(self._path.stem) if reasoning is None else reasoning
         self._llama: Any = None
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xolver-llama")
@@ -85,6 +94,11 @@ class LlamaCppModel:
     @property
     def name(self) -> str:
         return f"local/{self._path.stem}"
+
+    @property
+    def reasoning(self) -> bool:
+        """Whether this is a reasoning model (as given, else guessed from the file name)."""
+        return self._reasoning
 
     @property
     def path(self) -> Path:
@@ -131,10 +145,13 @@ class LlamaCppModel:
                 out = self._stream_sync(llama, kwargs, on_piece, cancelled)
             except ValueError as e:  # e.g. "Requested tokens exceed context window"
                 raise PermanentModelError(f"{self.name}: {e}", model=self.name) from e
-        text = out["choices"][0]["message"].get("content") or ""
+        choice = out["choices"][0]
+        text, reasoning = split_reasoning(choice["message"].get("content") or "")
         usage = out.get("usage") or {}
         return ModelResponse(
             text=text,
+            reasoning=reasoning,
+            finish_reason=choice.get("finish_reason"),
             usage=Usage(
                 prompt_tokens=int(usage.get("prompt_tokens", 0)),
                 completion_tokens=int(usage.get("completion_tokens", 0)),
@@ -148,12 +165,15 @@ class LlamaCppModel:
         llama: Any, kwargs: dict[str, Any], on_piece: Callable[[str], None] | None, cancelled: threading.Event
     ) -> dict[str, Any]:
         pieces: list[str] = []
+        finish_reason: str | None = None
         stream = llama.create_chat_completion(stream=True, **kwargs)
         for chunk in stream:
             if cancelled.is_set():
                 stream.close()
                 break
-            piece = chunk["choices"][0].get("delta", {}).get("content")
+            choice = chunk["choices"][0]
+            finish_reason = choice.get("finish_reason") or finish_reason
+            piece = choice.get("delta", {}).get("content")
             if piece:
                 pieces.append(piece)
                 if on_piece is not None:
@@ -162,7 +182,7 @@ class LlamaCppModel:
         completion = len(pieces)
         prompt = max(0, int(getattr(llama, "n_tokens", 0)) - completion)
         return {
-            "choices": [{"message": {"content": "".join(pieces)}}],
+            "choices": [{"message": {"content": "".join(pieces)}, "finish_reason": finish_reason}],
             "usage": {"prompt_tokens": prompt, "completion_tokens": completion},
         }
 
@@ -170,16 +190,29 @@ class LlamaCppModel:
         return await self._run(request, None)
 
     async def complete_streaming(self, request: ModelRequest, on_text: TextSink) -> ModelResponse:
-        """`complete`, calling `on_text` on the event loop with each generated piece."""
+        """`complete`, calling `on_text` on the event loop with each generated piece of the reply.
+
+        ``<think>`` blocks are filtered out of the pieces as they stream (`ReasoningFilter`).
+        """
         loop = asyncio.get_running_loop()
         # The sink may rely on context variables of the caller (LangGraph's stream writer does), so
         # each piece is delivered inside a copy of the caller's context.
         context = contextvars.copy_context()
+        visible = ReasoningFilter(hold=self._reasoning)  # used on the worker thread only
+
+        def send(text: str) -> None:
+            if text:
+                loop.call_soon_threadsafe(on_text, text, context=context)
 
         def on_piece(piece: str) -> None:
-            loop.call_soon_threadsafe(on_text, piece, context=context)
+            send(visible.feed(piece))
 
-        return await self._run(request, on_piece)
+        response = await self._run(request, on_piece)
+        # The worker is done with the filter: what it still holds is the reply's end.
+        rest = visible.finish()
+        if rest:
+            on_text(rest)
+        return response
 
     async def _run(self, request: ModelRequest, on_piece: Callable[[str], None] | None) -> ModelResponse:
         if self._executor is None:

@@ -1,7 +1,9 @@
 """Models for tests: `ScriptedModel` (a queue of replies) and `FunctionModel` (a function of the request).
 
-Both count tokens as whitespace-separated words, so budgets and ledgers behave as with a real model.
-They never touch the network, so they work while real requests are blocked.
+Both count tokens as whitespace-separated words, so budgets and ledgers behave as with a real model,
+and take ``<think>`` blocks out of a reply into `ModelResponse.reasoning` as the real backends do
+(script ``"<think>...</think>Final answer: 5"`` to test a reasoning model). They never touch the
+network, so they work while real requests are blocked.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import inspect
 import re
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import replace
 from types import TracebackType
 
 from xolver.models.base import ModelRequest, ModelResponse, TextSink, Usage
+from xolver.models.reasoning import split_reasoning
 
 __all__ = ["FunctionModel", "Reply", "ScriptExhausted", "ScriptedModel", "UnusedScript"]
 
@@ -40,9 +44,23 @@ async def _replay(text: str, on_text: TextSink) -> None:
 
 
 def _as_response(request: ModelRequest, reply: str | ModelResponse, name: str) -> ModelResponse:
+    """A reply as a real backend would return it: think blocks moved to `reasoning`, usage counted.
+
+    A string counts all its words (thinking included) as completion tokens and finishes with
+    ``"stop"``. A `ModelResponse` is kept as given (so a test can set ``finish_reason="length"``),
+    except that think tags still in its text are split off when it has no `reasoning`, zero usage
+    is filled in by counting words, and an empty model name becomes this model's.
+    """
     if isinstance(reply, ModelResponse):
-        return reply
-    return ModelResponse(text=reply, usage=_usage(request, reply), cost=0.0, model=name)
+        text, reasoning = reply.text, reply.reasoning
+        if not reasoning:
+            text, reasoning = split_reasoning(text)
+        usage = reply.usage if reply.usage != Usage() else _usage(request, reply.text + " " + reply.reasoning)
+        return replace(reply, text=text, reasoning=reasoning, usage=usage, model=reply.model or name)
+    text, reasoning = split_reasoning(reply)
+    return ModelResponse(
+        text=text, usage=_usage(request, reply), cost=0.0, model=name, reasoning=reasoning, finish_reason="stop"
+    )
 
 
 class ScriptedModel:
@@ -116,8 +134,9 @@ Handler = Callable[[ModelRequest], Reply | Awaitable[Reply]]
 class FunctionModel:
     """Answers each request with `function(request)`, sync or async.
 
-    The function may return a string or `ModelResponse`, or raise; this is how tests build models
-    that sleep (concurrency), fail on the n-th call (retries), or answer by role.
+    The function may return a string or `ModelResponse` (e.g. with ``finish_reason="length"`` for a
+    truncated reply), or raise; this is how tests build models that sleep (concurrency), fail on the
+    n-th call (retries), or answer by role.
     """
 
     def __init__(self, function: Handler, *, name: str = "function") -> None:

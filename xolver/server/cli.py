@@ -133,7 +133,13 @@ def _service(args: argparse.Namespace, *, provider_key: str | None) -> Any:
     extra = {"namespace": args.namespace} if args.namespace else {}
     config = config_from_args(provider_args, **extra)
     model = resolve_model(
-        config.model, api_base=config.api_base, api_key=config.api_key, timeout=config.request_timeout
+        config.model,
+        api_base=config.api_base,
+        api_key=config.api_key,
+        timeout=config.request_timeout,
+        reasoning=config.reasoning,
+        reasoning_effort=config.reasoning_effort,
+        max_concurrency=config.max_concurrency,
     )
     memory = open_memory(args.store, path=args.memory_path, embedder=args.embedder)
     return SolveService(

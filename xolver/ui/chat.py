@@ -202,7 +202,15 @@ class ChatSession:
 
             cfg = self.config
             self._model = _for_chat(
-                resolve_model(cfg.model, api_base=cfg.api_base, api_key=cfg.api_key, timeout=cfg.request_timeout)
+                resolve_model(
+                    cfg.model,
+                    api_base=cfg.api_base,
+                    api_key=cfg.api_key,
+                    timeout=cfg.request_timeout,
+                    reasoning=cfg.reasoning,
+                    reasoning_effort=cfg.reasoning_effort,
+                    max_concurrency=cfg.max_concurrency,
+                )
             )
         return self._model
 
@@ -424,7 +432,15 @@ class ChatSession:
             cfg = self.config
 
             def factory(name: str) -> Model:
-                return resolve_model(name, api_base=cfg.api_base, api_key=cfg.api_key, timeout=cfg.request_timeout)
+                # The reasoning override describes the configured model, not this one: detect it.
+                return resolve_model(
+                    name,
+                    api_base=cfg.api_base,
+                    api_key=cfg.api_key,
+                    timeout=cfg.request_timeout,
+                    reasoning_effort=cfg.reasoning_effort,
+                    max_concurrency=cfg.max_concurrency,
+                )
 
         new = _for_chat(factory(rest))  # a UserError (unknown provider, missing file) becomes a hint
         old = self._model
