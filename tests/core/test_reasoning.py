@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from xolver.agents.runner import AgentRunner, Budget
@@ -174,3 +178,44 @@ async def test_runner_records_the_finish_reason() -> None:
     assert response.truncated and record.finish_reason == "length"
     _, scripted = await AgentRunner(ScriptedModel(["ok"]), Budget()).call([Message("user", "x")], CallTags())
     assert scripted.finish_reason == "stop"
+
+
+class _StreamingLlama:
+    """Stands in for `llama_cpp.Llama` (not run here): streams chat chunks as it does, no weights."""
+
+    n_tokens = 0
+
+    def __init__(self, text: str, finish_reason: str) -> None:
+        self._text = text
+        self._finish_reason = finish_reason
+
+    def create_chat_completion(self, *, stream: bool, **kwargs: object) -> Iterator[dict[str, Any]]:
+        assert stream
+        yield {"choices": [{"delta": {"role": "assistant"}, "finish_reason": None}]}
+        for i in range(0, len(self._text), 3):
+            yield {"choices": [{"delta": {"content": self._text[i : i + 3]}, "finish_reason": None}]}
+        yield {"choices": [{"delta": {}, "finish_reason": self._finish_reason}]}
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("finish_reason", ["stop", "length"])
+async def test_local_model_splits_thinking_and_reports_the_finish_reason(tmp_path: Path, finish_reason: str) -> None:
+    from xolver.models.local import LlamaCppModel
+
+    weights = tmp_path / "Qwen3-0.6B-Q8_0.gguf"
+    weights.write_bytes(b"")
+    model = LlamaCppModel(weights)
+    model._llama = _StreamingLlama("the template opened it: 2+3=5</think>\n\nFinal answer: 5", finish_reason)
+    pieces: list[str] = []
+    try:
+        response = await model.complete_streaming(REQUEST, pieces.append)
+    finally:
+        model.close()
+    plain = LlamaCppModel(weights, reasoning=False)
+    plain.close()
+    assert model.reasoning and not plain.reasoning
+    assert (response.text, response.reasoning) == ("Final answer: 5", "the template opened it: 2+3=5")
+    assert "".join(pieces) == "Final answer: 5"
+    assert response.finish_reason == finish_reason and response.truncated is (finish_reason == "length")

@@ -159,6 +159,9 @@ class LiteLLMModel:
         self._reasoning = reasoning
         self._reasoning_effort = reasoning_effort
         self._openai_reasoning = is_openai_reasoning_model(model)
+        # Models that may think inline, in <think> tags: named so, or declared reasoning by the user.
+        # Hosted models that litellm's table calls reasoning (Claude, Gemini) send thinking apart.
+        self._thinks_inline = (reasoning is True or is_reasoning_model(model)) and not self._openai_reasoning
         limit = default_max_concurrency(model, api_base) if max_concurrency is None else max_concurrency
         self._slots = ConcurrencyLimit(limit)
         self.retries = 0
@@ -204,9 +207,10 @@ class LiteLLMModel:
 
         Only reply text reaches `on_text`: reasoning deltas (``reasoning_content``) are not sent, and
         ``<think>`` blocks in the content are filtered out as they stream (`ReasoningFilter`). For a
-        reasoning model whose provider does not send reasoning separately, reply text is held until
-        the first think tag, because templates that open the block in the prompt make the text
-        before a lone ``</think>`` reasoning. The returned response is authoritative.
+        model that may think inline (DeepSeek-R1, QwQ, Qwen3, ... by name, or ``reasoning=True``),
+        reply text is held until the first think tag or reasoning delta, because templates that open
+        the block in the prompt make the text before a lone ``</think>`` reasoning. The returned
+        response is authoritative.
 
         A retried attempt streams again from the start, so a consumer may see a partial reply
         followed by the full one.
@@ -263,7 +267,7 @@ class LiteLLMModel:
 
     async def _stream(self, litellm: Any, kwargs: dict[str, Any], on_text: TextSink) -> Any:
         stream = await litellm.acompletion(stream=True, stream_options={"include_usage": True}, **kwargs)
-        visible = ReasoningFilter(hold=self.reasoning and not self._openai_reasoning)
+        visible = ReasoningFilter(hold=self._thinks_inline)
         chunks = []
         async for chunk in stream:
             chunks.append(chunk)
