@@ -131,3 +131,27 @@ def test_python_dash_m_and_fast_import() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "command", [["solve", "x"], ["eval", "--dataset", "gsm8k"], ["eval", "run", "--dataset", "gsm8k"]]
+)
+def test_reasoning_and_concurrency_options_reach_the_model(command: list[str]) -> None:
+    from xolver.api import Xolver
+    from xolver.cli import build_parser, config_from_args
+
+    options = ["--model", "openai/qwen3-8b", "--api-base", "http://127.0.0.1:9/v1", "--reasoning-effort", "low"]
+    args = build_parser().parse_args([*command, *options, "--max-concurrency", "2"])
+    config = config_from_args(args)
+    assert (config.max_concurrency, config.reasoning_effort) == (2, "low")
+    with Xolver(config=config) as xo:
+        assert xo.model.max_concurrency == 2  # type: ignore[attr-defined]
+        assert xo.model.reasoning  # type: ignore[attr-defined]
+    default = config_from_args(build_parser().parse_args([*command, *options]))
+    with Xolver(config=default) as xo:
+        assert xo.model.max_concurrency == 1  # type: ignore[attr-defined]  # a loopback server
+
+
+def test_max_concurrency_must_not_be_negative(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["solve", "x", "--max-concurrency", "-1"]) == 2
+    assert ">= 0" in capsys.readouterr().err
