@@ -89,6 +89,11 @@ class _StreamInCallerContext:
     def name(self) -> str:
         return self.inner.name
 
+    @property
+    def reasoning(self) -> bool:
+        """The wrapped model's `reasoning`, so `completion_cap` still sees a reasoning model."""
+        return getattr(self.inner, "reasoning", False) is True
+
     async def complete(self, request: ModelRequest) -> ModelResponse:
         return await self.inner.complete(request)
 
