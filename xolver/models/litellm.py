@@ -100,9 +100,9 @@ class LiteLLMModel:
     ``ollama_chat/qwen2.5`` (with `api_base`), ``openai/<name>`` with `api_base` for any
     OpenAI-compatible server (vLLM, llama.cpp server, LM Studio).
 
-    Reasoning models (`reasoning`) get their thinking separated from the reply
-    (`ModelResponse.reasoning`, from litellm's ``reasoning_content`` and from ``<think>`` tags in
-    the content). OpenAI's o-series and GPT-5 are sent ``max_completion_tokens`` instead of
+    Thinking is kept out of the reply for every model: `ModelResponse.reasoning` gets litellm's
+    ``reasoning_content`` and any ``<think>`` blocks of the content. For reasoning models
+    (`reasoning`): OpenAI's o-series and GPT-5 are sent ``max_completion_tokens`` instead of
     ``max_tokens`` and no ``temperature`` / ``top_p`` (they reject them); every call to a reasoning
     model, or with a reasoning effort, passes ``drop_params=True`` so a parameter the provider does
     not take is dropped instead of failing the call.
