@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -35,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _machine import LoadSampler, describe_machine, machine_facts
 
 from xolver.memory.chroma import ChromaExperienceStore
 from xolver.memory.embedders import SentenceTransformerEmbedder
@@ -64,25 +63,6 @@ def timed(fn: Callable[[], Any], runs: int) -> list[float]:
 
 def exact_top10(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
     return np.argpartition(-(matrix @ query), 10)[:10]
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import chromadb
-    import sentence_transformers
-    import torch
-
-    return (
-        f"{os.cpu_count()} cores (nproc), {cpu}; Python {platform.python_version()}, chromadb {chromadb.__version__}, "
-        f"sentence-transformers {sentence_transformers.__version__}, torch {torch.__version__}, numpy {np.__version__}"
-    )
 
 
 def git_rev() -> str:
@@ -386,9 +366,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     embedder = SentenceTransformerEmbedder()
     lines: list[str] = ["## Experience memory", ""]
     command = "python benchmarks/memory_bench.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    lines.append(f"Machine: {machine()}. Commit {git_rev()}. Command: `{command.strip()}`.\n")
+    machine = describe_machine(machine_facts("chromadb", "sentence-transformers", "torch", "numpy"))
+    lines.append(f"Machine: {machine}. Commit {git_rev()}. Command: `{command.strip()}`.\n")
     started = time.perf_counter()
-    load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    load = LoadSampler().start()
     store = bench_import(workdir, embedder, lines, args.import_limit)
     means = bench_quality(store, lines)
     records, vectors = real_corpus(store)
@@ -408,12 +389,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"- Hybrid topic precision@5 at least 5 points above BM25: {gain:+.1f} points: "
         f"**{'met' if gain >= 5 else 'missed'}**."
     )
-    load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    lines.append(
-        f"\nTotal benchmark time {time.perf_counter() - started:.0f} s. 1-minute load average at start / end: "
-        f"{load_start:.1f} / {load_end:.1f} on {os.cpu_count()} cores (above the core count, other jobs shared the "
-        "machine and the timings are pessimistic)."
-    )
+    load.stop()
+    summary = load.summary()
+    measured = f" While it ran, {summary.describe()}." if summary else ""
+    if summary and summary.mean > summary.cores:
+        measured += " The mean load exceeded the core count, so the timings include waiting for a core."
+    lines.append(f"\nTotal benchmark time {time.perf_counter() - started:.0f} s.{measured}")
     section = "\n".join(lines)
     print(section)
     if not args.no_write:

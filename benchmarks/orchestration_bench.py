@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import platform
 import statistics
 import time
 from pathlib import Path
+
+from _machine import LoadSampler, describe_machine, machine_facts
 
 from xolver.api import Xolver
 from xolver.models.base import ModelRequest
@@ -71,7 +72,7 @@ async def timed_solves(xo: Xolver, count: int) -> tuple[list[float], list[float]
     return walls, cpus, solutions
 
 
-async def run(args: argparse.Namespace) -> str:
+async def measure(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     rows = []
     for agents, rounds in [(1, 0), (3, 0), (3, 2), (5, 2)]:
         with Xolver(model(args.latency), agents=agents, rounds=rounds, memory_mode="off", temperature=0.2) as xo:
@@ -94,17 +95,36 @@ async def run(args: argparse.Namespace) -> str:
             f"| {agents} | {rounds} | {calls} | {statistics.median(cpus) * 1000:.1f} | "
             f"{statistics.median(cpus) / calls * 1000:.2f} | {statistics.median(walls) * 1000:.1f} |"
         )
-    from importlib.metadata import version
+    return rows, cpu_rows
 
+
+def command(args: argparse.Namespace) -> str:
+    words = [
+        "python",
+        "benchmarks/orchestration_bench.py",
+        "--latency",
+        f"{args.latency:g}",
+        "--repeats",
+        str(args.repeats),
+    ]
+    if args.cpu_repeats != 20:
+        words += ["--cpu-repeats", str(args.cpu_repeats)]
+    if args.load_interval != 2.0:
+        words += ["--load-interval", f"{args.load_interval:g}"]
+    return " ".join([*words, "--write-docs"])
+
+
+async def run(args: argparse.Namespace) -> str:
+    with LoadSampler(args.load_interval) as load:
+        rows, cpu_rows = await measure(args)
+    summary = load.summary()
+    measured = f"; while it ran, {summary.describe()}" if summary else ""
     return "\n".join(
         [
             START,
             "## Orchestration efficiency",
             "",
-            f"Machine: {platform.machine()}, Linux {platform.release()}, Python {platform.python_version()}, "
-            f"langgraph {version('langgraph')}; 2 CPUs shared with other jobs. "
-            f"Command: `python benchmarks/orchestration_bench.py --latency {args.latency:g} "
-            f"--repeats {args.repeats} --write-docs`.",
+            f"Machine: {describe_machine(machine_facts('langgraph'))}{measured}. Command: `{command(args)}`.",
             "",
             f"Every model call sleeps L = {args.latency:g} s. The critical path is the longest chain of dependent "
             "calls (planner, then one solver level and one judge level per round, then the verifier) times L; "
@@ -143,6 +163,7 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.5)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--cpu-repeats", type=int, default=20)
+    parser.add_argument("--load-interval", type=float, default=2.0, help="seconds between load-average samples")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
     section = asyncio.run(run(args))

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+
+from _machine import LoadSampler, describe_machine, machine_facts
 
 from xolver.tools.sandbox import PythonSandbox, SandboxLimits
 
@@ -25,16 +25,6 @@ SNIPPETS = {
     "print 1 KB": "print('x' * 1024)",
     "sympy solve": "import sympy as sp\nx = sp.Symbol('x')\nsp.solve(x**2 - 2, x)",
 }
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -112,12 +102,11 @@ async def _bench_snippet(label: str, code: str, n: int) -> list[tuple[str, str, 
     return rows
 
 
-def render(rows: Sequence[tuple[str, str, list[float]]], isolation: str, command: str) -> str:
+def render(rows: Sequence[tuple[str, str, list[float]]], isolation: str, command: str, load: str = "") -> str:
     lines = [
         "## Sandbox",
         "",
-        f"Machine: {os.cpu_count()} CPUs ({_cpu_model()}), {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}. Command: `{command}`.",
+        f"Machine: {describe_machine(machine_facts())}{load}. Command: `{command}`.",
         f"Isolation on this machine: {isolation}.",
         "",
         "Per-snippet wall time in milliseconds, measured from our process (submit to result).",
@@ -155,9 +144,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             isolation = (await probe.isolation()).summary()
         return await bench(args.runs), isolation
 
-    rows, isolation = asyncio.run(go())
+    with LoadSampler(2.0) as load:
+        rows, isolation = asyncio.run(go())
+    summary = load.summary()
     command = "python benchmarks/sandbox_bench.py" + (f" --runs {args.runs}" if args.runs != 40 else "")
-    section = render(rows, isolation, command)
+    section = render(rows, isolation, command, f"; while it ran, {summary.describe()}" if summary else "")
     print(section)
     if not args.no_write:
         write_section(section)
