@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from xolver.agents.runner import Budget
 from xolver.config import XolverConfig
-from xolver.errors import UserError
+from xolver.errors import ModelError, PermanentModelError, TransientModelError, UserError
 from xolver.events import Event, SolveFinished, SolveStarted
 from xolver.graph.builder import graph_builder
 from xolver.graph.result import solution_from_state
@@ -239,7 +239,9 @@ class Xolver:
                     final = cast(dict[str, Any], chunk)
             if final is None:  # pragma: no cover - LangGraph always emits the final values
                 raise UserError("the solve produced no state")
-            yield SolveFinished(solution=self._solution(final, thread_id, time.monotonic() - started))
+            solution = self._solution(final, thread_id, time.monotonic() - started)
+            _raise_if_nothing_answered(solution)
+            yield SolveFinished(solution=solution)
 
     def _solution(self, state: dict[str, Any], thread_id: str | None, seconds: float) -> Solution:
         return solution_from_state(
@@ -253,6 +255,18 @@ class Xolver:
         if description is None:
             return as_tool(self, name=name)
         return as_tool(self, name=name, description=description)
+
+
+def _raise_if_nothing_answered(solution: Solution) -> None:
+    """A solve with an answer always returns it, failures recorded; one where every agent failed on
+    the provider raises that failure, so a caller learns that the backend is down, not "no answer"."""
+    if solution.answer or not solution.failures:
+        return
+    if any(t.answer is not None for r in solution.rounds for t in r.trajectories):
+        return
+    last = solution.failures[-1]
+    cls: type[ModelError] = PermanentModelError if ": PermanentModelError: " in last else TransientModelError
+    raise cls(f"every model call of the solve failed; last: {last.split(': ', 2)[-1]}")
 
 
 async def _final(events: AsyncIterator[Event]) -> Solution:

@@ -49,7 +49,9 @@ class XolverConfig(BaseModel):
     model: str = Field(DEFAULT_MODEL, description="Model string: 'local', 'local/<file.gguf>', or a litellm model.")
     api_base: str | None = Field(None, description="Base URL for an OpenAI-compatible or self-hosted server.")
     api_key: str | None = Field(None, repr=False, description="API key; by default the provider's env var is used.")
-    temperature: float = Field(0.2, ge=0.0, le=2.0, description="Sampling temperature of solver calls (paper: 0.2).")
+    temperature: float = Field(
+        0.2, ge=0.0, le=2.0, description="Sampling temperature of calls without a seat of their own (paper: 0.2)."
+    )
     max_tokens: int | None = Field(None, ge=1, description="Completion cap per call (None: the backend default).")
     planner_max_tokens: int = Field(300, ge=16, description="Completion cap of the planner call.")
     judge_max_tokens: int = Field(200, ge=16, description="Completion cap of a judge call (a critique and a score).")
@@ -88,8 +90,27 @@ class XolverConfig(BaseModel):
     share_critique: bool = Field(
         True, description="Paper: judge critiques are stored in the shared memory and shown to agents."
     )
-    early_stop: bool = Field(True, description="Stop when every shared-memory entry has a perfect score.")
-    perfect_score: float = Field(1.0, gt=0.0, le=1.0, description="Score that counts as perfect for early stop.")
+    methods: list[Literal["reasoning", "program"]] | None = Field(
+        None,
+        description="How agents solve, cycled over the team: 'reasoning' (chain of thought) or 'program' "
+        "(program-of-thought, run in the sandbox). Default: alternate, starting with reasoning.",
+    )
+    explore_temperature: float = Field(
+        0.7, ge=0.0, le=2.0, description="Temperature of agents after the first of each method (the first is greedy)."
+    )
+    blind_check: bool = Field(
+        True,
+        description="When agents disagree, the judge first computes the answer with its own program, before "
+        "it sees any candidate; candidates that match gain an executed check.",
+    )
+    early_stop: bool = Field(
+        True,
+        description="Stop as soon as independent methods agree and an executed check supports the answer "
+        "(adaptive compute); otherwise run every round.",
+    )
+    perfect_score: float = Field(
+        1.0, gt=0.0, le=1.0, description="Code tasks: share of tests a candidate must pass to stop early."
+    )
     answer_format: AnswerFormat = Field("auto", description="Format the verifier extracts the final answer in.")
     repair_attempts: int = Field(1, ge=0, le=3, description="Repair requests after an unparseable reply.")
 

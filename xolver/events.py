@@ -17,6 +17,7 @@ __all__ = [
     "AgentJudged",
     "AgentStarted",
     "AgentToken",
+    "BlindChecked",
     "Event",
     "ExperienceRetrieved",
     "MemoryWritten",
@@ -87,11 +88,22 @@ class AgentAnswered(_Event):
 
 
 class AgentJudged(_Event):
+    """The judge's verdict on one candidate; `score` is None when the reply had no usable score."""
+
     type: Literal["agent_judged"] = "agent_judged"
     agent: int
     round: int
-    score: float
+    score: float | None
     critique: str
+
+
+class BlindChecked(_Event):
+    """The judge computed the answer with its own program before seeing any candidate."""
+
+    type: Literal["blind_checked"] = "blind_checked"
+    round: int
+    answer: str | None
+    code: str = ""
 
 
 class SharedMemoryUpdated(_Event):
@@ -137,6 +149,7 @@ Event = Annotated[
     | ToolCalled
     | AgentAnswered
     | AgentJudged
+    | BlindChecked
     | SharedMemoryUpdated
     | RoundFinished
     | Verified

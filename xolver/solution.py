@@ -8,11 +8,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "AnswerTally",
     "CallRecord",
+    "Check",
     "Exemplar",
     "PlannedRole",
     "RoundRecord",
     "Solution",
+    "SolveMethod",
     "StopReason",
     "TestOutcome",
     "ToolCall",
@@ -22,7 +25,9 @@ __all__ = [
 ]
 
 StopReason = Literal[
-    "perfect_score",  # every shared-memory entry was perfect (early stop)
+    "agreement",  # independent methods agreed on the answer and an executed check supports it
+    "checked",  # code: a candidate passed every test
+    "perfect_score",  # kept for results written by earlier versions; no longer produced
     "max_rounds",  # all configured rounds ran
     "budget_calls",
     "budget_tokens",
@@ -66,6 +71,35 @@ class ToolCall(_Record):
     seconds: float = 0.0
 
 
+SolveMethod = Literal["reasoning", "program"]
+CheckKind = Literal["program", "checker", "substitution", "tests"]
+
+
+class Check(_Record):
+    """An executed check of a candidate's answer: what ran, and whether it agreed.
+
+    Kinds: ``program`` (the agent's own program computed the answer: program-of-thought),
+    ``checker`` (the judge's blind program, written without seeing any candidate, printed the same
+    answer), ``substitution`` (SymPy: the answer satisfies the problem's equation), ``tests``
+    (code: the given and synthesised tests ran).
+    """
+
+    kind: CheckKind
+    agrees: bool
+    detail: str = ""
+
+
+class AnswerTally(_Record):
+    """One distinct answer of a solve and the evidence for it (see `xolver.graph.aggregation`)."""
+
+    answer: str
+    votes: int = 0
+    executed: int = 0
+    judge: float | None = None
+    weight: float = 0.0
+    methods: list[str] = Field(default_factory=list)
+
+
 class TestOutcome(_Record):
     """One test run against a candidate program."""
 
@@ -81,6 +115,8 @@ class Trajectory(_Record):
     agent: int
     role: str
     round: int
+    method: SolveMethod = "reasoning"
+    temperature: float | None = None
     thought: str = ""
     response: str = ""
     answer: str | None = None
@@ -90,6 +126,12 @@ class Trajectory(_Record):
     error: str | None = None
     tool_calls: list[ToolCall] = Field(default_factory=list)
     tests: list[TestOutcome] = Field(default_factory=list)
+    checks: list[Check] = Field(default_factory=list)
+
+    @property
+    def judged(self) -> bool:
+        """Whether a judge score was parsed for this entry (None means unjudged, not 0)."""
+        return self.score is not None
 
 
 class CallRecord(_Record):
@@ -170,8 +212,12 @@ class Solution(_Record):
         best: the shared-memory entry the answer came from.
         rounds: every round with each agent's role, output, critique and score.
         stop_reason: why the loop ended.
-        checked: whether the final answer was checked by execution (code tests passed, or the
-            agent's own code printed the answer), and `check` says how.
+        checked: whether an executed check agreed with the final answer: a program computed it
+            (an agent's program-of-thought or the judge's blind program), a SymPy substitution
+            held, or the tests passed. Never a token match. `check_kind` says which, `check` how.
+        tally: every distinct answer with its votes, executed checks and judge score, best first
+            (the aggregation rule is in `xolver.graph.aggregation`).
+        failures: model or tool failures the solve survived (an agent whose calls failed).
         usage: every model call, keyed by role, agent and round.
     """
 
@@ -186,6 +232,9 @@ class Solution(_Record):
     stop_reason: StopReason = "max_rounds"
     checked: bool = False
     check: str = ""
+    check_kind: CheckKind | None = None
+    tally: list[AnswerTally] = Field(default_factory=list)
+    failures: list[str] = Field(default_factory=list)
     tests: list[str] = Field(default_factory=list)
     synthesized_tests: list[str] = Field(default_factory=list)
     memory_written: list[str] = Field(default_factory=list)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from xolver.models.base import ModelRequest
@@ -16,6 +17,11 @@ def solved(answer: str) -> str:
     return f"Thought: work it out\nResponse: the product is {answer}\nFinal answer: \\boxed{{{answer}}}"
 
 
+def program(answer: str) -> str:
+    """A program-of-thought reply whose program prints `answer`."""
+    return f"Thought: compute it\n```python\nprint({answer!r})\n```"
+
+
 def verdict(score: float, note: str = "checked") -> str:
     return f"Critique: {note}\nScore: {score:g}"
 
@@ -24,13 +30,42 @@ def role_of(request: ModelRequest) -> str:
     return request.tags.role
 
 
+def wants_program(request: ModelRequest) -> bool:
+    """A program seat's solver call or the judge's blind check: the reply must hold a program."""
+    if request.tags.purpose.startswith("blind_check"):
+        return True
+    system = request.messages[0].content if request.messages else ""
+    return request.tags.role == "solver" and "Python program" in system
+
+
+def as_program(reply: str) -> str:
+    """`reply` as a program when it is a plain scripted answer (``solved(x)`` becomes ``program(x)``)."""
+    if "```" in reply:
+        return reply
+    boxed = re.findall(r"\\boxed\{([^{}]*)\}", reply)
+    return program(boxed[-1]) if boxed else reply
+
+
 def by_role(**replies: Any) -> Any:
-    """A FunctionModel handler answering by the caller's role."""
+    """A FunctionModel handler answering by the caller's role.
+
+    Program seats and the judge's blind check get the scripted solver answer as a program that
+    prints it (``blind=`` scripts the blind check's answer; without it the check prints nothing
+    useful), unless the scripted reply already holds a code block.
+    """
 
     def handler(request: ModelRequest) -> Any:
         if request.tags.role == "learner" and "learner" not in replies:
             return "NONE"  # nothing worth distilling, unless a test scripts the learner
+        if request.tags.purpose.startswith("blind_check"):
+            blind = replies.get("blind")
+            if blind is None:
+                return "Thought: I cannot tell."
+            return program(blind) if "```" not in blind else blind
         value = replies[request.tags.role]
-        return value(request) if callable(value) else value
+        reply = value(request) if callable(value) else value
+        if isinstance(reply, str) and wants_program(request):
+            return as_program(reply)
+        return reply
 
     return handler

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.core.fake_openai import fake_openai_server
-from tests.core.scripts import PLAN, solved, verdict
+from tests.core.scripts import PLAN, program, solved, verdict
 from xolver.cli import main
 from xolver.models import allow_model_requests
 
@@ -22,6 +22,8 @@ def _respond(body: dict[str, Any]) -> tuple[int, str]:
         return 200, PLAN
     if "Candidate solution" in prompt:
         return 200, verdict(1)
+    if "```python\n<the program" in prompt:  # a program seat, or the judge's blind check
+        return 200, program("391")
     return 200, solved("391")
 
 
@@ -33,9 +35,10 @@ def test_solve_json_against_an_openai_compatible_server(capsys: pytest.CaptureFi
     solution = json.loads(out)
     assert solution["answer"] == "391"
     assert [r["name"] for r in solution["roles"]] == ["Calculator", "Checker", "Modeler"]
-    assert solution["rounds"][0]["trajectories"][0]["score"] == 1.0
-    # plan + 3 solvers + 3 judges + 1 distillation of the (perfect-scored) solve into memory
-    assert len(solution["usage"]["calls"]) == len(requests) == 8
+    # Reasoning and a program agree: no judge is needed.
+    assert solution["stop_reason"] == "agreement" and solution["checked"]
+    # plan + 3 solvers + 1 distillation of the checked solve into memory
+    assert len(solution["usage"]["calls"]) == len(requests) == 5
     assert solution["usage"]["calls"][-1]["purpose"] == "distill"
     assert len(solution["memory_written"]) >= 1
     assert solution["model"] == "openai/tiny"

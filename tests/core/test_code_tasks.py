@@ -39,8 +39,17 @@ def test_debugger_repairs_a_program_that_fails_a_given_test() -> None:
     assert solution.checked and solution.check.startswith("passed 2/2 given tests after 1 debugger call")
 
 
-def test_math_answer_confirmed_by_the_agents_code_is_reported_checked() -> None:
+def test_checked_means_an_executed_program_computed_the_answer_never_a_token_match() -> None:
+    # A reasoning agent whose snippet prints its answer is a token match: not checked.
     reply = "```python\nprint(6 * 7)\n```\nFinal answer: \\boxed{42}"
-    with ScriptedModel({"planner": [PLAN], "solver": [reply], "judge": ["Critique: ok\nScore: 1"]}) as model:
-        solution = Xolver(model, agents=1, rounds=0, memory=None).solve("What is 6 * 7?")
-    assert solution.checked and "printed" in solution.check
+    with ScriptedModel({"planner": [PLAN], "solver": [reply]}) as model:
+        solution = Xolver(model, agents=1, rounds=0, blind_check=False, memory=None).solve("What is 6 * 7?")
+    assert solution.answer == "42" and not solution.checked and solution.check_kind is None
+    # A program seat's program computed it: checked, and the Solution says which check.
+    program = "Thought: multiply\n```python\nprint(6 * 7)\n```"
+    with ScriptedModel({"planner": [PLAN], "solver": [program]}) as model:
+        solution = Xolver(model, agents=1, rounds=0, methods=["program"], blind_check=False, memory=None).solve(
+            "What is 6 * 7?"
+        )
+    assert solution.answer == "42" and solution.checked and solution.check_kind == "program"
+    assert "its program printed 42" in solution.check

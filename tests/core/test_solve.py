@@ -10,7 +10,7 @@ import pytest
 
 from tests.core.scripts import PLAN, by_role, solved, verdict
 from xolver import Xolver
-from xolver.errors import PermanentModelError, UserError
+from xolver.errors import PermanentModelError, TransientModelError, UserError
 from xolver.events import (
     AgentAnswered,
     AgentJudged,
@@ -30,17 +30,28 @@ from xolver.models.testing import FunctionModel, ScriptedModel, ScriptExhausted,
 from xolver.solution import Trajectory
 
 
-def test_early_stop_after_one_round_when_every_entry_is_perfect() -> None:
-    with ScriptedModel({"planner": [PLAN], "solver": [solved("391")] * 3, "judge": [verdict(1)] * 3}) as model:
-        solution = Xolver(model, agents=3, rounds=2, memory=None).solve("What is 17 * 23?")
+def test_agreement_of_two_methods_with_an_executed_check_stops_after_one_round() -> None:
+    model = FunctionModel(by_role(planner=PLAN, solver=solved("391"), judge=verdict(1)))
+    solution = Xolver(model, agents=3, rounds=2, memory=None).solve("What is 17 * 23?")
     assert solution.answer == "391"
-    assert solution.stop_reason == "perfect_score"
+    assert solution.stop_reason == "agreement"
     assert len(solution.rounds) == 1
     assert [r.name for r in solution.roles] == ["Calculator", "Checker", "Modeler"]
-    totals = solution.usage.totals
-    assert totals.calls == 7
-    assert {role: t.calls for role, t in solution.usage.by_role().items()} == {"judge": 3, "planner": 1, "solver": 3}
-    assert solution.best is not None and solution.best.score == 1.0
+    # Agents differ in method: reasoning, program (run in the sandbox), reasoning at a higher temperature.
+    trajectories = solution.rounds[0].trajectories
+    assert [(t.method, t.temperature) for t in trajectories] == [
+        ("reasoning", 0.0),
+        ("program", 0.0),
+        ("reasoning", 0.7),
+    ]
+    # Easy problems are cheap: the plan and one round of solvers, no judge call.
+    assert {role: t.calls for role, t in solution.usage.by_role().items()} == {"planner": 1, "solver": 3}
+    assert solution.checked and solution.check_kind == "program"
+    assert "printed 391" in solution.check
+    assert [(t.answer, t.votes) for t in solution.tally] == [("391", 3)]
+    # The planner's reason and a method brief reach each solver.
+    system = next(r for r in model.requests if r.tags.role == "solver").messages[0].content
+    assert "Calculator" in system and "computes" in system and "step by step" in system
     # The Solution is JSON and back.
     assert type(solution).model_validate_json(solution.model_dump_json()) == solution
 
@@ -51,7 +62,7 @@ def test_rounds_run_to_the_limit_and_refine_with_the_shared_memory() -> None:
 
     def judge(request: ModelRequest) -> str:
         text = request.messages[-1].content
-        return verdict(1 if "final answer: 391" in text else 0, "recomputed")
+        return verdict(1 if "final answer: 391" in text.lower() else 0, "recomputed")
 
     model = FunctionModel(by_role(planner=PLAN, solver=solver, judge=judge))
     solution = Xolver(model, agents=3, rounds=2, early_stop=False, memory=None).solve("What is 17 * 23?")
@@ -62,7 +73,11 @@ def test_rounds_run_to_the_limit_and_refine_with_the_shared_memory() -> None:
     assert len(refine) == 3
     prompt = refine[0].messages[-1].content
     assert "Your previous attempt" in prompt and "Judge: recomputed" in prompt
-    # Round 0 entries (score 0) were displaced by the perfect round-1 entries.
+    # One opinion per distinct answer of a round (all agents said 390 in round 0), none in the last
+    # round, where the weights are not tied.
+    opinions = [(c.round, c.purpose) for c in solution.usage.calls if c.role == "judge" and c.purpose == "answer"]
+    assert opinions == [(0, "answer"), (1, "answer")]
+    # Round 0 entries (390) were displaced by the round-1 entries the judge preferred.
     assert [e.round for e in solution.rounds[1].shared_memory] == [1, 1, 1]
 
 
@@ -77,14 +92,21 @@ def _t(agent: int, rnd: int, score: float | None, answer: str | None = "1") -> T
     return Trajectory(agent=agent, role="r", round=rnd, score=score, answer=answer)
 
 
-def test_update_shared_keeps_top_m_with_deterministic_ties() -> None:
-    old = [_t(0, 0, 1.0, "5"), _t(1, 0, 0.5, "6")]
-    new = [_t(0, 1, 1.0, "7"), _t(1, 1, 1.0, "5"), _t(2, 1, 0.2, "5"), _t(3, 1, None, "5"), _t(4, 1, 1.0, None)]
-    top = update_shared(old, new, 3)
-    # Perfect scores first; among them answer "5" has the most votes (3), later round first.
-    assert [(t.round, t.agent) for t in top] == [(1, 1), (0, 0), (1, 0)]
-    assert update_shared(old, new, 3) == top
-    assert update_shared([], [], 3) == []
+def test_update_shared_ranks_by_answer_group_then_own_score_deterministically() -> None:
+    entries = [
+        _t(0, 0, 1.0, "5"),
+        _t(1, 0, 0.5, "6"),
+        _t(0, 1, 1.0, "7"),
+        _t(1, 1, 1.0, "5"),
+        _t(2, 1, 0.2, "5"),
+        _t(3, 1, None, "5"),
+        _t(4, 1, 1.0, None),
+    ]
+    top = update_shared(entries, 3)
+    # Answer "5" has the most votes (4); within it the higher own score, then the later round first.
+    assert [(t.round, t.agent) for t in top] == [(1, 1), (0, 0), (1, 2)]
+    assert update_shared(list(reversed(entries)), 3) == top
+    assert update_shared([], 3) == []
 
 
 def test_role_padding_when_the_planner_names_too_few() -> None:
@@ -104,11 +126,11 @@ def test_malformed_output_from_every_role_is_repaired_or_contained() -> None:
             "planner": ["", "We need some experts."],
             # solver 0: empty then repaired; solver 1: no answer twice -> unusable
             "solver": ["", solved("391"), "I am not sure.", "Still thinking.", solved("391")],
-            # judge: garbage then repaired; second judge fine
-            "judge": ["looks fine?", verdict(1), verdict(1)],
         }
     ) as model:
-        solution = Xolver(model, agents=3, rounds=0, memory=None).solve("What is 17 * 23?")
+        solution = Xolver(model, agents=3, rounds=0, methods=["reasoning"], blind_check=False, memory=None).solve(
+            "What is 17 * 23?"
+        )
     assert all(r.padded for r in solution.roles)
     trajectories = solution.rounds[0].trajectories
     assert sum(t.answer is None for t in trajectories) == 1
@@ -116,10 +138,62 @@ def test_malformed_output_from_every_role_is_repaired_or_contained() -> None:
     assert failed.error == "no final answer found" and not failed.parse_ok
     assert solution.answer == "391"
     purposes = [c.purpose for c in solution.usage.calls]
-    assert purposes.count("repair1") == 4
+    assert purposes.count("repair1") == 3
+    # One group only and no round left: no judge call is worth making.
+    assert "judge" not in solution.usage.by_role()
 
 
-def test_unusable_judge_reply_scores_zero_and_verifier_asks_model_when_nothing_parses() -> None:
+def test_an_unparseable_judge_reply_is_repaired_once() -> None:
+    answers = {0: "391", 1: "392"}
+    with ScriptedModel(
+        {
+            "planner": [PLAN],
+            "solver": [solved(answers[0]), solved(answers[1])],
+            # two opinions (two distinct answers): garbage then repaired, and a clean one
+            "judge": ["looks fine?", verdict(1), verdict(0)],
+        }
+    ) as model:
+        solution = Xolver(model, agents=2, rounds=0, methods=["reasoning"], blind_check=False, memory=None).solve(
+            "What is 17 * 23?"
+        )
+    # Tied votes in the last round: the judge is asked, and its opinion breaks the tie.
+    scores = sorted(t.score for t in solution.rounds[0].trajectories if t.score is not None)
+    assert scores == [0.0, 1.0]
+    assert [c.purpose for c in solution.usage.calls if c.role == "judge"].count("repair1") == 1
+
+
+def test_a_program_seat_that_writes_no_program_is_repaired_once_then_contained() -> None:
+    def solver(request: ModelRequest) -> str:
+        return solved("12") if "Python program" not in request.messages[0].content else "I would rather not code."
+
+    model = FunctionModel(by_role(planner=PLAN, solver=solver, judge=verdict(1)))
+    solution = Xolver(model, agents=2, rounds=0, memory=None).solve("Compute six plus six.")
+    program_seat = solution.rounds[0].trajectories[1]
+    assert program_seat.method == "program" and program_seat.answer is None
+    assert program_seat.error == "no program found"
+    assert [c.purpose for c in solution.usage.calls if c.agent == 1] == ["answer", "repair1"]
+    assert solution.answer == "12" and not solution.checked
+
+
+def test_a_judge_reply_without_a_score_field_is_unjudged_not_a_verdict() -> None:
+    # Prose that says "correct" once scored 1.0; now it is no score at all.
+    answers = {0: "12", 1: "13"}
+
+    def solver(request: ModelRequest) -> str:
+        return solved(answers[request.tags.agent or 0])
+
+    model = FunctionModel(by_role(planner=PLAN, solver=solver, judge="The answer looks correct to me."))
+    solution = Xolver(
+        model, agents=2, rounds=1, methods=["reasoning"], blind_check=False, early_stop=False, memory=None
+    ).solve("Compute six plus six.")
+    first = solution.rounds[0].trajectories
+    assert [t.score for t in first] == [None, None]
+    assert all(t.critique.startswith("Unjudged") for t in first)
+    # Unjudged entries carry no weight: the tie is broken by the earliest candidate, as a vote would.
+    assert solution.answer == "12"
+
+
+def test_verifier_asks_the_model_only_when_nothing_parses() -> None:
     with ScriptedModel(
         {
             "planner": [PLAN],
@@ -127,7 +201,9 @@ def test_unusable_judge_reply_scores_zero_and_verifier_asks_model_when_nothing_p
             "verifier": ["The answer is \\boxed{12}"],
         }
     ) as model:
-        solution = Xolver(model, agents=3, rounds=0, memory=None).solve("Compute six plus six.")
+        solution = Xolver(model, agents=3, rounds=0, methods=["reasoning"], blind_check=False, memory=None).solve(
+            "Compute six plus six."
+        )
     assert solution.best is None
     assert (solution.answer, solution.answer_source) == ("12", "model")
 
@@ -142,7 +218,7 @@ def test_scripted_model_fails_loudly() -> None:
 
 def test_events_stream_in_order_and_round_trip() -> None:
     model = FunctionModel(by_role(planner=PLAN, solver=solved("4"), judge=verdict(1)))
-    events = list(Xolver(model, agents=2, rounds=1, memory=None).stream("2+2?"))
+    events = list(Xolver(model, agents=2, rounds=1, early_stop=False, memory=None).stream("2+2?"))
     kinds = [type(e) for e in events]
     assert kinds[0] is SolveStarted and kinds[-1] is SolveFinished
     assert kinds.index(RolesPlanned) < kinds.index(AgentAnswered) < kinds.index(AgentJudged)
@@ -159,15 +235,20 @@ async def test_agents_and_judges_run_concurrently() -> None:
     async def handler(request: ModelRequest) -> str:
         start = time.monotonic()
         await asyncio.sleep(0.3)
-        if request.tags.role in spans:
+        if request.tags.role in spans and request.tags.purpose == "answer":
             spans[request.tags.role].append((start, time.monotonic()))
-        return {"planner": PLAN, "solver": solved("1"), "judge": verdict(1)}[request.tags.role]
+        # Three different answers, so the judge gives three opinions.
+        reply = {"planner": PLAN, "solver": solved(str(request.tags.agent)), "judge": verdict(1)}[request.tags.role]
+        return reply
 
-    await Xolver(FunctionModel(handler), agents=3, rounds=0, memory=None).asolve("p")
+    await Xolver(
+        FunctionModel(handler), agents=3, rounds=1, methods=["reasoning"], blind_check=False, memory=None
+    ).asolve("p")
     for role, intervals in spans.items():
-        assert len(intervals) == 3, role
+        assert len(intervals) >= 3, role
+        first = intervals[:3]
         # All three calls were in flight at the same moment: the latest start precedes the earliest end.
-        assert max(s for s, _ in intervals) < min(e for _, e in intervals), role
+        assert max(s for s, _ in first) < min(e for _, e in first), role
 
 
 @pytest.mark.parametrize(
@@ -207,29 +288,40 @@ def test_empty_problem_is_a_user_error() -> None:
         Xolver(FunctionModel(lambda r: ""), memory=None).solve("   ")
 
 
+def test_one_agents_provider_failure_is_recorded_and_the_others_answer_stands() -> None:
+    def flaky(request: ModelRequest) -> object:
+        if request.tags.role == "solver" and request.tags.agent == 1:
+            return TransientModelError("m: Timeout (the local server is busy)", model="m")
+        return {"planner": PLAN, "solver": solved("5"), "judge": verdict(1)}[request.tags.role]
+
+    solution = Xolver(FunctionModel(flaky), agents=3, rounds=0, memory=None).solve("p")
+    assert solution.answer == "5"
+    failed = solution.rounds[0].trajectories[1]
+    assert failed.answer is None and failed.error is not None and failed.error.startswith("model error")
+    assert any("agent 1 round 0: TransientModelError" in f for f in solution.failures)
+    # The failed call is in the ledger, next to the ones that succeeded.
+    assert [c.ok for c in solution.usage.calls if c.agent == 1] == [False]
+
+
 def test_resume_from_a_sqlite_checkpoint(tmp_path: Path) -> None:
     db = tmp_path / "runs.sqlite"
-    calls = {"judge": 0}
 
-    def flaky(request: ModelRequest) -> object:
-        if request.tags.role == "judge":
-            calls["judge"] += 1
-            if request.tags.round == 1:
-                return PermanentModelError("provider down", model="m")
-            return verdict(0)
-        return {"planner": PLAN, "solver": solved("5")}[request.tags.role]
+    def crashing(request: ModelRequest) -> object:
+        if request.tags.role == "solver" and request.tags.round == 1:
+            return RuntimeError("the process was killed")
+        return {"planner": PLAN, "solver": solved("5"), "judge": verdict(0)}[request.tags.role]
 
-    first = FunctionModel(flaky)
-    with pytest.raises(PermanentModelError):
-        Xolver(first, agents=2, rounds=1, checkpoint_path=db, memory=None).solve("p", thread_id="t1")
+    first = FunctionModel(by_role(planner=PLAN, solver=crashing, judge=verdict(0)))
+    with pytest.raises(RuntimeError):
+        Xolver(first, agents=2, rounds=1, early_stop=False, checkpoint_path=db, memory=None).solve("p", thread_id="t1")
     assert db.exists()
 
     healthy = FunctionModel(by_role(planner=PLAN, solver=solved("5"), judge=verdict(1)))
-    solution = Xolver(healthy, agents=2, rounds=1, checkpoint_path=db, memory=None).resume("t1")
+    solution = Xolver(healthy, agents=2, rounds=1, early_stop=False, checkpoint_path=db, memory=None).resume("t1")
     assert solution.answer == "5" and solution.thread_id == "t1"
     roles = [r.tags.role for r in healthy.requests]
-    # Neither the plan nor round 1's solver answers were redone: only the failed judges ran again.
-    assert roles == ["judge", "judge"]
+    # Neither the plan nor round 0 was redone: only round 1's solvers ran.
+    assert roles == ["solver", "solver"]
     assert [r.index for r in solution.rounds] == [0, 1]
     # The ledger keeps the calls made before the interruption.
     assert solution.usage.by_role()["planner"].calls == 1
@@ -262,9 +354,13 @@ def _learning_roundtrip(store: object) -> None:
     assert "Related solved problems" in prompt and "17 rows" in prompt
     assert "Strategies that worked before" in prompt and "def grid_count" in prompt
 
-    bad = FunctionModel(by_role(planner=PLAN, solver=solved("1"), judge=verdict(0)))
+    # The program seat fails and no other method confirms the reasoning agent's answer: nothing is learned.
+    bad = FunctionModel(
+        by_role(planner=PLAN, solver=solved("1") + "\n```python\nraise SystemExit(1)\n```", judge=verdict(0))
+    )
     third = Xolver(bad, agents=2, rounds=0, memory=store).solve("Another farm problem with trees")  # type: ignore[arg-type]
-    assert third.memory_written == []  # a zero-scored, unchecked solve teaches nothing
+    assert not third.checked
+    assert third.memory_written == []  # an unchecked solve teaches nothing
 
 
 def test_learning_writes_back_checked_experience_and_the_next_solve_retrieves_it() -> None:
@@ -336,7 +432,7 @@ def test_self_retrieval_when_the_store_is_empty() -> None:
 def test_self_retrieval_per_agent_and_round_as_in_the_authors_code() -> None:
     model = FunctionModel(by_role(planner=PLAN, solver=solved("1"), judge=verdict(0), retriever=RECALLED))
     solution = Xolver(
-        model, agents=2, rounds=1, memory=None, self_retrieval="always", self_retrieval_per_agent=True
+        model, agents=2, rounds=1, early_stop=False, memory=None, self_retrieval="always", self_retrieval_per_agent=True
     ).solve("p")
     recalls = [(c.agent, c.round) for c in solution.usage.calls if c.role == "retriever"]
     assert sorted(recalls) == [(0, 0), (0, 1), (1, 0), (1, 1)]

@@ -1,30 +1,55 @@
-"""The judge: critiques one candidate and scores it in [0, 1]."""
+"""The judge: a blind, executed check of the problem, then a critique and a score per candidate.
+
+The judge first computes the answer itself, before it sees any candidate: it writes a program that
+the sandbox runs (`blind_check`). Its opinion of a candidate (`judge`) is asked with that result in
+front of it, and its score is read only from an explicit ``Score:`` field: a reply without one is
+*unjudged* (score None), which carries no weight in the answer's choice.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, replace
 
 from pydantic import BaseModel, Field
 
-from xolver.agents.parsing import parse_score, split_sections
+from xolver.agents.parsing import answers_match, parse_score, split_sections
 from xolver.agents.runner import AgentRunner
 from xolver.agents.solver import excerpt
 from xolver.agents.templates import render
-from xolver.models.base import CallTags, Message, ModelSettings
-from xolver.solution import CallRecord, Trajectory
+from xolver.errors import BudgetExceeded
+from xolver.models.base import CallTags, Message
+from xolver.solution import CallRecord, Check, Trajectory
 from xolver.tools.toolbox import ToolBox
 
-__all__ = ["JudgeVerdict", "judge", "parse_verdict"]
+__all__ = [
+    "BlindCheck",
+    "JudgeVerdict",
+    "blind_check",
+    "checkable_equation",
+    "judge",
+    "parse_verdict",
+    "substitution_check",
+]
 
 FORMAT = "Critique: <one or two sentences>\nScore: <1 if the final answer is correct, 0 if it is wrong>"
 SECTIONS = {"critique": ("critique", "feedback", "review", "analysis", "comment"), "score": ("score", "rating")}
 
 
 class JudgeVerdict(BaseModel):
-    """The judge's parsed reply."""
+    """The judge's parsed reply; `score` is None when the reply had no usable score (unjudged)."""
 
-    score: float = Field(ge=0.0, le=1.0)
+    score: float | None = Field(default=None, ge=0.0, le=1.0)
     critique: str
+
+
+@dataclass(frozen=True)
+class BlindCheck:
+    """What the judge's own program printed, computed before it saw any candidate."""
+
+    answer: str
+    code: str
+    output: str
 
 
 def parse_verdict(text: str) -> JudgeVerdict | None:
@@ -58,8 +83,12 @@ _NUMBER = re.compile(r"^-?\d+(?:\.\d+)?(?:/\d+)?$")
 
 
 def checkable_equation(problem: str, answer: str | None) -> tuple[str, str] | None:
-    """(equation, variable) when the problem states one equation in one unknown and the answer is a
-    number, so substituting the answer is a real check; None otherwise."""
+    """(equation, variable) when the problem states one equation in one unknown, asks for that
+    unknown itself, and the answer is a number, so substituting the answer is a real check.
+
+    "Solve for x: 3x + 5 = 20" qualifies; "If $5x-3=12$, what is $5x+3$?" does not (the answer is
+    not a value of x, so substituting it would refute a right answer).
+    """
     if answer is None or not _NUMBER.match(answer.strip().replace(",", "")):
         return None
     spans = [a or b for a, b in _MATH_SPAN.findall(problem)] or [problem.split(":")[-1]]
@@ -69,23 +98,135 @@ def checkable_equation(problem: str, answer: str | None) -> tuple[str, str] | No
             continue
         letters = set(re.findall(r"(?<![A-Za-z])([a-z])(?![A-Za-z])", candidate))
         if len(letters) == 1:
-            return candidate, letters.pop()
+            variable = letters.pop()
+            if asks_for_unknown(problem.replace(span, " "), variable):
+                return candidate, variable
     return None
 
 
-async def substitution_verdict(toolbox: ToolBox | None, problem: str, candidate: Trajectory) -> tuple[str, bool | None]:
-    """Evidence text for the judge and whether the candidate's answer satisfies the problem's
-    equation (None when there is nothing to check or the check could not decide)."""
+_CONDITION = re.compile(r"[<>]|\\(?:le|ge|lt|gt|ne|neq|leq|geq)\b|≤|≥|≠")
+_ASK_WORDS = re.compile(r"\b(?:solve|find|what|determine|compute|value|roots?|solutions?)\b", re.IGNORECASE)
+
+
+def asks_for_unknown(rest: str, variable: str) -> bool:
+    """Whether the problem text outside its equation asks for `variable` itself.
+
+    Every mention of the variable must be the bare variable ("for x", "$x$", "what is x?"); an
+    expression in it ("$5x+3$", "x^2", "2x") means something else is asked. With no mention at all,
+    "Solve ..." counts as asking for the unknown.
+    """
+    bare = re.compile(rf"(?<![\w^*/+\-]){re.escape(variable)}(?![\w^*/+\-(])")
+    pieces = [a or b for a, b in _MATH_SPAN.findall(rest)]
+    prose = _MATH_SPAN.sub(" ", rest)
+    mentions = 0
+    for piece in pieces:
+        if _CONDITION.search(piece):
+            continue  # "$n > 0$" constrains the unknown; it does not ask for something else
+        if re.search(rf"(?<![A-Za-z]){re.escape(variable)}(?![A-Za-z])", piece):
+            if piece.strip() != variable:
+                return False
+            mentions += 1
+    for m in re.finditer(rf"(?<![A-Za-z]){re.escape(variable)}(?![A-Za-z])", prose):
+        window = prose[max(0, m.start() - 1) : m.end() + 1]
+        if not bare.search(window):
+            return False
+        mentions += 1
+    if mentions:
+        return True
+    return bool(re.search(r"\bsolve\b", rest, re.IGNORECASE)) and bool(_ASK_WORDS.search(rest))
+
+
+async def substitution_check(toolbox: ToolBox | None, problem: str, candidate: Trajectory) -> Check | None:
+    """SymPy substitution of the candidate's answer into the problem's equation, in the sandbox.
+
+    None when the problem has no equation in one unknown that it asks for, or the check could not
+    decide; otherwise a `Check` that holds or fails.
+    """
     found = checkable_equation(problem, candidate.answer)
     if toolbox is None or found is None or candidate.answer is None:
-        return "", None
+        return None
     equation, variable = found
     result = await toolbox.check_substitution(equation, variable, candidate.answer.replace(",", ""))
     if result.verdict == "holds":
-        return f"\nSymPy check: {variable} = {candidate.answer} satisfies {equation}.\n", True
+        return Check(
+            kind="substitution", agrees=True, detail=f"SymPy: {variable} = {candidate.answer} satisfies {equation}"
+        )
     if result.verdict == "fails":
-        return f"\nSymPy check: {variable} = {candidate.answer} does NOT satisfy {equation}.\n", False
-    return "", None
+        return Check(
+            kind="substitution",
+            agrees=False,
+            detail=f"SymPy: {variable} = {candidate.answer} does NOT satisfy {equation}",
+        )
+    return None
+
+
+CHECK_FORMAT = "Thought: <your plan in one or two sentences>\n```python\n<the program; it prints the answer>\n```"
+
+
+async def blind_check(
+    runner: AgentRunner,
+    toolbox: ToolBox,
+    problem: str,
+    *,
+    answer_format: str,
+    repair_attempts: int,
+) -> tuple[BlindCheck | None, list[CallRecord]]:
+    """The judge computes the answer with its own program before seeing any candidate.
+
+    The program runs in the sandbox (session "judge"); a failing one is sent back with its error up
+    to `repair_attempts` times. Returns None when no program printed an answer.
+    """
+    from xolver.agents.solver import _PRINT_HINT, program_answer, python_block
+
+    hint = _PRINT_HINT.get(answer_format, _PRINT_HINT["auto"])
+    history = [
+        Message("system", render("judge_system")),
+        Message("user", render("judge_check", problem=problem, print_hint=hint)),
+    ]
+    settings = replace(runner.settings, temperature=0.0)
+    calls: list[CallRecord] = []
+    for attempt in range(repair_attempts + 1):
+        purpose = "blind_check" if attempt == 0 else f"blind_check_repair{attempt}"
+        try:
+            response, record = await runner.call(history, CallTags(role="judge", purpose=purpose), settings=settings)
+        except BudgetExceeded:
+            if attempt == 0:
+                raise
+            break
+        calls.append(record)
+        code = python_block(response.text)
+        if code is None:
+            feedback = render("repair", issue="it had no ```python block", format=CHECK_FORMAT)
+        else:
+            call = await toolbox.run_python(_CHECKER_SESSION, code)
+            answer = program_answer(call.output, answer_format) if call.ok else None
+            if answer is not None:
+                return BlindCheck(answer=answer, code=code, output=call.output), calls
+            feedback = (
+                f"Your program {'failed: ' + str(call.error) if not call.ok else 'printed nothing'}. Output:\n"
+                f"```\n{excerpt(call.output, 600) or '(no output)'}\n```\n"
+                "Fix it and reply with the corrected program in one ```python block; it must print the answer."
+            )
+        history = [*history, Message("assistant", response.text or "(empty)"), Message("user", feedback)]
+    return None, calls
+
+
+# The judge's sandbox session: agents use their index, so a negative id never collides.
+_CHECKER_SESSION = -1
+
+
+def format_check(check: BlindCheck | None, candidate: Trajectory) -> str:
+    if check is None:
+        return ""
+    agree = (
+        "the same as"
+        if candidate.answer is not None and answers_match(check.answer, candidate.answer)
+        else "different from"
+    )
+    return (
+        f"\nBefore seeing this candidate you computed the answer with your own program, which printed {check.answer} "
+        f"({agree} the candidate's answer). Your program may be wrong too.\n"
+    )
 
 
 async def judge(
@@ -94,27 +235,26 @@ async def judge(
     candidate: Trajectory,
     *,
     repair_attempts: int,
-    toolbox: ToolBox | None = None,
+    check: BlindCheck | None = None,
 ) -> tuple[JudgeVerdict, list[CallRecord]]:
-    """Score one candidate. A candidate without a final answer scores 0 without a model call.
+    """The judge's opinion of one candidate: a critique and a strictly parsed score.
 
-    Where the problem states an equation in one unknown, the answer is substituted with SymPy in
-    the sandbox first: an answer that does not satisfy it scores 0 without a model call, and one
-    that does is judged with that fact in front of the judge.
+    A candidate without an answer is not judged (no call). A reply with no ``Score:`` field after
+    the bounded repair is recorded as unjudged (score None), never as 0 or 1.
     """
     if candidate.answer is None:
         reason = candidate.error or "no final answer"
-        return JudgeVerdict(score=0.0, critique=f"Not judged: {reason}."), []
-    check, satisfied = await substitution_verdict(toolbox, problem, candidate)
-    if satisfied is False:
-        return JudgeVerdict(score=0.0, critique=check.strip()), []
+        return JudgeVerdict(score=None, critique=f"Not judged: {reason}."), []
+    evidence = format_evidence(candidate) + "".join(
+        f"\n{c.detail}.\n" for c in candidate.checks if c.kind == "substitution"
+    )
     prompt = render(
         "judge",
         problem=problem,
         role=candidate.role,
         response=excerpt(candidate.response, 1500),
         answer=candidate.answer,
-        evidence=format_evidence(candidate) + check,
+        evidence=evidence + format_check(check, candidate),
     )
     parsed = await runner.ask(
         [Message("system", render("judge_system")), Message("user", prompt)],
@@ -123,8 +263,8 @@ async def judge(
         repair_format=FORMAT,
         repair_attempts=repair_attempts,
         # Judging is a check, not a creative act: sample greedily.
-        settings=ModelSettings(temperature=0.0, max_tokens=runner.settings.max_tokens, seed=runner.settings.seed),
+        settings=replace(runner.settings, temperature=0.0),
     )
     if parsed.value is None:
-        return JudgeVerdict(score=0.0, critique="The judge's reply had no usable score."), parsed.calls
+        return JudgeVerdict(score=None, critique="Unjudged: the judge's reply had no usable score."), parsed.calls
     return parsed.value, parsed.calls

@@ -10,6 +10,7 @@ import re
 from fractions import Fraction
 
 __all__ = [
+    "answers_match",
     "extract_answer",
     "extract_boxed",
     "extract_choice",
@@ -214,43 +215,88 @@ def normalize_answer(answer: str | None) -> str:
         return s
 
 
+def answers_match(a: str, b: str) -> bool:
+    """Whether two answers are the same for voting: equal normal forms, or numbers within 1e-6."""
+    na, nb = normalize_answer(a), normalize_answer(b)
+    if na == nb:
+        return bool(na)
+    try:
+        x, y = float(_eval_fraction(na)), float(_eval_fraction(nb))
+    except ValueError:
+        return False
+    return abs(x - y) <= 1e-6 * max(1.0, abs(x), abs(y))
+
+
+def _eval_fraction(text: str) -> float:
+    """``"3/4"`` -> 0.75, ``"2.5"`` -> 2.5; raises ValueError for anything else."""
+    if "/" in text:
+        num, _, den = text.partition("/")
+        return float(num) / float(den)
+    return float(text)
+
+
 def _fraction_text(value: Fraction) -> str:
     return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
 
 
-_SCORE_PATTERNS = [
-    re.compile(r"score\s*[:=]?\s*\**\s*(-?\d+(?:\.\d+)?)\s*(?:/\s*(\d+(?:\.\d+)?)|(%))?", re.IGNORECASE),
-    re.compile(r"(-?\d+(?:\.\d+)?)\s*/\s*(10|100|1|5)\b()"),
-]
+# A score is read only from an explicit field: a "Score:" line (markdown emphasis allowed) or a JSON
+# "score" key. Words such as "correct" in prose are never a score: "not entirely correct" and
+# "Is it correct? No." must not read as approval, and a fraction in prose ("3/5 is wrong") is not one.
+_SCORE_FIELD = re.compile(
+    r"^[ \t>*_#-]*(?:final[ \t]+)?score[ \t]*(?:\*\*|__)?[ \t]*[:=][ \t]*(?:\*\*|__)?[ \t]*(?P<value>[^\n]*)$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_JSON_SCORE = re.compile(r'"score"\s*:\s*"?(?P<value>-?\d+(?:\.\d+)?)"?', re.IGNORECASE)
+_SCORE_VALUE = re.compile(r"^\**\s*(?P<n>-?\d+(?:\.\d+)?)\s*(?:(?:/|out\s+of)\s*(?P<d>\d+(?:\.\d+)?)|(?P<pct>%))?")
+_SCORE_WORDS = {
+    "correct": 1.0,
+    "right": 1.0,
+    "yes": 1.0,
+    "true": 1.0,
+    "incorrect": 0.0,
+    "wrong": 0.0,
+    "no": 0.0,
+    "false": 0.0,
+}
+
+
+def _score_value(raw: str) -> float | None:
+    value = raw.strip().strip("*_`").strip()
+    m = _SCORE_VALUE.match(value)
+    if m:
+        number = float(m.group("n"))
+        if m.group("d"):
+            d = float(m.group("d"))
+            number = number / d if d else 0.0
+        elif m.group("pct"):
+            number /= 100
+        elif number > 1:
+            # "Score: 8" on a prompt that asked for 0-1 is read as 0-10 (or 0-100) scale.
+            number = number / 10 if number <= 10 else number / 100
+        return min(1.0, max(0.0, number))
+    word = re.fullmatch(r"([a-z]+)[.!]?", value.lower())
+    if word and word.group(1) in _SCORE_WORDS:
+        return _SCORE_WORDS[word.group(1)]
+    return None
 
 
 def parse_score(text: str) -> float | None:
-    """A score in [0, 1] from a judge reply: ``Score: 0.8``, ``SCORE: 1``, ``8/10``, ``80%``.
+    """A score in [0, 1] from a judge reply's explicit score field, or None.
 
-    Values above 1 without a denominator are read on a 0-10 (or 0-100) scale.
+    Accepted: a ``Score:`` line (``Score: 1``, ``**Score:** 0.8``, ``SCORE = 8/10``, ``Score: 80%``,
+    ``Score: correct``) or a JSON ``"score": 0.5``; the last one wins. Nothing else is a score:
+    prose that says "correct" or contains a fraction returns None, and the caller treats the reply
+    as unjudged. Values above 1 without a denominator are read on a 0-10 (or 0-100) scale.
     """
     if not text:
         return None
-    for pattern in _SCORE_PATTERNS:
-        matches = list(pattern.finditer(text))
-        if not matches:
-            continue
-        m = matches[-1]
-        value = float(m.group(1))
-        denominator = m.group(2)
-        if denominator:
-            d = float(denominator)
-            value = value / d if d else 0.0
-        elif m.group(3):
-            value /= 100
-        elif value > 1:
-            value = value / 10 if value <= 10 else value / 100
-        return min(1.0, max(0.0, value))
-    lowered = text.lower()
-    if re.search(r"\b(incorrect|wrong|not correct)\b", lowered):
-        return 0.0
-    if re.search(r"\bcorrect\b", lowered):
-        return 1.0
+    for m in reversed(list(_SCORE_FIELD.finditer(text))):
+        value = _score_value(m.group("value"))
+        if value is not None:
+            return value
+    found = list(_JSON_SCORE.finditer(text))
+    if found:
+        return _score_value(found[-1].group("value"))
     return None
 
 

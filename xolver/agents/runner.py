@@ -90,6 +90,9 @@ class AgentRunner:
         self._emit = emit or (lambda event: None)
         self.settings = settings or ModelSettings()
         self.stream_tokens = stream_tokens
+        # Every call this runner made, failed ones included: a role that fails midway still reports
+        # what it spent.
+        self.records: list[CallRecord] = []
 
     def emit(self, event: Any) -> None:
         """Send an event to the solve's stream."""
@@ -150,6 +153,7 @@ class AgentRunner:
             finish_reason=response.finish_reason if response else None,
         )
         self.budget.record(record)
+        self.records.append(record)
         return record
 
     async def ask(

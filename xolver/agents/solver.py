@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from pydantic import BaseModel
 
-from xolver.agents.parsing import extract_answer, extract_code_block, normalize_answer, split_sections
+from xolver.agents.parsing import extract_answer, extract_boxed, extract_code_block, last_number, split_sections
 from xolver.agents.runner import AgentRunner
 from xolver.agents.templates import render
 from xolver.errors import BudgetExceeded
 from xolver.events import ToolCalled
-from xolver.models.base import CallTags, Message
-from xolver.solution import CallRecord, Exemplar, ToolCall, Trajectory
+from xolver.models.base import CallTags, Message, ModelResponse, ModelSettings
+from xolver.solution import CallRecord, Check, Exemplar, SolveMethod, ToolCall, Trajectory
 from xolver.tools.toolbox import ToolBox
 
-__all__ = ["SolverOutput", "format_experience", "format_shared", "parse_solution", "solve"]
+__all__ = [
+    "Seat",
+    "SolverOutput",
+    "format_experience",
+    "format_shared",
+    "parse_solution",
+    "program_answer",
+    "solve",
+    "team_seats",
+]
 
 FORMAT = "Thought: <your reasoning, step by step>\nResponse: <the complete solution>\nFinal answer: \\boxed{<answer>}"
 CODE_FORMAT = (
@@ -100,8 +110,10 @@ def format_shared(entries: Sequence[Trajectory], *, with_critique: bool) -> str:
         return "(none yet)"
     blocks = []
     for e in entries:
-        score = "unscored" if e.score is None else f"score {e.score:.2f}"
-        head = f"[{e.role}, round {e.round}, {score}] final answer: {e.answer if e.answer is not None else '(none)'}"
+        notes = [e.method, f"round {e.round}"]
+        notes += [c.detail for c in e.checks if c.detail]
+        notes.append("not judged" if e.score is None else f"judge score {e.score:.2f}")
+        head = f"[{e.role}: {', '.join(notes)}] final answer: {e.answer if e.answer is not None else '(none)'}"
         body = excerpt(e.response, 600)
         note = f"\nJudge: {e.critique}" if with_critique and e.critique else ""
         blocks.append(f"{head}\n{body}{note}")
@@ -118,21 +130,93 @@ def python_block(text: str) -> str | None:
     return code
 
 
-def answer_supported(answer: str | None, output: str) -> bool:
-    """Whether a snippet's output states the agent's answer (as a whole token, after normalising)."""
-    if answer is None or not output.strip():
-        return False
-    target = normalize_answer(answer)
-    tokens = {normalize_answer(t) for t in re.findall(r"-?[\w./]+", output)}
-    return bool(target) and target in tokens
-
-
 def tool_feedback(call: ToolCall) -> str:
     status = "ran" if call.ok else f"failed: {call.error}"
     return (
         f"Your Python code {status}. Output:\n```\n{call.output.strip() or '(no output)'}\n```\n"
         "Use this to finish. End with: Final answer: \\boxed{<answer>}"
     )
+
+
+@dataclass(frozen=True)
+class Seat:
+    """How one agent works: its method and its sampling temperature (diversity by method, not name)."""
+
+    method: SolveMethod
+    temperature: float
+
+
+def team_seats(
+    agents: int, *, methods: Sequence[SolveMethod] | None, explore_temperature: float, code: bool
+) -> list[Seat]:
+    """The seat of every agent.
+
+    By default agents alternate reasoning (chain of thought) and program (program-of-thought, run in
+    the sandbox), starting with reasoning; the first agent of each method samples greedily, the
+    others at `explore_temperature`. Code tasks are solved by reasoning only: the program is the answer.
+    """
+    chosen: list[SolveMethod] = []
+    for i in range(agents):
+        if code:
+            chosen.append("reasoning")
+        elif methods:
+            chosen.append(methods[i % len(methods)])
+        else:
+            chosen.append("reasoning" if i % 2 == 0 else "program")
+    seats = []
+    for i, method in enumerate(chosen):
+        first_of_method = method not in chosen[:i]
+        seats.append(Seat(method=method, temperature=0.0 if first_of_method else explore_temperature))
+    return seats
+
+
+_BRIEFS = {
+    "reasoning": "You reason step by step in words, check your arithmetic, and end with the final answer in \\boxed{}.",
+    "program": "You solve problems by writing a short, correct Python program that computes the answer.",
+}
+PROGRAM_FORMAT = "Thought: <your plan in one or two sentences>\n```python\n<the program; it prints the answer>\n```"
+_PRINT_HINT = {
+    "integer": "Print a plain integer. ",
+    "boxed": (
+        "Print exact values (fractions, radicals, pi via sympy, e.g. print(sympy.nsimplify(x))), "
+        "not rounded decimals. "
+    ),
+    "auto": "Print exact values, not rounded decimals, where that matters. ",
+}
+_ANSWER_PREFIX = re.compile(r"^(?:final\s+answer|the\s+answer\s+is|answer)\s*[:=]?\s*", re.IGNORECASE)
+
+
+def program_answer(output: str, answer_format: str) -> str | None:
+    """The answer a program printed: its last non-empty output line, cleaned.
+
+    ``"Answer: 18"`` -> ``"18"``; ``"102.0"`` -> ``"102"``; a float's binary noise is rounded off
+    (``0.30000000000000004`` -> ``"0.3"``); integer tasks keep the last number of the line.
+    """
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    if not lines:
+        return None
+    line = _ANSWER_PREFIX.sub("", lines[-1]).strip().strip("$").strip()
+    boxed = extract_boxed(line)
+    if boxed:
+        line = boxed[-1]
+    if not line:
+        return None
+    if answer_format == "integer":
+        number = last_number(line)
+        return _tidy_number(number) if number else None
+    if re.fullmatch(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?", line):
+        return _tidy_number(line)
+    return line
+
+
+def _tidy_number(text: str) -> str:
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.10g}"
 
 
 async def solve(
@@ -150,86 +234,218 @@ async def solve(
     repair_attempts: int,
     toolbox: ToolBox | None = None,
     max_tool_calls: int = 0,
+    seat: Seat | None = None,
+    reason: str = "",
 ) -> tuple[Trajectory, list[CallRecord]]:
     """One agent's attempt in one round. Round 0 (or no previous attempt) solves from scratch.
 
-    With a toolbox, Python blocks in the reply are run in the agent's sandbox session and the
-    output is sent back, up to `max_tool_calls` times; a reply whose final answer the output
-    already confirms ends the loop early.
+    A *program* seat writes a program whose printed output is its answer (run in the agent's
+    sandbox session; a failing program is sent back with its error, `repair_attempts` times). A
+    *reasoning* seat answers in words; if it writes Python anyway, the block is run and the output
+    shown, up to `max_tool_calls` times. A reply cut off at the token cap is never an answer.
     """
-    experience = format_experience(exemplars)
+    seat = seat or Seat(method="reasoning", temperature=runner.settings.temperature or 0.0)
     if answer_format == "code":
         # The program is the answer and the tests judge it; running it as a "tool" would only echo it.
         toolbox = None
-    tools = TOOLS_HINT if toolbox is not None and max_tool_calls > 0 else ""
-    fmt = reply_format(answer_format)
-    system = render("solver_system", role=role)
-    if round_index == 0 or previous is None:
-        prompt = render("solver", experience=experience, problem=problem, tools=tools, format=fmt)
+    method: SolveMethod = seat.method if toolbox is not None else "reasoning"
+    experience = format_experience(exemplars)
+    system = render(
+        "solver_system", role=role, reason=f" ({reason.rstrip('.')})" if reason else "", brief=_BRIEFS[method]
+    )
+    settings = replace(runner.settings, temperature=seat.temperature)
+    if runner.settings.seed is not None:
+        settings = replace(settings, seed=runner.settings.seed + 101 * round_index + agent)
+    refine = round_index > 0 and previous is not None
+    if method == "program":
+        fmt = PROGRAM_FORMAT
+        variables = {"experience": experience, "problem": problem, "format": fmt}
+        variables["print_hint"] = _PRINT_HINT.get(answer_format, _PRINT_HINT["auto"])
+        if refine:
+            assert previous is not None
+            variables["previous"] = excerpt(previous.response) + f"\nFinal answer: {previous.answer}"
+            variables["shared"] = format_shared(shared, with_critique=share_critique)
+            prompt = render("solver_program_refine", **variables)
+        else:
+            prompt = render("solver_program", **variables)
     else:
-        prompt = render(
-            "solver_refine",
-            experience=experience,
-            problem=problem,
-            tools=tools,
-            format=fmt,
-            previous=excerpt(previous.response) + f"\nFinal answer: {previous.answer}",
-            shared=format_shared(shared, with_critique=share_critique),
-        )
+        fmt = reply_format(answer_format)
+        tools = TOOLS_HINT if toolbox is not None and max_tool_calls > 0 and seat.method == "reasoning" else ""
+        if refine:
+            assert previous is not None
+            prompt = render(
+                "solver_refine",
+                experience=experience,
+                problem=problem,
+                tools=tools,
+                format=fmt,
+                previous=excerpt(previous.response) + f"\nFinal answer: {previous.answer}",
+                shared=format_shared(shared, with_critique=share_critique),
+            )
+        else:
+            prompt = render("solver", experience=experience, problem=problem, tools=tools, format=fmt)
     tags = CallTags(role="solver", agent=agent, round=round_index)
     history = [Message("system", system), Message("user", prompt)]
+    base = Trajectory(agent=agent, role=role, round=round_index, method=method, temperature=seat.temperature)
+    if method == "program":
+        assert toolbox is not None
+        return await _solve_by_program(
+            runner,
+            toolbox,
+            history,
+            tags,
+            base,
+            settings=settings,
+            answer_format=answer_format,
+            repairs=repair_attempts,
+        )
+    return await _solve_by_reasoning(
+        runner,
+        toolbox if tools else None,
+        history,
+        tags,
+        base,
+        settings=settings,
+        answer_format=answer_format,
+        fmt=fmt,
+        repair_attempts=repair_attempts,
+        max_tool_calls=max_tool_calls,
+    )
 
+
+def _cut_off(response: ModelResponse) -> bool:
+    return response.truncated
+
+
+async def _solve_by_program(
+    runner: AgentRunner,
+    toolbox: ToolBox,
+    history: list[Message],
+    tags: CallTags,
+    base: Trajectory,
+    *,
+    settings: ModelSettings,
+    answer_format: str,
+    repairs: int,
+) -> tuple[Trajectory, list[CallRecord]]:
+    calls: list[CallRecord] = []
+    tool_calls: list[ToolCall] = []
+    text, error = "", "no program found"
+    for attempt in range(repairs + 1):
+        if attempt:
+            tags = CallTags(role=tags.role, agent=tags.agent, round=tags.round, purpose=f"repair{attempt}")
+            try:
+                response, record = await runner.call(history, tags, settings=settings)
+            except BudgetExceeded:
+                break
+        else:
+            response, record = await runner.call(history, tags, settings=settings)
+        calls.append(record)
+        text = response.text
+        code = python_block(text)
+        if code is None:
+            error = "cut off at the token cap" if _cut_off(response) else "no program found"
+            feedback = render("repair", issue="it had no ```python block", format=PROGRAM_FORMAT)
+        else:
+            call = await toolbox.run_python(base.agent, code)
+            tool_calls.append(call)
+            runner.emit(ToolCalled(agent=base.agent, round=base.round, call=call))
+            answer = program_answer(call.output, answer_format) if call.ok else None
+            if answer is not None:
+                sections = split_sections(text, SECTIONS)
+                response_text = f"```python\n{code}\n```\nIt printed:\n```\n{excerpt(call.output, 400)}\n```"
+                check = Check(kind="program", agrees=True, detail=f"its program printed {answer}")
+                return (
+                    base.model_copy(
+                        update={
+                            "thought": sections.get("thought", ""),
+                            "response": response_text,
+                            "answer": answer,
+                            "tool_calls": tool_calls,
+                            "checks": [check],
+                        }
+                    ),
+                    calls,
+                )
+            error = f"the program failed: {call.error}" if not call.ok else "the program printed nothing"
+            feedback = (
+                f"Your program {'failed: ' + str(call.error) if not call.ok else 'printed nothing'}. Output:\n"
+                f"```\n{excerpt(call.output, 600) or '(no output)'}\n```\n"
+                "Fix it and reply with the corrected program in one ```python block; it must print the answer."
+            )
+        history = [*history, Message("assistant", text or "(empty)"), Message("user", feedback)]
+    failed = base.model_copy(
+        update={"response": text.strip(), "parse_ok": False, "error": error, "tool_calls": tool_calls}
+    )
+    return failed, calls
+
+
+async def _solve_by_reasoning(
+    runner: AgentRunner,
+    toolbox: ToolBox | None,
+    history: list[Message],
+    tags: CallTags,
+    base: Trajectory,
+    *,
+    settings: ModelSettings,
+    answer_format: str,
+    fmt: str,
+    repair_attempts: int,
+    max_tool_calls: int,
+) -> tuple[Trajectory, list[CallRecord]]:
     def parse(text: str) -> SolverOutput | None:
         return parse_solution(text, answer_format)
 
-    response, record = await runner.call(history, tags)
+    response, record = await runner.call(history, tags, settings=settings)
     calls = [record]
     text = response.text
+    truncated = _cut_off(response)
     tool_calls: list[ToolCall] = []
-    while toolbox is not None and len(tool_calls) < max_tool_calls:
+    while toolbox is not None and len(tool_calls) < max_tool_calls and not truncated:
         code = python_block(text)
         if code is None:
             break
-        call = await toolbox.run_python(agent, code)
+        call = await toolbox.run_python(base.agent, code)
         tool_calls.append(call)
-        runner.emit(ToolCalled(agent=agent, round=round_index, call=call))
-        stated = parse(text)
-        if stated is not None and call.ok and answer_supported(stated.answer, call.output):
-            break
+        runner.emit(ToolCalled(agent=base.agent, round=base.round, call=call))
+        if parse(text) is not None:
+            break  # the reply already states its answer; the output is shown to the judge
         history = [*history, Message("assistant", text), Message("user", tool_feedback(call))]
-        tool_tags = CallTags(role="solver", agent=agent, round=round_index, purpose=f"tool{len(tool_calls)}")
+        tool_tags = CallTags(role="solver", agent=base.agent, round=base.round, purpose=f"tool{len(tool_calls)}")
         try:
-            response, record = await runner.call(history, tool_tags)
+            response, record = await runner.call(history, tool_tags, settings=settings)
         except BudgetExceeded:
             break
         calls.append(record)
         text = response.text
-    parsed = await runner.ask_again(history, text, tags, parse, repair_format=fmt, repair_attempts=repair_attempts)
+        truncated = _cut_off(response)
+    if truncated:
+        # A chain of thought cut at the cap has no answer; its last number is a guess, not a result.
+        cut = base.model_copy(
+            update={
+                "response": text.strip(),
+                "parse_ok": False,
+                "error": "cut off at the token cap",
+                "tool_calls": tool_calls,
+            }
+        )
+        return cut, calls
+    parsed = await runner.ask_again(
+        history, text, tags, parse, repair_format=fmt, repair_attempts=repair_attempts, settings=settings
+    )
     calls.extend(parsed.calls)
     if parsed.value is None:
-        return (
-            Trajectory(
-                agent=agent,
-                role=role,
-                round=round_index,
-                response=parsed.text.strip(),
-                answer=None,
-                parse_ok=False,
-                error="empty reply" if not parsed.text.strip() else "no final answer found",
-                tool_calls=tool_calls,
-            ),
-            calls,
+        failed = base.model_copy(
+            update={
+                "response": parsed.text.strip(),
+                "parse_ok": False,
+                "error": "empty reply" if not parsed.text.strip() else "no final answer found",
+                "tool_calls": tool_calls,
+            }
         )
+        return failed, calls
     out = parsed.value
-    return (
-        Trajectory(
-            agent=agent,
-            role=role,
-            round=round_index,
-            thought=out.thought,
-            response=out.response,
-            answer=out.answer,
-            tool_calls=tool_calls,
-        ),
-        calls,
+    done = base.model_copy(
+        update={"thought": out.thought, "response": out.response, "answer": out.answer, "tool_calls": tool_calls}
     )
+    return done, calls

@@ -13,7 +13,7 @@ from langgraph.graph import END, START, StateGraph
 
 from xolver.config import XolverConfig
 from xolver.graph import nodes
-from xolver.graph.routing import dispatch_judges, dispatch_solvers, route_after_update
+from xolver.graph.routing import dispatch_solvers, route_after_check, route_after_collect, route_after_update
 from xolver.graph.state import SolveContext, SolveState
 
 __all__ = ["build_graph", "graph_builder"]
@@ -28,6 +28,7 @@ def graph_builder(config: XolverConfig) -> StateGraph[Any, Any, Any, Any]:
     # Send-target nodes take their own task type, which StateGraph's typing cannot express.
     g.add_node("solve", cast(Any, nodes.solve))
     g.add_node("collect", nodes.collect)
+    g.add_node("check", nodes.check)
     g.add_node("judge", cast(Any, nodes.judge))
     g.add_node("update_shared", nodes.update_shared_memory)
     g.add_node("verify", nodes.verify)
@@ -37,7 +38,8 @@ def graph_builder(config: XolverConfig) -> StateGraph[Any, Any, Any, Any]:
     g.add_edge("write_tests", "retrieve")
     g.add_conditional_edges("retrieve", partial(dispatch_solvers, cfg=config), ["solve"])
     g.add_edge("solve", "collect")
-    g.add_conditional_edges("collect", dispatch_judges, ["judge", "update_shared"])
+    g.add_conditional_edges("collect", partial(route_after_collect, cfg=config), ["check", "judge", "update_shared"])
+    g.add_conditional_edges("check", partial(route_after_check, cfg=config), ["judge", "update_shared"])
     g.add_edge("judge", "update_shared")
     g.add_conditional_edges("update_shared", partial(route_after_update, cfg=config), ["solve", "verify"])
     g.add_edge("verify", "write_back")

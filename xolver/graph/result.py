@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from xolver.solution import CallRecord, Exemplar, PlannedRole, RoundRecord, Solution, Trajectory, UsageLedger
+from xolver.solution import (
+    AnswerTally,
+    CallRecord,
+    Exemplar,
+    PlannedRole,
+    RoundRecord,
+    Solution,
+    Trajectory,
+    UsageLedger,
+)
 
 __all__ = ["solution_from_state"]
 
@@ -20,18 +29,27 @@ def solution_from_state(
 ) -> Solution:
     """Build a `Solution` from the Xolver graph's state (e.g. the result of ``build_graph(...).ainvoke``)."""
     shared = [Trajectory.model_validate(e) for e in state.get("shared") or []]
+    answer = state.get("answer", "")
+    # `best` is the entry the answer came from: the first shared entry with that answer.
+    from xolver.agents.parsing import answers_match
+
+    best = next((e for e in shared if e.answer is not None and answer and answers_match(e.answer, answer)), None)
+    best = best or (shared[0] if shared else None)
     return Solution(
         problem=state.get("problem", ""),
         answer=state.get("answer", ""),
         answer_format=answer_format,
         answer_source=state.get("answer_source", "none"),
-        best=shared[0] if shared else None,
+        best=best,
         roles=[PlannedRole.model_validate(r) for r in state.get("roles") or []],
         exemplars=[Exemplar.model_validate(e) for e in state.get("exemplars") or []],
         rounds=[RoundRecord.model_validate(r) for r in state.get("rounds_done") or []],
         stop_reason=state.get("stop_reason") or "max_rounds",
         checked=bool(state.get("checked")),
         check=state.get("check", ""),
+        check_kind=state.get("check_kind"),
+        tally=[AnswerTally.model_validate(t) for t in state.get("tally") or []],
+        failures=list(state.get("failures") or []),
         tests=list(state.get("tests") or []),
         synthesized_tests=list(state.get("synthesized_tests") or []),
         memory_written=list(state.get("memory_written") or []),

@@ -1,4 +1,11 @@
-"""Pure functions of state: the shared-memory update, the stop rule and the fan-out routing."""
+"""Pure functions of state: the candidates with their verdicts, the shared-memory update, the stop
+rule and the fan-out routing.
+
+One round: the solvers answer; if independent methods already agree with an executed check the loop
+stops (adaptive compute); otherwise the judge computes the answer blind (once per solve), then gives
+its opinion of each distinct answer of the round when another round will use it, and the next round
+refines. The final answer is chosen by `xolver.graph.aggregation`.
+"""
 
 from __future__ import annotations
 
@@ -8,32 +15,70 @@ from typing import Any
 
 from langgraph.types import Send
 
-from xolver.agents.parsing import normalize_answer
+from xolver.agents.parsing import answers_match, normalize_answer
 from xolver.config import XolverConfig
+from xolver.graph.aggregation import Group, agreement, tally
 from xolver.graph.state import AgentTask, JudgeTask, SolveState
-from xolver.solution import PlannedRole, Trajectory
+from xolver.solution import PlannedRole, TestOutcome, Trajectory
 
-__all__ = ["dispatch_judges", "dispatch_solvers", "route_after_update", "stop_reason", "update_shared"]
+__all__ = [
+    "candidates",
+    "dispatch_judges",
+    "dispatch_solvers",
+    "groups_of",
+    "route_after_check",
+    "route_after_collect",
+    "route_after_update",
+    "stop_reason",
+    "update_shared",
+]
 
 
-def update_shared(old: Sequence[Trajectory], new: Sequence[Trajectory], m: int) -> list[Trajectory]:
-    """The top m of old + new entries by score (the paper's shared-memory update).
+def candidates(state: SolveState) -> list[Trajectory]:
+    """Every trajectory of the solve so far, with its judge verdict (score, critique, tests) applied."""
+    verdicts = {(v["agent"], v["round"]): v for v in state.get("verdicts") or []}
+    out: list[Trajectory] = []
+    for raw in state.get("trajectories") or []:
+        t = Trajectory.model_validate(raw)
+        v = verdicts.get((t.agent, t.round))
+        if v is not None:
+            update: dict[str, Any] = {"score": v.get("score"), "critique": v.get("critique", "")}
+            if v.get("tests"):
+                update["tests"] = [TestOutcome.model_validate(o) for o in v["tests"]]
+            t = t.model_copy(update=update)
+        out.append(t)
+    return out
 
-    Only scored entries with a final answer qualify. Ties are broken, in order, by how many
-    candidates share the entry's (normalised) answer, then by the later round, then by the lower
-    agent index, so the result is deterministic and, when a lenient judge gives everyone full
-    marks, the majority answer comes first.
+
+def groups_of(state: SolveState) -> list[Group]:
+    """The solve's answers grouped and ranked (see `xolver.graph.aggregation`)."""
+    checker = state.get("checker") or {}
+    return tally(candidates(state), checker_answer=checker.get("answer"))
+
+
+def update_shared(entries: Sequence[Trajectory], m: int, *, code: bool = False) -> list[Trajectory]:
+    """The shared memory: the top m candidates of the solve so far.
+
+    Math: ranked by their answer group's weight (votes plus executed checks plus the judge's
+    relative opinion), then by their own judge score, then the later round, then the lower agent.
+    Code: ranked by the share of tests passed (the judge's score), then by how many candidates
+    share the program. Deterministic either way.
     """
-    pool: dict[tuple[int, int], Trajectory] = {}
-    for t in [*old, *new]:
-        if t.score is not None and t.answer is not None:
-            pool[(t.round, t.agent)] = t
-    votes = Counter(normalize_answer(t.answer) for t in pool.values())
+    pool = [t for t in entries if t.answer is not None]
+    if code:
+        votes = Counter(normalize_answer(t.answer) for t in pool)
 
-    def key(t: Trajectory) -> tuple[float, int, int, int]:
-        return (-(t.score or 0.0), -votes[normalize_answer(t.answer)], -t.round, t.agent)
+        def code_key(t: Trajectory) -> tuple[float, int, int, int]:
+            return (-(t.score or 0.0), -votes[normalize_answer(t.answer)], -t.round, t.agent)
 
-    return sorted(pool.values(), key=key)[:m]
+        return sorted(pool, key=code_key)[:m]
+    groups = tally(pool)
+    rank = {id(member): i for i, g in enumerate(groups) for member in g.members}
+
+    def key(t: Trajectory) -> tuple[int, float, int, int]:
+        return (rank.get(id(t), len(groups)), -(t.score if t.score is not None else -1.0), -t.round, t.agent)
+
+    return sorted(pool, key=key)[:m]
 
 
 def stop_reason(state: SolveState, config: XolverConfig) -> str | None:
@@ -41,13 +86,13 @@ def stop_reason(state: SolveState, config: XolverConfig) -> str | None:
     budget = state.get("budget_stop")
     if budget:
         return f"budget_{budget}"
-    shared = state.get("shared") or []
-    if (
-        config.early_stop
-        and len(shared) >= config.agents
-        and all((e.get("score") or 0.0) >= config.perfect_score for e in shared)
-    ):
-        return "perfect_score"
+    if config.early_stop:
+        if config.answer_format == "code":
+            shared = state.get("shared") or []
+            if shared and (shared[0].get("score") or 0.0) >= config.perfect_score and shared[0].get("tests"):
+                return "checked"
+        elif agreement(groups_of(state)):
+            return "agreement"
     if state.get("round", 0) + 1 >= config.total_rounds:
         return "max_rounds"
     return None
@@ -63,16 +108,27 @@ def _latest_by_agent(state: SolveState) -> dict[int, dict[str, Any]]:
 
 def solver_tasks(state: SolveState, config: XolverConfig, round_index: int) -> list[Send]:
     """One `Send` per agent for `round_index`."""
+    from xolver.agents.solver import team_seats
+
     roles = [PlannedRole.model_validate(r) for r in state.get("roles") or []]
+    seats = team_seats(
+        len(roles),
+        methods=config.methods,
+        explore_temperature=config.explore_temperature,
+        code=config.answer_format == "code" or not config.python_tool,
+    )
     exemplars = state.get("exemplars") or []
     show_exemplars = round_index == 0 or config.exemplars_every_round
     latest = _latest_by_agent(state)
     sends = []
-    for agent, role in enumerate(roles):
+    for agent, (role, seat) in enumerate(zip(roles, seats, strict=True)):
         task: AgentTask = {
             "problem": state["problem"],
             "agent": agent,
             "role": role.name,
+            "reason": role.reason,
+            "method": seat.method,
+            "temperature": seat.temperature,
             "round": round_index,
             "exemplars": exemplars if show_exemplars else [],
             "previous": latest.get(agent) if round_index > 0 else None,
@@ -87,21 +143,59 @@ def dispatch_solvers(state: SolveState, cfg: XolverConfig) -> list[Send]:
     return solver_tasks(state, cfg, 0)
 
 
-def dispatch_judges(state: SolveState) -> list[Send] | str:
-    """Fan out one judge per trajectory of the current round; straight on when there is none."""
+def _judge_task(state: SolveState, t: dict[str, Any]) -> JudgeTask:
+    synthesized = list(state.get("synthesized_tests") or [])
+    return {
+        "problem": state["problem"],
+        "trajectory": t,
+        "tests": list(state.get("tests") or []) + synthesized,
+        "synthesized": len(synthesized),
+        "checker": state.get("checker"),
+    }
+
+
+def dispatch_judges(state: SolveState, cfg: XolverConfig | None = None) -> list[Send] | str:
+    """Code tasks: one judge (test run) per trajectory of the current round. Math: one judge opinion
+    per distinct answer of the current round, when another round will read the critiques or the
+    top answers are tied; straight on to the shared-memory update otherwise."""
     current = state.get("round", 0)
-    sends: list[Send] = []
-    for t in state.get("trajectories") or []:
-        if t["round"] == current and t.get("error") != "budget":
-            synthesized = list(state.get("synthesized_tests") or [])
-            task: JudgeTask = {
-                "problem": state["problem"],
-                "trajectory": t,
-                "tests": list(state.get("tests") or []) + synthesized,
-                "synthesized": len(synthesized),
-            }
-            sends.append(Send("judge", task))
-    return sends or "update_shared"
+    now = [t for t in state.get("trajectories") or [] if t["round"] == current and t.get("error") != "budget"]
+    if cfg is None or cfg.answer_format == "code":
+        return [Send("judge", _judge_task(state, t)) for t in now] or "update_shared"
+    last_round = current + 1 >= cfg.total_rounds
+    if last_round:
+        groups = groups_of(state)
+        tied = len(groups) > 1 and abs(groups[0].weight - groups[1].weight) < 1e-9
+        if not tied:
+            return "update_shared"
+    representatives: list[dict[str, Any]] = []
+    for t in now:
+        if t.get("answer") is None:
+            continue
+        if any(answers_match(r["answer"], t["answer"]) for r in representatives):
+            continue
+        representatives.append(t)
+    return [Send("judge", _judge_task(state, t)) for t in representatives] or "update_shared"
+
+
+def route_after_collect(state: SolveState, cfg: XolverConfig) -> list[Send] | str:
+    """After the solvers: stop on agreement, else the blind check (once per solve), else the judges."""
+    if state.get("budget_stop"):
+        return "update_shared"
+    if cfg.answer_format == "code":
+        return dispatch_judges(state, cfg)
+    if cfg.early_stop and agreement(groups_of(state)):
+        return "update_shared"
+    if cfg.blind_check and cfg.python_tool and not state.get("checker_done"):
+        return "check"
+    return dispatch_judges(state, cfg)
+
+
+def route_after_check(state: SolveState, cfg: XolverConfig) -> list[Send] | str:
+    """After the blind check: stop on agreement, else the judges."""
+    if state.get("budget_stop") or (cfg.early_stop and agreement(groups_of(state))):
+        return "update_shared"
+    return dispatch_judges(state, cfg)
 
 
 def route_after_update(state: SolveState, cfg: XolverConfig) -> list[Send] | str:

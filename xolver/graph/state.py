@@ -43,12 +43,17 @@ class SolveState(TypedDict, total=False):
     shared: list[dict[str, Any]]
     rounds_done: Annotated[list[dict[str, Any]], operator.add]
     calls: Annotated[list[dict[str, Any]], operator.add]
+    failures: Annotated[list[str], operator.add]
     budget_stop: Annotated[str | None, _first]
+    checker: dict[str, Any] | None
+    checker_done: bool
     stop_reason: str | None
     answer: str
     answer_source: str
     checked: bool
     check: str
+    check_kind: str | None
+    tally: list[dict[str, Any]]
     memory_written: list[str]
 
 
@@ -58,6 +63,9 @@ class AgentTask(TypedDict):
     problem: str
     agent: int
     role: str
+    reason: str
+    method: str
+    temperature: float
     round: int
     exemplars: list[dict[str, Any]]
     previous: dict[str, Any] | None
@@ -71,6 +79,7 @@ class JudgeTask(TypedDict):
     trajectory: dict[str, Any]
     tests: list[str]
     synthesized: int
+    checker: dict[str, Any] | None
 
 
 @dataclass

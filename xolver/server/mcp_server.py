@@ -30,14 +30,19 @@ __all__ = ["MemoryHit", "SolveResult", "create_mcp_server"]
 _INSTRUCTIONS = """\
 xolver solves hard reasoning problems (math, logic, code) with a team of LLM agents that answer in
 parallel, are scored by a judge, refine over rounds, and draw on a memory of past solved problems.
-Call `solve` with the full problem statement; it returns the verified final answer and a short
-trace. Use `memory_search` to look up past problems, strategies and code fragments."""
+Call `solve` with the full problem statement; it returns the team's final answer, whether an
+executed check (a program, a SymPy substitution, tests) agreed with it, and a short trace. Use
+`memory_search` to look up past problems, strategies and code fragments."""
 
 
 class SolveResult(BaseModel):
     """What the ``solve`` tool returns."""
 
-    answer: str = Field(description="The verified final answer ('' when none could be extracted).")
+    answer: str = Field(description="The team's final answer ('' when none could be extracted).")
+    checked: bool = Field(
+        False, description="Whether an executed check agreed with the answer (never a mere agreement of words)."
+    )
+    check: str = Field("", description="Which check agreed and how, e.g. the judge's blind program printed it.")
     trace: list[str] = Field(description="How the answer was reached: team, scores per round, stop reason.")
     stop_reason: str
     namespace: str
@@ -92,7 +97,8 @@ def create_mcp_server(service: SolveService, *, allow_memory_writes: bool = Fals
     server: MCPServer[Any] = MCPServer("xolver", instructions=_INSTRUCTIONS, version=__version__)
 
     @server.tool(
-        description="Solve a problem with a team of agents and return the verified answer and a short trace. "
+        description="Solve a problem with a team of agents and return the answer, whether an executed check "
+        "agreed with it, and a short trace. "
         "agents: team size (default from the server); rounds: refinement rounds after the first; "
         "namespace: whose memory to use."
     )
@@ -120,6 +126,8 @@ def create_mcp_server(service: SolveService, *, allow_memory_writes: bool = Fals
         totals = solution.usage.totals
         return SolveResult(
             answer=solution.answer,
+            checked=solution.checked,
+            check=solution.check,
             trace=short_trace(solution),
             stop_reason=solution.stop_reason,
             namespace=xolver.config.namespace,

@@ -369,6 +369,9 @@ def _summary(solution: Solution) -> dict[str, Any]:
         "rounds": len(solution.rounds),
         "roles": [r.name for r in solution.roles],
         "best_score": solution.best.score if solution.best is not None else None,
+        "checked": solution.checked,
+        "check": solution.check,
+        "check_kind": solution.check_kind,
     }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from xolver.events import (
     AgentAnswered,
     AgentJudged,
+    BlindChecked,
     Event,
     ExperienceRetrieved,
     MemoryWritten,
@@ -46,7 +47,11 @@ def describe_event(event: Event) -> str | None:
         return f"Round {t.round + 1}: agent {t.agent + 1} ({t.role}) gave {said}."
     if isinstance(event, AgentJudged):
         note = f": {_clip(event.critique, _CRITIQUE_CHARS)}" if event.critique.strip() else ""
-        return f"Round {event.round + 1}: agent {event.agent + 1} scored {event.score:.2f}{note}"
+        verdict = "was not judged (no usable score)" if event.score is None else f"scored {event.score:.2f}"
+        return f"Round {event.round + 1}: agent {event.agent + 1} {verdict}{note}"
+    if isinstance(event, BlindChecked):
+        said = event.answer if event.answer is not None else "no answer"
+        return f"Round {event.round + 1}: the judge's blind check (its own program) printed {said}."
     if isinstance(event, RoundFinished):
         tail = f"; stopping ({event.stop_reason})" if event.stop_reason else ""
         return f"Round {event.round + 1} done: best score {event.best_score:.2f}{tail}."

@@ -15,6 +15,7 @@ from xolver.events import (
     AgentAnswered,
     AgentJudged,
     AgentStarted,
+    BlindChecked,
     Event,
     ExperienceRetrieved,
     MemoryWritten,
@@ -55,8 +56,12 @@ def event_text(event: Event, width: int = 80) -> list[str]:
         result = (c.output.strip().splitlines() or ["(no output)"])[-1] if c.ok else f"failed: {c.error}"
         return [_fit(f"[round {event.round + 1}] agent {event.agent + 1} ran {c.tool}: ", result, width)]
     if isinstance(event, AgentJudged):
-        prefix = f"[round {event.round + 1}] agent {event.agent + 1} judged {event.score:.2f}: "
+        verdict = "unjudged" if event.score is None else f"judged {event.score:.2f}"
+        prefix = f"[round {event.round + 1}] agent {event.agent + 1} {verdict}: "
         return [_fit(prefix, event.critique, width)]
+    if isinstance(event, BlindChecked):
+        said = event.answer if event.answer is not None else "no answer"
+        return [f"[round {event.round + 1}] judge's blind check (its own program): {said}"]
     if isinstance(event, SharedMemoryUpdated):
         lines = [f"shared memory after round {event.round + 1}:"]
         for t in event.entries[:3]:

@@ -23,6 +23,7 @@ from xolver.events import (
     AgentJudged,
     AgentStarted,
     AgentToken,
+    BlindChecked,
     Event,
     ExperienceRetrieved,
     MemoryWritten,
@@ -40,6 +41,8 @@ from xolver.solution import Exemplar, Solution, Trajectory
 __all__ = ["STOP_TEXT", "SolutionPanel", "SolveView", "clip", "line"]
 
 STOP_TEXT = {
+    "agreement": "independent methods agreed and an executed check supports the answer",
+    "checked": "a program passed every test",
     "perfect_score": "every shared-memory entry scored perfectly",
     "max_rounds": "all rounds done",
     "budget_calls": "model-call budget spent",
@@ -122,6 +125,7 @@ class SolveView:
     tokens: int = 0
     cost: float = 0.0
     stop: str | None = None
+    blind_check: str | None = None
     verifying: str | None = None
     answer: str | None = None
     answer_source: str = ""
@@ -162,7 +166,10 @@ class SolveView:
             row.status, row.draft = f"ran {c.tool}", f"[{c.tool} output] {result} "
         elif isinstance(event, AgentJudged):
             row = self.agents.setdefault(event.agent, _AgentRow(role="?"))
-            row.status, row.score, row.critique, row.judging = "judged", event.score, event.critique, ""
+            status = "judged" if event.score is not None else "unjudged"
+            row.status, row.score, row.critique, row.judging = status, event.score, event.critique, ""
+        elif isinstance(event, BlindChecked):
+            self.blind_check = event.answer if event.answer is not None else "(no answer)"
         elif isinstance(event, SharedMemoryUpdated):
             self.shared, self.shared_round = list(event.entries), event.round
         elif isinstance(event, ModelCalled):
@@ -287,6 +294,13 @@ class SolveView:
         if self.planning is not None:
             parts.append(line(("planning roles… ", "yellow"), (_tail(self.planning, width - 16), "italic dim")))
         parts += self.agent_lines(width)
+        if self.blind_check is not None:
+            parts.append(
+                line(
+                    ("judge's blind check: ", "bold"),
+                    (f"its own program printed {clip(self.blind_check, width - 40)}", ""),
+                )
+            )
         parts += self.shared_lines(width)
         if self.stop:
             parts.append(line(("stopping: ", "yellow"), STOP_TEXT.get(self.stop, self.stop)))
@@ -313,15 +327,19 @@ class SolutionPanel:
         answer = Text(s.answer or "(no answer)", style="bold green" if s.answer else "bold red")
         best = s.best
         who = (
-            f"{best.role} (agent {best.agent + 1}, round {best.round + 1}, score {best.score:.2f})"
-            if best and best.score is not None
+            f"{best.role} (agent {best.agent + 1}, round {best.round + 1}, {best.method}"
+            + (f", score {best.score:.2f})" if best.score is not None else ")")
+            if best
             else "-"
         )
+        check = f"checked: {s.check}" if s.checked else "not checked by execution"
+        if len(s.tally) > 1:
+            check += "; votes " + ", ".join(f"{clip(t.answer, 20)}: {t.votes}" for t in s.tally[:4])
         memory = f"memory: {len(s.exemplars)} retrieved, {len(s.memory_written)} written"
         summary = Text(
             f"{len(s.rounds)} round(s), stopped: {STOP_TEXT.get(s.stop_reason, s.stop_reason)}; "
             f"{totals.calls} calls, {totals.total_tokens} tokens, ${totals.cost:.4f}, {s.wall_seconds:.1f} s\n"
-            f"from: {who}\n{memory}",
+            f"from: {who}\n{check}\n{memory}",
             style="dim",
         )
         yield Panel(

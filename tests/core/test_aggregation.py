@@ -1,0 +1,137 @@
+"""The answer's choice cannot fall below a vote: properties of `xolver.graph.aggregation`, and the same
+property through whole solves with a judge that says nothing useful."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.core.scripts import PLAN, by_role, solved, verdict
+from xolver import Xolver
+from xolver.graph.aggregation import agreement, tally
+from xolver.models.base import ModelRequest
+from xolver.models.testing import FunctionModel
+from xolver.solution import Check, Trajectory
+
+ANSWERS = st.sampled_from(["1", "2", "3", "4"])
+
+
+def _candidate(i: int, answer: str, *, score: float | None = None, executed: bool = False) -> Trajectory:
+    checks = [Check(kind="program", agrees=True, detail=f"printed {answer}")] if executed else []
+    method = "program" if executed else "reasoning"
+    return Trajectory(agent=i % 3, role="r", round=i // 3, answer=answer, score=score, checks=checks, method=method)
+
+
+def _majority(answers: list[str]) -> str:
+    """Plain majority vote; ties go to the answer that appeared first."""
+    counts = Counter(answers)
+    best = max(counts.values())
+    return next(a for a in answers if counts[a] == best)
+
+
+UNINFORMATIVE = st.sampled_from(["all-1", "all-0", "none-parse", "mixed-none-and-1"])
+
+
+def _uninformative_score(kind: str, i: int) -> float | None:
+    return {"all-1": 1.0, "all-0": 0.0, "none-parse": None, "mixed-none-and-1": None if i % 2 else 1.0}[kind]
+
+
+@given(answers=st.lists(ANSWERS, min_size=1, max_size=9), judge=UNINFORMATIVE)
+@settings(max_examples=300, deadline=None)
+def test_with_an_uninformative_judge_and_no_executed_check_the_answer_is_the_majority_vote(
+    answers: list[str], judge: str
+) -> None:
+    candidates = [_candidate(i, a, score=_uninformative_score(judge, i)) for i, a in enumerate(answers)]
+    # "mixed" judges some candidates 1 and leaves others unjudged: every judged group scores the same.
+    assert tally(candidates)[0].answer == _majority(answers)
+
+
+@given(
+    answers=st.lists(st.tuples(ANSWERS, st.booleans()), min_size=1, max_size=9),
+    judge=UNINFORMATIVE,
+)
+@settings(max_examples=300, deadline=None)
+def test_an_uninformative_judge_never_changes_the_choice(answers: list[tuple[str, bool]], judge: str) -> None:
+    judged = [_candidate(i, a, score=_uninformative_score(judge, i), executed=e) for i, (a, e) in enumerate(answers)]
+    bare = [_candidate(i, a, executed=e) for i, (a, e) in enumerate(answers)]
+    assert tally(judged)[0].answer == tally(bare)[0].answer
+
+
+@given(answers=st.lists(ANSWERS, min_size=2, max_size=9), favourite=ANSWERS)
+@settings(max_examples=300, deadline=None)
+def test_a_judge_moves_an_answer_by_at_most_half_a_vote(answers: list[str], favourite: str) -> None:
+    """A judge that approves one answer and rejects the rest can only break near-ties."""
+    scored = [_candidate(i, a, score=1.0 if a == favourite else 0.0) for i, a in enumerate(answers)]
+    winner = tally(scored)[0].answer
+    counts = Counter(answers)
+    assert counts[winner] >= max(counts.values()) - 1
+
+
+def test_executed_checks_weigh_most() -> None:
+    # Two unchecked votes for 5 against one program that computed 7 and one agreeing reasoning agent.
+    groups = tally([_candidate(0, "5"), _candidate(1, "5"), _candidate(2, "7", executed=True), _candidate(3, "7")])
+    assert groups[0].answer == "7" and (groups[0].weight, groups[1].weight) == (3.0, 2.0)
+
+
+def test_equivalent_answers_vote_together() -> None:
+    groups = tally([_candidate(0, "1,000"), _candidate(1, "1000.0"), _candidate(2, "$1000$"), _candidate(3, "999")])
+    assert (groups[0].votes, len(groups)) == (3, 2)
+
+
+def test_agreement_needs_two_kinds_of_source_one_executed_and_a_clear_lead() -> None:
+    assert agreement(tally([_candidate(0, "5"), _candidate(1, "5", executed=True)]))
+    # Two reasoning agents agreeing is not enough: nothing was executed.
+    assert not agreement(tally([_candidate(0, "5"), _candidate(1, "5")]))
+    # A program alone is one kind of source.
+    assert not agreement(tally([_candidate(0, "5", executed=True)]))
+    # A lead that is not twice the runner-up is not agreement.
+    close = [_candidate(0, "5"), _candidate(1, "5", executed=True), _candidate(2, "6", executed=True)]
+    assert not agreement(tally(close))
+    # The checker counts as a source of its own.
+    assert agreement(tally([_candidate(0, "5"), _candidate(1, "6")], checker_answer="5"))
+
+
+# --------------------------------------------------------------------------- whole solves
+
+
+def _wrong_answers(agents: int) -> dict[tuple[int, int], str]:
+    """Per (round, agent) answers: all wrong, with a majority that shifts between rounds."""
+    table = {(0, 0): "7", (0, 1): "8", (0, 2): "8", (1, 0): "7", (1, 1): "7", (1, 2): "9", (2, 0): "7"}
+    return {k: v for k, v in table.items() if k[1] < agents}
+
+
+@pytest.mark.parametrize(
+    "judge_reply", ["Critique: perfect.\nScore: 1", "Critique: all wrong.\nScore: 0", "Looks right!"]
+)
+def test_a_stand_in_team_with_a_useless_judge_answers_the_majority_vote(judge_reply: str) -> None:
+    table = _wrong_answers(3)
+
+    def solver(request: ModelRequest) -> str:
+        return solved(table.get((request.tags.round or 0, request.tags.agent or 0), "9"))
+
+    model = FunctionModel(by_role(planner=PLAN, solver=solver, judge=judge_reply))
+    solution = Xolver(model, agents=3, rounds=2, methods=["reasoning"], blind_check=False, memory=None).solve(
+        "What is 2 + 3?"
+    )
+    every = [t.answer for r in solution.rounds for t in r.trajectories if t.answer is not None]
+    assert len(every) == 9
+    assert solution.answer == _majority(every)
+    # The judge was asked (rounds remained), so the property is not vacuous.
+    assert solution.usage.by_role()["judge"].calls >= 2
+
+
+def test_a_judge_that_approves_a_wrong_minority_does_not_override_the_team() -> None:
+    def solver(request: ModelRequest) -> str:
+        return solved("5" if request.tags.agent != 2 else "6")
+
+    def judge(request: ModelRequest) -> str:
+        return verdict(1 if "final answer: 6" in request.messages[-1].content.lower() else 0)
+
+    model = FunctionModel(by_role(planner=PLAN, solver=solver, judge=judge))
+    solution = Xolver(model, agents=3, rounds=1, methods=["reasoning"], blind_check=False, memory=None).solve("2 + 3?")
+    assert solution.answer == "5"
+    assert [t.answer for t in solution.tally] == ["5", "6"]
+    assert verdict  # keeps the helper imported for readers of this file

@@ -1,0 +1,137 @@
+"""How a solve's final answer is chosen: a vote over every candidate, weighted by executed checks.
+
+The rule (pure functions of the candidates; documented in docs/design.md "Choosing the answer"):
+
+1. Every candidate answer of every round and agent is grouped with the answers equivalent to it
+   (`normalize_answer`, then numeric closeness).
+2. Each candidate casts one vote for its group.
+3. Executed evidence adds weight: +1 for each candidate whose answer an executed check produced or
+   confirmed (its own program printed it, a SymPy substitution held), +1 once for the group the
+   judge's blind checker program printed; -1 for each candidate whose answer a substitution refuted.
+4. The judge's opinion moves a group by at most half a vote: ``0.5 * (s - mean)``, where ``s`` is
+   the mean score of the group's judged members and ``mean`` is over all judged groups. Unjudged
+   groups get 0. So a judge that scores everything alike (all 1, all 0, or nothing parses) changes
+   nothing, and with no executed evidence the answer is the plain majority vote: xolver cannot do
+   worse than self-consistency over its own samples because of its judge.
+5. Ties go to more votes, then more executed checks, then the earliest candidate.
+
+The loop stops early on *agreement*: the leading group has sources of at least two kinds (reasoning,
+program, checker, substitution), at least one of them executed, and at least twice the weight of the
+runner-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from xolver.agents.parsing import answers_match
+from xolver.solution import AnswerTally, Trajectory
+
+__all__ = ["Group", "agreement", "tally", "to_records"]
+
+JUDGE_WEIGHT = 0.5
+# Check kinds that count as an executed source for the candidate that carries them.
+_EXECUTED = frozenset({"program", "substitution", "tests"})
+
+
+@dataclass
+class Group:
+    """Candidates that share one answer, with the evidence for it."""
+
+    answer: str
+    members: list[Trajectory] = field(default_factory=list)
+    executed: int = 0
+    refuted: int = 0
+    checker: bool = False
+    judge_adjustment: float = 0.0
+
+    @property
+    def votes(self) -> int:
+        return len(self.members)
+
+    @property
+    def judge_score(self) -> float | None:
+        scores = [m.score for m in self.members if m.score is not None]
+        return sum(scores) / len(scores) if scores else None
+
+    @property
+    def sources(self) -> set[str]:
+        kinds: set[str] = {m.method for m in self.members}
+        kinds |= {c.kind for m in self.members for c in m.checks if c.agrees and c.kind == "substitution"}
+        if self.checker:
+            kinds.add("checker")
+        return kinds
+
+    @property
+    def weight(self) -> float:
+        return self.votes + self.executed + int(self.checker) - self.refuted + self.judge_adjustment
+
+    @property
+    def first(self) -> tuple[int, int]:
+        return min((m.round, m.agent) for m in self.members) if self.members else (1 << 30, 1 << 30)
+
+
+def tally(
+    candidates: Sequence[Trajectory],
+    *,
+    checker_answer: str | None = None,
+    same: Callable[[str, str], bool] = answers_match,
+) -> list[Group]:
+    """Group `candidates` by answer and rank the groups by the rule in the module docstring.
+
+    Candidates without an answer are ignored. `checker_answer` is what the judge's blind program
+    printed (None when there was no such check or it failed); when no candidate has that answer, a
+    group with no members records it, so the evidence is visible, but it can win only on weight.
+    """
+    groups: list[Group] = []
+    for c in candidates:
+        if c.answer is None or not c.answer.strip():
+            continue
+        group = next((g for g in groups if same(g.answer, c.answer)), None)
+        if group is None:
+            group = Group(answer=c.answer)
+            groups.append(group)
+        group.members.append(c)
+        group.executed += sum(1 for k in c.checks if k.agrees and k.kind in _EXECUTED)
+        group.refuted += sum(1 for k in c.checks if not k.agrees and k.kind == "substitution")
+    if checker_answer is not None and checker_answer.strip():
+        match = next((g for g in groups if same(g.answer, checker_answer)), None)
+        if match is None:
+            match = Group(answer=checker_answer)
+            groups.append(match)
+        match.checker = True
+    judged = [g.judge_score for g in groups if g.judge_score is not None]
+    if judged:
+        mean = sum(judged) / len(judged)
+        for g in groups:
+            score = g.judge_score
+            g.judge_adjustment = JUDGE_WEIGHT * (score - mean) if score is not None else 0.0
+    groups.sort(key=lambda g: (-round(g.weight, 9), -g.votes, -(g.executed + g.checker), g.first))
+    return groups
+
+
+def agreement(groups: Sequence[Group]) -> bool:
+    """Whether the evidence is strong enough to stop: see the module docstring."""
+    if not groups or not groups[0].members:
+        return False
+    leader = groups[0]
+    if len(leader.sources) < 2 or leader.executed + int(leader.checker) < 1:
+        return False
+    runner_up = groups[1].weight if len(groups) > 1 else 0.0
+    return leader.weight >= 2 * runner_up
+
+
+def to_records(groups: Sequence[Group]) -> list[AnswerTally]:
+    """The groups as `AnswerTally` records for the `Solution`."""
+    return [
+        AnswerTally(
+            answer=g.answer,
+            votes=g.votes,
+            executed=g.executed + int(g.checker),
+            judge=None if g.judge_score is None else round(g.judge_score, 4),
+            weight=round(g.weight, 4),
+            methods=sorted(g.sources),
+        )
+        for g in groups
+    ]
