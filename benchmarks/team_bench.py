@@ -108,7 +108,17 @@ def canonical_command(args: argparse.Namespace) -> str:
     """The command that regenerates the section: every method, the run's options, ``--write-docs``."""
     words = ["python", "benchmarks/team_bench.py", "--dataset", args.dataset, "--data", args.data]
     words += ["--limit", str(args.limit), "--model", args.model]
-    for option in ("expect_sha256", "max_tokens", "agents", "rounds", "concurrency", "api_base", "max_concurrency"):
+    for option in (
+        "model_file",
+        "expect_sha256",
+        "server",
+        "max_tokens",
+        "agents",
+        "rounds",
+        "concurrency",
+        "api_base",
+        "max_concurrency",
+    ):
         value = getattr(args, option)
         if value is not None:
             words += ["--" + option.replace("_", "-"), str(value)]
@@ -239,8 +249,8 @@ def run_method(args: argparse.Namespace, method: str, model: dict[str, Any]) -> 
 
 
 def _model_record(args: argparse.Namespace) -> dict[str, Any]:
-    path = model_file(args.model)
-    record: dict[str, Any] = {"spec": args.model, "expected_sha256": args.expect_sha256}
+    path = args.model_file or model_file(args.model)
+    record: dict[str, Any] = {"spec": args.model, "expected_sha256": args.expect_sha256, "server": args.server}
     if path is None:
         if args.expect_sha256:
             raise UserError(f"--expect-sha256 needs a local model file, and {args.model!r} is not one")
@@ -261,6 +271,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--limit", required=True, type=int, help="the first N problems")
     parser.add_argument("--model", default="local", help="as for xolver eval (default: local)")
     parser.add_argument("--expect-sha256", help="refuse to run unless the local model file has this SHA-256")
+    parser.add_argument(
+        "--model-file",
+        type=Path,
+        help="the GGUF a server behind --api-base was started with (its SHA-256 is recorded and checked)",
+    )
+    parser.add_argument(
+        "--server", help="how the model server was started, recorded verbatim with the results (documentation only)"
+    )
     passed = parser.add_argument_group("passed to xolver eval run (left to its defaults when not given)")
     passed.add_argument("--max-tokens", type=int)
     passed.add_argument("--agents", type=int, help="xolver only")

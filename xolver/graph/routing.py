@@ -34,6 +34,10 @@ __all__ = [
 ]
 
 
+# The judge's opinions per round: of the leading answers only, since the rest cannot win on them.
+OPINIONS_PER_ROUND = 2
+
+
 def candidates(state: SolveState) -> list[Trajectory]:
     """Every trajectory of the solve so far, with its judge verdict (score, critique, tests) applied."""
     verdicts = {(v["agent"], v["round"]): v for v in state.get("verdicts") or []}
@@ -155,26 +159,25 @@ def _judge_task(state: SolveState, t: dict[str, Any]) -> JudgeTask:
 
 
 def dispatch_judges(state: SolveState, cfg: XolverConfig | None = None) -> list[Send] | str:
-    """Code tasks: one judge (test run) per trajectory of the current round. Math: one judge opinion
-    per distinct answer of the current round, when another round will read the critiques or the
-    top answers are tied; straight on to the shared-memory update otherwise."""
+    """Code tasks: one judge (test run) per trajectory of the current round. Math: the judge's
+    opinion of the two leading answers of the round, when another round will read the critiques;
+    straight on to the shared-memory update otherwise (an opinion moves a vote by at most half a
+    vote, so in the last round it would only buy a tie-break)."""
     current = state.get("round", 0)
     now = [t for t in state.get("trajectories") or [] if t["round"] == current and t.get("error") != "budget"]
     if cfg is None or cfg.answer_format == "code":
         return [Send("judge", _judge_task(state, t)) for t in now] or "update_shared"
-    last_round = current + 1 >= cfg.total_rounds
-    if last_round:
-        groups = groups_of(state)
-        tied = len(groups) > 1 and abs(groups[0].weight - groups[1].weight) < 1e-9
-        if not tied:
-            return "update_shared"
+    if current + 1 >= cfg.total_rounds:
+        return "update_shared"
     representatives: list[dict[str, Any]] = []
-    for t in now:
-        if t.get("answer") is None:
-            continue
-        if any(answers_match(r["answer"], t["answer"]) for r in representatives):
-            continue
-        representatives.append(t)
+    for group in groups_of(state):
+        member = next(
+            (t for t in now if t.get("answer") is not None and answers_match(group.answer, t["answer"])), None
+        )
+        if member is not None:
+            representatives.append(member)
+        if len(representatives) == OPINIONS_PER_ROUND:
+            break
     return [Send("judge", _judge_task(state, t)) for t in representatives] or "update_shared"
 
 
