@@ -176,7 +176,7 @@ async def blind_check(
     The program runs in the sandbox (session "judge"); a failing one is sent back with its error up
     to `repair_attempts` times. Returns None when no program printed an answer.
     """
-    from xolver.agents.solver import _PRINT_HINT, program_answer, python_block
+    from xolver.agents.solver import _PRINT_HINT, latex_answer, program_answer, python_block
 
     hint = _PRINT_HINT.get(answer_format, _PRINT_HINT["auto"])
     history = [
@@ -201,6 +201,7 @@ async def blind_check(
             call = await toolbox.run_python(_CHECKER_SESSION, code)
             answer = program_answer(call.output, answer_format) if call.ok else None
             if answer is not None:
+                answer = await latex_answer(toolbox, _CHECKER_SESSION, answer, answer_format)
                 return BlindCheck(answer=answer, code=code, output=call.output), calls
             feedback = (
                 f"Your program {'failed: ' + str(call.error) if not call.ok else 'printed nothing'}. Output:\n"

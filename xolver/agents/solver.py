@@ -209,6 +209,30 @@ def program_answer(output: str, answer_format: str) -> str | None:
     return line
 
 
+_TO_LATEX = """
+import sympy as _sp
+try:
+    _v = _sp.sympify({text!r}, rational=False)
+    print(_sp.latex(_v))
+except Exception:
+    print({text!r})
+"""
+
+
+async def latex_answer(toolbox: ToolBox, session: int, answer: str, answer_format: str) -> str:
+    """A program's printed answer in LaTeX (``pi/2`` -> ``\\frac{\\pi}{2}``), so it votes with and is
+    graded like the reasoning seats' boxed answers. Numbers and integer tasks pass through. The
+    conversion runs in the sandbox: the text came from an untrusted program, and sympify evaluates.
+    """
+    if answer_format in {"integer", "choice", "code", "text"} or re.fullmatch(r"-?\d+(?:\.\d+)?", answer):
+        return answer
+    if "\\" in answer or len(answer) > 200:
+        return answer  # already LaTeX, or not a value
+    call = await toolbox.run_python(session, _TO_LATEX.format(text=answer))
+    converted = call.output.strip().splitlines()[-1].strip() if call.ok and call.output.strip() else ""
+    return converted or answer
+
+
 def _tidy_number(text: str) -> str:
     try:
         value = float(text)
@@ -352,6 +376,7 @@ async def _solve_by_program(
             runner.emit(ToolCalled(agent=base.agent, round=base.round, call=call))
             answer = program_answer(call.output, answer_format) if call.ok else None
             if answer is not None:
+                answer = await latex_answer(toolbox, base.agent, answer, answer_format)
                 sections = split_sections(text, SECTIONS)
                 response_text = f"```python\n{code}\n```\nIt printed:\n```\n{excerpt(call.output, 400)}\n```"
                 check = Check(kind="program", agrees=True, detail=f"its program printed {answer}")

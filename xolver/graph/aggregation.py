@@ -3,7 +3,7 @@
 The rule (pure functions of the candidates; documented in docs/design.md "Choosing the answer"):
 
 1. Every candidate answer of every round and agent is grouped with the answers equivalent to it
-   (`normalize_answer`, then numeric closeness).
+   (`normalize_answer`, numeric closeness, then math-verify for symbolic answers).
 2. Each candidate casts one vote for its group.
 3. Executed evidence adds weight: +1 for each candidate whose answer an executed check produced or
    confirmed (its own program printed it, a SymPy substitution held), +1 once for the group the
@@ -24,13 +24,39 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from xolver.agents.parsing import answers_match
+from xolver.agents.parsing import answers_match, normalize_answer
 from xolver.solution import AnswerTally, Trajectory
 
-__all__ = ["Group", "agreement", "tally", "to_records"]
+__all__ = ["Group", "agreement", "same_answer", "tally", "to_records"]
 
 JUDGE_WEIGHT = 0.5
+
+
+def same_answer(a: str, b: str) -> bool:
+    """Whether two answers vote together: equal normal forms or close numbers (`answers_match`), else,
+    for answers that are not both plain numbers, math-verify's equivalence ("pi/2" and
+    "\\frac{\\pi}{2}"), the checker the eval grades with."""
+    if answers_match(a, b):
+        return True
+    if _plain_number(a) and _plain_number(b):
+        return False
+    return _math_equivalent(*sorted((a.strip(), b.strip())))
+
+
+def _plain_number(text: str) -> bool:
+    return normalize_answer(text).lstrip("-").replace("/", "").replace(".", "").isdigit()
+
+
+@lru_cache(maxsize=4096)
+def _math_equivalent(a: str, b: str) -> bool:
+    from xolver.eval.checking import answers_equivalent
+
+    try:
+        return answers_equivalent(a, b)
+    except Exception:  # an unparseable answer is simply not equivalent
+        return False
 # Check kinds that count as an executed source for the candidate that carries them.
 _EXECUTED = frozenset({"program", "substitution", "tests"})
 
@@ -76,7 +102,7 @@ def tally(
     candidates: Sequence[Trajectory],
     *,
     checker_answer: str | None = None,
-    same: Callable[[str, str], bool] = answers_match,
+    same: Callable[[str, str], bool] = same_answer,
 ) -> list[Group]:
     """Group `candidates` by answer and rank the groups by the rule in the module docstring.
 
