@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from tests.core.scripts import PLAN, solved, verdict
+from tests.core.scripts import PLAN, program, solved, verdict, wants_program
 from xolver.models.base import ModelRequest
 
 
@@ -40,10 +40,13 @@ def running(app: Any) -> Iterator[str]:
 
 
 def reply(request: ModelRequest) -> str:
-    """Planner, solver and judge replies of a team that gets 17 * 23 right in one round."""
+    """Planner, solver and judge replies of a team that gets 17 * 23 right in one round (reasoning
+    and the program seat agree, so no judge is called)."""
     role = request.tags.role
     if role == "planner":
         return PLAN
+    if wants_program(request):
+        return program("391")
     if role == "judge":
         return verdict(1)
     return solved("391")

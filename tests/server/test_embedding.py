@@ -28,6 +28,7 @@ class Parent(TypedDict, total=False):
     question: str
     tenant: str
     result: str
+    checked: bool
     calls: int
     log: Annotated[list[str], operator.add]
 
@@ -53,10 +54,10 @@ def _parent(node: Any) -> Any:
 async def test_xolver_node_in_a_parent_graph_with_its_own_state_and_checkpointer() -> None:
     store = InMemoryExperienceStore()
     model = FunctionModel(reply, name="function")
-    xo = Xolver(model, agents=2, rounds=1, memory=store)
+    xo = Xolver(model, agents=2, rounds=1, memory=store, early_stop=False)  # no early stop: the judge runs
 
     def keep(solution: Solution) -> dict[str, Any]:
-        return {"result": solution.answer, "calls": solution.usage.totals.calls}
+        return {"result": solution.answer, "checked": solution.checked, "calls": solution.usage.totals.calls}
 
     graph = _parent(xolver_node(xo, problem="question", output=keep, namespace="tenant"))
     config: Any = {"configurable": {"thread_id": "t1"}}
@@ -74,14 +75,16 @@ async def test_xolver_node_in_a_parent_graph_with_its_own_state_and_checkpointer
     kinds = [type(event) for _, event in custom]
     assert RolesPlanned in kinds and AgentJudged in kinds and Verified in kinds
     inner_nodes = {node for ns, chunk in updates if ns for node in chunk}
-    assert {"plan", "solve", "judge", "verify"} <= inner_nodes
+    assert {"plan", "solve", "check", "judge", "verify"} <= inner_nodes
     assert [next(iter(chunk)) for ns, chunk in updates if not ns] == ["intake", "solve", "report"]
 
     # The parent's checkpointer holds the parent's state, with the answer mapped into it.
     snapshot = await graph.aget_state(config)
     assert snapshot.values["result"] == "391"
-    # plan, 2 solvers, 2 judges, and the distillation that files the solve into memory
-    assert snapshot.values["calls"] == len(model.requests) == 6
+    assert snapshot.values["checked"]  # the node gave the solve a sandbox: the programs ran
+    # plan, 2 solvers, the judge's blind check, 1 judge opinion (one distinct answer), 2 solvers of the
+    # last round (not judged), and the distillation that files the solve into memory
+    assert snapshot.values["calls"] == len(model.requests) == 8
     assert snapshot.values["log"] == ["got: What is 17 * 23?", "answer: 391"]
     assert snapshot.next == ()
     # The namespace came from the parent state.

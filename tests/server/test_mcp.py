@@ -14,7 +14,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from tests.core.fake_openai import fake_openai_server
-from tests.core.scripts import PLAN, solved, verdict
+from tests.core.scripts import PLAN, program, solved, verdict
 
 pytestmark = pytest.mark.slow
 
@@ -25,6 +25,8 @@ def _respond(body: dict[str, Any]) -> tuple[int, str]:
         return 200, PLAN
     if "Candidate solution" in prompt:
         return 200, verdict(1)
+    if "```python\n<the program" in prompt:  # a program seat, or the judge's blind check
+        return 200, program("391")
     return 200, solved("391")
 
 
@@ -58,7 +60,11 @@ async def test_list_and_call_solve_and_search_memory() -> None:
             assert data["answer"] == "391"
             assert data["namespace"] == "alice"
             assert data["trace"][0] == "team: Calculator"
-            assert data["calls"] == len(requests) == 4  # planner, one solver, one judge, the distillation
+            # planner, one (reasoning) solver, the judge's blind check, whose program agrees: no judge
+            # opinion and no second round; then the distillation
+            assert data["calls"] == len(requests) == 4
+            assert data["stop_reason"] == "agreement" and data["checked"] and data["check"]
+            assert progress[-1].startswith("Answer: 391 (from ") and "Checked: " in progress[-1]
             assert all(r["_auth"] == "Bearer test-key" for r in requests)
 
             # The verified solve was written back to alice's memory, and only hers.

@@ -44,19 +44,39 @@ def _prompt_tokens(model: FunctionModel) -> int:
     return sum(len(m.content.split()) for r in model.requests for m in r.messages)
 
 
-def test_completion_returns_the_answer_and_counts_every_internal_call(base: str, model: FunctionModel) -> None:
-    client = openai.OpenAI(base_url=base, api_key="unused", max_retries=0)
-    response = client.chat.completions.create(model="xolver", messages=QUESTION)  # type: ignore[arg-type]
+def test_completion_returns_the_answer_and_counts_every_internal_call(model: FunctionModel) -> None:
+    # No early stop, so every kind of internal call is made: 1 planner + 3 solvers, the judge's blind
+    # check, 1 judge opinion (one distinct answer), then 3 solvers of the last round (not judged);
+    # the verifier reads the answer without a call.
+    with running(create_app(_service(model, early_stop=False), ServerSettings(request_timeout=60))) as url:
+        client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
+        response = client.chat.completions.create(model="xolver", messages=QUESTION)  # type: ignore[arg-type]
     assert response.choices[0].message.content == "391"
     assert response.choices[0].finish_reason == "stop"
     assert response.usage is not None
-    # 1 planner + 3 solvers + 3 judges; the verifier reads the boxed answer without a call.
     extra = response.model_extra or {}
-    assert extra["xolver"]["calls"] == len(model.requests) == 7
+    assert extra["xolver"]["calls"] == len(model.requests) == 9
+    assert [r.tags.purpose for r in model.requests if r.tags.role == "judge"] == ["blind_check", "answer"]
     assert response.usage.prompt_tokens == _prompt_tokens(model)
     assert response.usage.total_tokens == response.usage.prompt_tokens + response.usage.completion_tokens
+    assert extra["xolver"]["stop_reason"] == "max_rounds" and extra["xolver"]["check_kind"] == "checker"
     trace = (response.choices[0].message.model_extra or {})["reasoning_content"]
     assert "Team: Calculator, Checker, Modeler." in trace and "scored 1.00" in trace
+    assert "Answer: 391 (from " in trace and "Checked: " in trace
+
+
+def test_agreeing_methods_stop_without_a_judge(base: str, model: FunctionModel) -> None:
+    client = openai.OpenAI(base_url=base, api_key="unused", max_retries=0)
+    response = client.chat.completions.create(model="xolver", messages=QUESTION)  # type: ignore[arg-type]
+    assert response.choices[0].message.content == "391"
+    # Reasoning and the program seat agree in the first round: 1 planner + 3 solvers, no judge.
+    assert [r.tags.role for r in model.requests] == ["planner", "solver", "solver", "solver"]
+    extra = response.model_extra or {}
+    assert extra["xolver"]["calls"] == 4 and extra["xolver"]["stop_reason"] == "agreement"
+    assert extra["xolver"]["checked"] and extra["xolver"]["check_kind"] == "program"
+    trace = (response.choices[0].message.model_extra or {})["reasoning_content"]
+    assert "stopping (agreement)" in trace and "Answer: 391 (from " in trace and "Checked: " in trace
+    assert "scored" not in trace
 
 
 def test_per_request_team_options_through_extra_body(base: str, model: FunctionModel) -> None:
@@ -77,7 +97,7 @@ def test_models_list(base: str) -> None:
 
 def test_streaming_carries_progress_while_the_solve_runs_then_the_answer() -> None:
     # The judge waits until the client has seen an agent's answer: a server that buffered the
-    # stream until the end would never let it go on.
+    # stream until the end would never let it go on. No early stop, so the judge is called.
     seen_answer = threading.Event()
 
     async def model_fn(request: ModelRequest) -> str:
@@ -86,7 +106,7 @@ def test_streaming_carries_progress_while_the_solve_runs_then_the_answer() -> No
         return reply(request)
 
     model = FunctionModel(model_fn, name="function")
-    with running(create_app(_service(model, rounds=0))) as url:
+    with running(create_app(_service(model, early_stop=False))) as url:
         client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
         stream = client.chat.completions.create(
             model="xolver",
@@ -115,6 +135,7 @@ def test_streaming_carries_progress_while_the_solve_runs_then_the_answer() -> No
     text = "".join(reasoning)
     assert "Team: Calculator, Checker, Modeler." in text
     assert "Round 1 done: best score 1.00" in text
+    assert text.rstrip().splitlines()[-1].startswith("Answer: 391 (from ")
     assert usage is not None and usage.prompt_tokens == _prompt_tokens(model)
 
 
@@ -153,7 +174,7 @@ def test_api_key_required_when_configured(model: FunctionModel) -> None:
         assert httpx.get(f"{url}/models").status_code == 401  # no Authorization header at all
         good = openai.OpenAI(base_url=url, api_key="s3cret", max_retries=0)
         assert good.chat.completions.create(model="xolver", messages=QUESTION).choices[0].message.content == "391"  # type: ignore[arg-type]
-    assert len(model.requests) == 7  # refused requests never reached the model
+    assert len(model.requests) == 4  # one solve (planner, 3 solvers): refused requests never reached the model
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from tests.core.scripts import PLAN, by_role, solved, verdict
+from tests.core.scripts import PLAN, by_role, program, solved, verdict
 from xolver.config import XolverConfig
 from xolver.errors import TransientModelError
 from xolver.memory.bm25 import InMemoryExperienceStore
@@ -29,7 +29,28 @@ from xolver.ui.transcript import Turn
 
 
 def good_model(answer: str = "391") -> FunctionModel:
+    """A team that agrees at once: reasoning and the program seat both give `answer`, so no judge is asked."""
     return FunctionModel(by_role(planner=PLAN, solver=solved(answer), judge=verdict(1, "correct"), verifier=answer))
+
+
+def split_model() -> FunctionModel:
+    """A team that disagrees at first, so the judge is asked (run it with ``rounds=1``).
+
+    In the first round the program seat (agent 2) prints 381 and agent 1 reasons its way to 391;
+    the judge's blind check prints 391, which only ties the vote; the judge scores 391 1 ("correct")
+    and 381 0 ("wrong carry"); in the second round both agents give 391 and agree.
+    """
+
+    def solver(request: ModelRequest) -> str:
+        wrong = request.tags.agent == 1 and request.tags.round == 0
+        return solved("381" if wrong else "391")
+
+    def judge(request: ModelRequest) -> str:
+        if "Candidate's final answer: 381" in request.messages[-1].content:
+            return verdict(0, "wrong carry")
+        return verdict(1, "correct")
+
+    return FunctionModel(by_role(planner=PLAN, solver=solver, judge=judge, verifier="391", blind="391"))
 
 
 def session(
@@ -38,13 +59,14 @@ def session(
     *,
     width: int = 80,
     terminal: bool = False,
+    rounds: int = 0,
     **kwargs: Any,
 ) -> tuple[ChatSession, Console]:
     console = Console(file=io.StringIO(), width=width, force_terminal=terminal)
     chat = ChatSession(
         console,
         ScriptedReader(inputs),
-        config=XolverConfig(agents=2, rounds=0),
+        config=XolverConfig(agents=2, rounds=rounds),
         model=model or good_model(),
         clock=lambda: 0.0,
         **kwargs,
@@ -66,26 +88,28 @@ def plain(out: str) -> str:
 
 
 def test_a_question_is_answered_with_the_team_in_plain_text() -> None:
-    chat, console = session(["What is 17 * 23?", "/quit"])
+    chat, console = session(["What is 17 * 23?", "/quit"], split_model(), rounds=1)
     assert run(chat) == 0
     out = text(console)
     assert "\x1b" not in out  # not a terminal: no control codes
     assert "› What is 17 * 23?" in out  # piped input is echoed
     assert "roles: 1. Calculator, 2. Checker" in out
-    assert "[round 1] agent 1 judged 1.00: correct" in out
-    assert "verified answer: 391 (boxed)" in out
+    assert "[round 1] judge's blind check (its own program): 391" in out
+    assert "[round 1] agent 1 judged 1.00: correct" in out and "[round 1] agent 2 judged 0.00: wrong carry" in out
+    assert "answer: 391 (" in out and "checked: the judge's own program" in out
     assert out.rstrip().endswith("bye")
     assert chat.turns[0].solution is not None and chat.turns[0].solution.answer == "391"
 
 
 def test_live_view_on_a_terminal_ends_with_team_and_answer_panel() -> None:
-    chat, console = session(["What is 17 * 23?"], terminal=True, width=100)
+    chat, console = session(["What is 17 * 23?"], split_model(), terminal=True, width=100, rounds=1)
     assert run(chat) == 0
     out = text(console)
     assert "\x1b[" in out  # drawn live
     out = plain(out)
     final = out[out.rindex("What is 17 * 23?") :]
     assert "Calculator" in final and "1.00" in final and "╭─ answer" in final and "391" in final
+    assert "checked: the judge's own program" in final
 
 
 def test_follow_up_turns_see_the_conversation() -> None:
@@ -126,7 +150,7 @@ def test_slash_commands(tmp_path: Path) -> None:
             "/cost",
             "What is 17 * 23?",
             "/agents 3",
-            "/rounds 1",
+            "/rounds 2",
             "/view compact",
             "/model other/model",
             "/memory stats",
@@ -138,6 +162,8 @@ def test_slash_commands(tmp_path: Path) -> None:
             "/exit",
             "never read",
         ],
+        split_model(),
+        rounds=1,
         memory=store,
         memory_label="test store",
         model_factory=factory,
@@ -147,12 +173,12 @@ def test_slash_commands(tmp_path: Path) -> None:
     assert "/memory search QUERY" in out and "/save FILE" in out  # /help
     assert out.count("no solve yet: ask a question first") == 2  # /trace and /save before any solve
     assert "no solves yet" in out  # /cost before any solve
-    assert "agents: 3" in out and "rounds: 1 after the first (2 in all)" in out and "view: compact" in out
+    assert "agents: 3" in out and "rounds: 2 after the first (3 in all)" in out and "view: compact" in out
     assert made == ["other/model"] and "model: function" in out
-    assert chat.config.agents == 3 and chat.config.rounds == 1 and chat.config.model == "other/model" and chat.compact
+    assert chat.config.agents == 3 and chat.config.rounds == 2 and chat.config.model == "other/model" and chat.compact
     assert "test store" in out and "records in 'default'  2" in out  # the solve wrote one back
     assert "[problem] Multiply 17 by 23 quickly" in out and "→ 391" in out
-    assert "agent 2 · Checker · score 1.00" in out  # /trace
+    assert "agent 1 · Calculator · score 1.00" in out and "agent 2 · Checker · score 0.00" in out  # /trace
     assert "last solve by role" in out  # /cost
     saved = Solution.model_validate_json((tmp_path / "last.json").read_text())
     assert saved.answer == "391" and [r.name for r in saved.roles] == ["Calculator", "Checker"]
@@ -205,20 +231,19 @@ def test_memory_commands_without_a_store() -> None:
 
 
 def test_provider_error_is_a_panel_and_the_session_goes_on() -> None:
-    calls = {"n": 0}
-
+    # The provider is down for the whole first solve: a solve survives some failed calls, but one
+    # in which every call failed is a model error.
     def flaky(request: ModelRequest) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 1:
+        if any("(provider down)" in m.content for m in request.messages):
             return TransientModelError("openai/x: rate limited after 3 retries", model="openai/x")
         return by_role(planner=PLAN, solver=solved("391"), judge=verdict(1), verifier="391")(request)
 
-    chat, console = session(["What is 17 * 23?", "What is 17 * 23?"], FunctionModel(flaky))
+    chat, console = session(["What is 17 * 23? (provider down)", "What is 17 * 23?"], FunctionModel(flaky), width=120)
     assert run(chat) == 0
     out = text(console)
     assert "╭─ model error" in out and "rate limited after 3 retries" in out and "Traceback" not in out
     assert [t.outcome for t in chat.turns] == ["error", "answered"]
-    assert "verified answer: 391" in out
+    assert "answer: 391 (" in out
 
 
 def test_an_unexpected_failure_in_a_solve_does_not_end_the_session() -> None:
@@ -299,16 +324,21 @@ def test_chat_command_with_piped_input(
         if "expert roles" in prompt:
             return 200, PLAN
         if "Candidate solution" in prompt:
-            return 200, verdict(1, "checked by hand")
+            wrong = "Candidate's final answer: 381" in prompt
+            return 200, verdict(0, "wrong carry") if wrong else verdict(1, "checked by hand")
+        if "```python\n<the program" in prompt:  # a program seat, or the judge's blind check
+            # The program seat's first program is wrong, so the team disagrees and the judge is asked.
+            return 200, program("381" if "Solve the problem by writing" in prompt else "391")
         return 200, solved("391")
 
     out_file = tmp_path / "s.json"
     monkeypatch.setattr("sys.stdin", io.StringIO(f"What is 17 * 23?\n/save {out_file}\n/bogus\n"))
     with fake_openai_server(respond) as (base, _), allow_model_requests():
-        code = main(["chat", "-m", "openai/tiny", "--api-base", base, "-a", "2", "-r", "0", "--compact"])
+        code = main(["chat", "-m", "openai/tiny", "--api-base", base, "-a", "2", "-r", "1", "--compact"])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "checked by hand" in out and "answer: 391" in out and "unknown command /bogus" in out
+    assert "checked by hand" in out and "wrong carry" in out and "unknown command /bogus" in out
+    assert "answer: 391 (" in out and "checked: the judge's own program" in out
     assert json.loads(out_file.read_text())["answer"] == "391"
     assert main(["show", str(out_file)]) == 0
     assert "391" in capsys.readouterr().out

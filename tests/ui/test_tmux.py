@@ -22,7 +22,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.core.fake_openai import fake_openai_server
-from tests.core.scripts import PLAN, solved, verdict
+from tests.core.scripts import PLAN, program, solved, verdict
 
 pytestmark = [
     pytest.mark.slow,
@@ -94,10 +94,14 @@ def model_server() -> Iterator[tuple[str, threading.Event, threading.Event]]:
         if "expert roles" in prompt:
             return 200, PLAN
         if "Candidate solution" in prompt:
-            return 200, verdict(1, "checked by multiplying back")
+            wrong = "Candidate's final answer: 381" in prompt
+            return 200, verdict(0, "wrong carry") if wrong else verdict(1, "checked by multiplying back")
         if "SLOW" in prompt:
             slow_started.set()
             release.wait(WAIT)
+        if "```python\n<the program" in prompt:  # a program seat, or the judge's blind check
+            # The program seat's first program is wrong, so the team disagrees and the judge is asked.
+            return 200, program("381" if "Solve the problem by writing" in prompt else "391")
         return 200, solved("391")
 
     with fake_openai_server(respond) as (base, _):
@@ -120,7 +124,7 @@ def test_chat_in_a_real_terminal(tmp_path: Path, model_server: tuple[str, thread
         "PATH": os.environ.get("PATH", ""),
         "HOME": os.environ.get("HOME", str(tmp_path)),
     }
-    chat = f"{_quote(sys.executable)} -m xolver chat -m openai/tiny --api-base {base} --agents 2 --rounds 0"
+    chat = f"{_quote(sys.executable)} -m xolver chat -m openai/tiny --api-base {base} --agents 2 --rounds 1"
     pane = Pane(chat, env=env)
     try:
         pane.wait_for(lambda s: "xolver chat" in s and "›" in s, "the prompt")

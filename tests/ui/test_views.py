@@ -119,10 +119,16 @@ EVENTS: list[tuple[Event, list[str]]] = [
         RoundFinished(round=1, best_score=1.0, stop_reason="perfect_score"),
         ["stopping after round 2: every shared-memory entry scored perfectly"],
     ),
-    (Verified(answer="391", source="boxed"), ["verified answer: 391 (boxed)"]),
+    (Verified(answer="391", source="boxed"), []),  # the answer is shown with SolveFinished, with its check
     (MemoryWritten(ids=["m1"]), ["memory: wrote 1 record(s)"]),
     (ModelCalled(call=CallRecord(role="solver")), []),
-    (SolveFinished(solution=solution()), ["answer: 391", "2 calls, 45 tokens, $0.0010, 1.5 s"]),
+    (SolveFinished(solution=solution()), ["answer: 391 (boxed)", "2 calls, 45 tokens, $0.0010, 1.5 s"]),
+    (
+        SolveFinished(
+            solution=solution().model_copy(update={"checked": True, "check_kind": "program", "check": "printed 391"})
+        ),
+        ["answer: 391 (boxed)", "checked: printed 391", "2 calls, 45 tokens, $0.0010, 1.5 s"],
+    ),
 ]
 
 
@@ -242,7 +248,8 @@ def test_solve_finished_sets_time_and_answer() -> None:
 def test_solution_panel(width: int) -> None:
     out = render(SolutionPanel(solution()), width)
     assert "╭─ answer" in out and "391" in out
-    assert "from: Calculator (agent 1, round 1, score 1.00)" in out
+    assert "from: Calculator (agent 1, round 1, reasoning, score 1.00)" in out
+    assert "not checked by execution" in out
     assert "memory: 1 retrieved, 1 written" in out and "$0.0010" in out
 
 
@@ -258,7 +265,8 @@ def test_trace_shows_every_round_and_usage() -> None:
         "judge: wrong carry",
         "response: so 381",
         "shared memory after the round:",
-        "verified answer: 391 (boxed)",
+        "answer: 391 (boxed)",
+        "not checked by execution",
         "memory written: m1",
         "planner",
         "solver",
@@ -281,7 +289,10 @@ def test_transcript_markdown() -> None:
     )
     assert md.startswith("# xolver chat transcript")
     assert "## 1. What is 17 * 23?" in md and "**Answer:** 391" in md
-    assert "  - Checker (agent 2): `381` score 0.00 — wrong carry" in md
+    assert "  - Checker (agent 2, reasoning): `381` score 0.00 — wrong carry" in md
+    assert "Not checked by execution." in md and "Checked:" not in md
+    checked = solution().model_copy(update={"checked": True, "check_kind": "program", "check": "printed 391"})
+    assert "Checked: printed 391." in transcript_markdown([Turn("What is 17 * 23?", checked)])
     assert "## 2. line one" in md and "```text\nline one\nline two\n```" in md and "*error*: rate limited" in md
 
 

@@ -2,7 +2,7 @@
 
 `xolver_node` returns an async node function. It maps the parent's state to the Xolver graph's
 input (``{"problem": ...}``), runs the compiled graph as a subgraph with its dependencies passed
-as runtime context (model, memory, budget), and maps the result back to a parent state update.
+as runtime context (model, memory, budget, the Python sandbox), and maps the result back to a parent state update.
 
 Because the graph runs inside the node with the parent's run config, LangGraph treats it as a
 subgraph: it uses the parent's checkpointer (no checkpointer of its own), and its custom events
@@ -23,6 +23,7 @@ from xolver.graph.builder import build_graph
 from xolver.graph.result import solution_from_state
 from xolver.graph.state import SolveContext
 from xolver.solution import Solution
+from xolver.tools.toolbox import ToolBox
 
 __all__ = ["solution_from_state", "xolver_node"]
 
@@ -80,17 +81,24 @@ def xolver_node(
         graph = graphs.get(key)
         if graph is None:
             graph = graphs[key] = build_graph(cfg)
+        # Program seats and the judge's blind check run their programs in the sandbox, as in `Xolver`.
+        tools = ToolBox(timeout=cfg.tool_timeout, max_seconds=cfg.max_tool_seconds) if cfg.python_tool else None
         context = SolveContext(
             model=xolver.model,
             config=cfg,
             budget=Budget(max_calls=cfg.max_calls, max_tokens=cfg.max_total_tokens, max_seconds=cfg.max_seconds),
             memory=xolver.memory,
+            tools=tools,
         )
         run_config: RunnableConfig = {
             **config,
             "recursion_limit": max(config.get("recursion_limit", 25), 12 + 6 * cfg.total_rounds),
         }
-        final = await graph.ainvoke({"problem": text.strip()}, config=run_config, context=context)
+        try:
+            final = await graph.ainvoke({"problem": text.strip()}, config=run_config, context=context)
+        finally:
+            if tools is not None:
+                await tools.aclose()
         solution = solution_from_state(final, model=xolver.model.name, answer_format=cfg.answer_format)
         if callable(output):
             return output(solution)

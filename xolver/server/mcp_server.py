@@ -116,11 +116,11 @@ def create_mcp_server(service: SolveService, *, allow_memory_writes: bool = Fals
             async for event in xolver.astream(problem):
                 if isinstance(event, SolveFinished):
                     solution = event.solution
-                    continue
                 line = describe_event(event)
                 if line is not None:
                     done = getattr(event, "round", None)
-                    await ctx.report_progress(float(done + 1 if isinstance(done, int) else 0), float(total), line)
+                    progress = total if solution is not None else (done + 1 if isinstance(done, int) else 0)
+                    await ctx.report_progress(float(progress), float(total), line)
         if solution is None:  # pragma: no cover - astream always ends with SolveFinished or raises
             raise ToolError("the solve ended without a solution")
         totals = solution.usage.totals

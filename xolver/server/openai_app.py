@@ -1,7 +1,7 @@
 """The OpenAI-compatible HTTP endpoint (FastAPI): ``POST /v1/chat/completions``, ``GET /v1/models``.
 
 A chat completion is one xolver solve of the last user message. Non-streaming responses carry the
-verified answer as the message content and the solve's usage (every internal model call). Streams
+team's answer as the message content and the solve's usage (every internal model call). Streams
 carry progress as it happens (team, answers, scores, rounds) as ``delta.reasoning_content`` or as
 SSE comments, then the answer.
 
@@ -162,7 +162,7 @@ async def _complete(
         async for event in events:
             if isinstance(event, SolveFinished):
                 solution = event.solution
-            elif (line := describe_event(event)) is not None:
+            if (line := describe_event(event)) is not None:
                 lines.append(line)
         if solution is None:  # pragma: no cover - astream always ends with SolveFinished or raises
             raise XolverError("the solve ended without a solution")
@@ -295,7 +295,6 @@ async def _sse(
                 return
             if isinstance(item, SolveFinished):
                 solution = item.solution
-                continue
             if isinstance(item, AgentToken):
                 text = item.text
             else:

@@ -15,8 +15,8 @@ from xolver.events import (
     MemoryWritten,
     RolesPlanned,
     RoundFinished,
+    SolveFinished,
     SolveStarted,
-    Verified,
 )
 from xolver.solution import Solution
 
@@ -33,7 +33,8 @@ def _clip(text: str, limit: int) -> str:
 def describe_event(event: Event) -> str | None:
     """A one-line description of `event`, or None for events not worth showing (tokens, calls).
 
-    Rounds are shown counting from 1, as the terminal view does.
+    Rounds are shown counting from 1, as the terminal view does. The answer is described once the
+    solve has finished (`SolveFinished`), where it is known whether an executed check agreed with it.
     """
     if isinstance(event, SolveStarted):
         return f"Solving with {event.agents} agent(s), up to {event.rounds} round(s), model {event.model}."
@@ -55,8 +56,10 @@ def describe_event(event: Event) -> str | None:
     if isinstance(event, RoundFinished):
         tail = f"; stopping ({event.stop_reason})" if event.stop_reason else ""
         return f"Round {event.round + 1} done: best score {event.best_score:.2f}{tail}."
-    if isinstance(event, Verified):
-        return f"Verified answer: {event.answer or '(none)'} (from {event.source})."
+    if isinstance(event, SolveFinished):
+        s = event.solution
+        check = f" Checked: {s.check}." if s.checked else ""
+        return f"Answer: {s.answer or '(none)'} (from {s.answer_source}).{check}"
     if isinstance(event, MemoryWritten):
         return f"Remembered {len(event.ids)} record(s)." if event.ids else None
     return None

@@ -73,16 +73,17 @@ def event_text(event: Event, width: int = 80) -> list[str]:
             return [f"round {event.round + 1} done, best score {event.best_score:.2f}"]
         return [f"stopping after round {event.round + 1}: {STOP_TEXT.get(event.stop_reason, event.stop_reason)}"]
     if isinstance(event, Verified):
-        return [f"verified answer: {event.answer or '(none)'} ({event.source})"]
+        return []  # shown once the solve has finished, where it is known whether a check agreed
     if isinstance(event, MemoryWritten):
         return [f"memory: wrote {len(event.ids)} record(s)"]
     if isinstance(event, SolveFinished):
         s = event.solution
         totals = s.usage.totals
-        return [
-            f"answer: {s.answer or '(no answer)'}",
-            f"{totals.calls} calls, {totals.total_tokens} tokens, ${totals.cost:.4f}, {s.wall_seconds:.1f} s",
-        ]
+        lines = [f"answer: {s.answer or '(no answer)'} ({s.answer_source})"]
+        if s.checked:
+            lines.append(_fit("checked: ", s.check, width))
+        lines.append(f"{totals.calls} calls, {totals.total_tokens} tokens, ${totals.cost:.4f}, {s.wall_seconds:.1f} s")
+        return lines
     return []
 
 

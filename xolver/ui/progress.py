@@ -2,7 +2,7 @@
 
 `SolveView` is the live view (`xolver solve` and `xolver chat`): the planned roles, each agent's draft
 as it streams, the judge's score and one-line critique per agent, the shared memory's top entries
-after each round, why the loop stopped, the verified answer, the experience retrieved and written,
+after each round, why the loop stopped, the answer, the experience retrieved and written,
 and calls, tokens, cost and time. Every line is cut to the width it is given, so the view reads at 80
 columns and shows more of each draft and critique on wide terminals. ``compact=True`` keeps one
 status line per agent.

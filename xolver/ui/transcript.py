@@ -78,9 +78,10 @@ class TraceView:
                     yield Text(f"  {score} {t.role} (agent {t.agent + 1}, round {t.round + 1}): {t.answer}")
         yield Rule()
         yield Text(f"stopped: {STOP_TEXT.get(s.stop_reason, s.stop_reason)}")
-        yield Text.assemble(
-            ("verified answer: ", "bold"), (s.answer or "(none)", "bold green"), f" ({s.answer_source})"
-        )
+        yield Text.assemble(("answer: ", "bold"), (s.answer or "(none)", "bold green"), f" ({s.answer_source})")
+        yield Text(f"checked: {s.check}" if s.checked else "not checked by execution", style="dim")
+        if s.failures:
+            yield Text(f"survived {len(s.failures)} failure(s): {clip(s.failures[-1], 200)}", style="yellow")
         if s.memory_written:
             yield Text(f"memory written: {', '.join(s.memory_written)}", style="magenta")
         yield CostView([Turn(question=s.problem, solution=s)], by_role=True)
@@ -150,12 +151,13 @@ def transcript_markdown(turns: list[Turn], *, model: str = "") -> str:
             for t in rnd.trajectories:
                 score = "-" if t.score is None else f"{t.score:.2f}"
                 critique = f" — {clip(t.critique, 200)}" if t.critique else ""
-                out.append(f"  - {t.role} (agent {t.agent + 1}): `{t.answer}` score {score}{critique}")
+                out.append(f"  - {t.role} (agent {t.agent + 1}, {t.method}): `{t.answer}` score {score}{critique}")
         totals = s.usage.totals
         out += [
             "",
             f"Stopped: {STOP_TEXT.get(s.stop_reason, s.stop_reason)}. "
-            f"{totals.calls} calls, {totals.total_tokens} tokens, ${totals.cost:.4f}, {s.wall_seconds:.1f} s.",
+            + (f"Checked: {s.check}. " if s.checked else "Not checked by execution. ")
+            + f"{totals.calls} calls, {totals.total_tokens} tokens, ${totals.cost:.4f}, {s.wall_seconds:.1f} s.",
             "",
         ]
     return "\n".join(out)
