@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     solve = sub.add_parser(
         "solve",
         help="solve one problem with the team",
-        description="Solve one problem with a team of agents and print the verified answer.",
+        description="Solve one problem with a team of agents and print its answer.",
         epilog=_SOLVE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

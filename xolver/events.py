@@ -115,7 +115,7 @@ class SharedMemoryUpdated(_Event):
 class RoundFinished(_Event):
     type: Literal["round_finished"] = "round_finished"
     round: int
-    best_score: float
+    best_score: float | None
     stop_reason: str | None = Field(None, description="Why the loop stops after this round; None when it goes on.")
 
 

@@ -135,3 +135,13 @@ def test_a_judge_that_approves_a_wrong_minority_does_not_override_the_team() -> 
     assert solution.answer == "5"
     assert [t.answer for t in solution.tally] == ["5", "6"]
     assert verdict  # keeps the helper imported for readers of this file
+
+
+def test_symbolic_answers_vote_together_by_math_verify() -> None:
+    from xolver.graph.aggregation import same_answer
+
+    assert same_answer("\\frac{\\pi}{2}", "\\dfrac{\\pi}{2}")
+    assert same_answer("0.5", "\\frac{1}{2}")
+    assert not same_answer("3", "4")
+    groups = tally([_candidate(0, "\\frac{\\sqrt{2}}{2}"), _candidate(1, "\\frac{\\sqrt2}{2}"), _candidate(2, "1")])
+    assert groups[0].votes == 2

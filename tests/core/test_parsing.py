@@ -153,3 +153,48 @@ def test_render_is_strict() -> None:
         render("solver_system", reason="", brief="B")
     # braces in values are not re-expanded
     assert "{{problem}}" in render("solver", experience="", problem="{{problem}}", tools="", format="F")
+
+
+@pytest.mark.parametrize(
+    ("output", "fmt", "answer"),
+    [
+        ("18\n", "integer", "18"),
+        ("Answer: 18.0", "integer", "18"),
+        ("step 1\nThe answer is 102.0\n", "auto", "102"),
+        ("0.30000000000000004", "auto", "0.3"),
+        ("pi/2", "boxed", "pi/2"),
+        ("\\boxed{7}", "auto", "7"),
+        ("", "auto", None),
+        ("x = 5", "integer", "5"),
+    ],
+)
+def test_program_answer_reads_the_last_printed_line(output: str, fmt: str, answer: str | None) -> None:
+    from xolver.agents.solver import program_answer
+
+    assert program_answer(output, fmt) == answer
+
+
+def test_a_program_answer_becomes_latex_inside_the_sandbox() -> None:
+    import asyncio
+
+    from xolver.agents.solver import latex_answer
+    from xolver.tools.toolbox import ToolBox
+
+    async def convert() -> list[str]:
+        box = ToolBox(timeout=20, max_seconds=60)
+        try:
+            return [
+                await latex_answer(box, 0, "pi/2", "boxed"),
+                await latex_answer(box, 0, "(3, pi/2)", "boxed"),
+                await latex_answer(box, 0, "42", "boxed"),
+                await latex_answer(box, 0, "pi/2", "integer"),
+                # hostile text is evaluated in the sandbox, never in our process
+                await latex_answer(box, 0, "__import__('os').getpid()", "boxed"),
+            ]
+        finally:
+            await box.aclose()
+
+    pi_half, pair, number, integer, hostile = asyncio.run(convert())
+    assert (pi_half, number, integer) == ("\\frac{\\pi}{2}", "42", "pi/2")
+    assert pair.replace("\\ ", "").replace(" ", "") == "\\left(3,\\frac{\\pi}{2}\\right)"
+    assert hostile != str(__import__("os").getpid())

@@ -86,9 +86,7 @@ def test_a_reply_cut_at_the_token_cap_is_not_an_answer() -> None:
     def solver(request: ModelRequest) -> Any:
         if request.tags.agent == 0:
             # A chain of thought cut mid-sentence: its last number (340) is not an answer.
-            return ModelResponse(
-                text="17 * 23 = 17 * 20 + 17 * 3 = 340", usage=Usage(10, 512), finish_reason="length"
-            )
+            return ModelResponse(text="17 * 23 = 17 * 20 + 17 * 3 = 340", usage=Usage(10, 512), finish_reason="length")
         return solved("391")
 
     model = FunctionModel(by_role(planner=PLAN, solver=solver, judge=verdict(1)))

@@ -153,9 +153,9 @@ def test_an_unparseable_judge_reply_is_repaired_once() -> None:
             "judge": ["looks fine?", verdict(1), verdict(0)],
         }
     ) as model:
-        solution = Xolver(
-            model, agents=2, rounds=1, methods=["reasoning"], blind_check=False, memory=None
-        ).solve("What is 17 * 23?")
+        solution = Xolver(model, agents=2, rounds=1, methods=["reasoning"], blind_check=False, memory=None).solve(
+            "What is 17 * 23?"
+        )
     # Two answers in round 0 and a round to come: the judge gives its opinion of both.
     scores = sorted(t.score for t in solution.rounds[0].trajectories if t.score is not None)
     assert scores == [0.0, 1.0]

@@ -134,7 +134,7 @@ def test_streaming_carries_progress_while_the_solve_runs_then_the_answer() -> No
     assert order[-1] == "content" and order.count("content") == 1
     text = "".join(reasoning)
     assert "Team: Calculator, Checker, Modeler." in text
-    assert "Round 1 done: best score 1.00" in text
+    assert "Round 1 done: best judge score 1.00" in text
     assert text.rstrip().splitlines()[-1].startswith("Answer: 391 (from ")
     assert usage is not None and usage.prompt_tokens == _prompt_tokens(model)
 

@@ -114,7 +114,8 @@ EVENTS: list[tuple[Event, list[str]]] = [
         SharedMemoryUpdated(round=0, entries=[trajectory(0, "Calculator", "391", 1.0)]),
         ["shared memory after round 1:", "  1.00 Calculator (agent 1): 391"],
     ),
-    (RoundFinished(round=0, best_score=0.5), ["round 1 done, best score 0.50"]),
+    (RoundFinished(round=0, best_score=0.5), ["round 1 done, best judge score 0.50"]),
+    (RoundFinished(round=0, best_score=None), ["round 1 done"]),
     (
         RoundFinished(round=1, best_score=1.0, stop_reason="perfect_score"),
         ["stopping after round 2: every shared-memory entry scored perfectly"],

@@ -178,8 +178,7 @@ PROGRAM_FORMAT = "Thought: <your plan in one or two sentences>\n```python\n<the 
 _PRINT_HINT = {
     "integer": "Print a plain integer. ",
     "boxed": (
-        "Print exact values (fractions, radicals, pi via sympy, e.g. print(sympy.nsimplify(x))), "
-        "not rounded decimals. "
+        "Print exact values (fractions, radicals, pi via sympy, e.g. print(sympy.nsimplify(x))), not rounded decimals. "
     ),
     "auto": "Print exact values, not rounded decimals, where that matters. ",
 }

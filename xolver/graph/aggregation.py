@@ -57,6 +57,8 @@ def _math_equivalent(a: str, b: str) -> bool:
         return answers_equivalent(a, b)
     except Exception:  # an unparseable answer is simply not equivalent
         return False
+
+
 # Check kinds that count as an executed source for the candidate that carries them.
 _EXECUTED = frozenset({"program", "substitution", "tests"})
 

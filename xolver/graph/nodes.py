@@ -319,7 +319,8 @@ async def update_shared_memory(state: SolveState, runtime: Runtime[SolveContext]
     runtime.stream_writer(SharedMemoryUpdated(round=current, entries=shared))
     after: SolveState = {**state, "shared": shared_dump}
     reason = stop_reason(after, cfg)
-    best = max((e.score or 0.0 for e in shared), default=0.0)
+    scores = [e.score for e in shared if e.score is not None]
+    best = max(scores) if scores else None
     runtime.stream_writer(RoundFinished(round=current, best_score=best, stop_reason=reason))
     record = {
         "index": current,
@@ -348,7 +349,7 @@ def _check_of(group: Group, answer: str) -> tuple[bool, str | None, str]:
         for member in group.members:
             for c in member.checks:
                 if c.agrees and c.kind == kind:
-                    who = f"{member.role}, round {member.round}"
+                    who = f"{member.role}, round {member.round + 1}"
                     return True, kind, f"{c.detail} ({who})" if kind == "program" else c.detail
     return False, None, ""
 

@@ -1,6 +1,6 @@
 """`as_tool`: a `Xolver` as a LangChain tool, callable by any LangChain or LangGraph agent.
 
-The tool takes one argument, ``problem``, and returns the verified answer as its content; the full
+The tool takes one argument, ``problem``, and returns the team's answer as its content; the full
 `Solution` (trace, usage, scores) is the tool message's artifact, for programs that want more than
 the agent sees. Both ``invoke`` and ``ainvoke`` work; the async path runs on the caller's loop.
 """
@@ -17,7 +17,7 @@ __all__ = ["SolveInput", "as_tool"]
 
 _DESCRIPTION = (
     "Solve a hard reasoning problem (math, logic, code) with a team of expert agents that answer in "
-    "parallel, are checked by a judge and refine their work; returns the verified final answer. "
+    "parallel, are checked by a judge and refine their work; returns the final answer. "
     "Pass the complete, self-contained problem statement."
 )
 
@@ -32,7 +32,7 @@ def _content(solution: Solution) -> str:
     if solution.answer:
         return solution.answer
     if solution.best is not None and solution.best.response:
-        return f"No verified answer; best attempt: {solution.best.response}"
+        return f"No final answer; best attempt: {solution.best.response}"
     return "No answer could be found."
 
 

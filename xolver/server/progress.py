@@ -55,7 +55,8 @@ def describe_event(event: Event) -> str | None:
         return f"Round {event.round + 1}: the judge's blind check (its own program) printed {said}."
     if isinstance(event, RoundFinished):
         tail = f"; stopping ({event.stop_reason})" if event.stop_reason else ""
-        return f"Round {event.round + 1} done: best score {event.best_score:.2f}{tail}."
+        best = "" if event.best_score is None else f": best judge score {event.best_score:.2f}"
+        return f"Round {event.round + 1} done{best}{tail}."
     if isinstance(event, SolveFinished):
         s = event.solution
         check = f" Checked: {s.check}." if s.checked else ""

@@ -70,7 +70,8 @@ def event_text(event: Event, width: int = 80) -> list[str]:
         return lines
     if isinstance(event, RoundFinished):
         if event.stop_reason is None:
-            return [f"round {event.round + 1} done, best score {event.best_score:.2f}"]
+            best = "" if event.best_score is None else f", best judge score {event.best_score:.2f}"
+            return [f"round {event.round + 1} done{best}"]
         return [f"stopping after round {event.round + 1}: {STOP_TEXT.get(event.stop_reason, event.stop_reason)}"]
     if isinstance(event, Verified):
         return []  # shown once the solve has finished, where it is known whether a check agreed
