@@ -166,6 +166,8 @@ def test_render_is_strict() -> None:
         ("\\boxed{7}", "auto", "7"),
         ("", "auto", None),
         ("x = 5", "integer", "5"),
+        ("17 * 17 = 391", "auto", "391"),
+        ("a == b", "auto", "a == b"),
     ],
 )
 def test_program_answer_reads_the_last_printed_line(output: str, fmt: str, answer: str | None) -> None:

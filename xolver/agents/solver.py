@@ -195,6 +195,9 @@ def program_answer(output: str, answer_format: str) -> str | None:
     if not lines:
         return None
     line = _ANSWER_PREFIX.sub("", lines[-1]).strip().strip("$").strip()
+    if line.count("=") == 1 and "==" not in line:
+        # "17 * 23 = 391", "x = 5": the value is what follows the sign.
+        line = line.split("=")[1].strip() or line
     boxed = extract_boxed(line)
     if boxed:
         line = boxed[-1]
