@@ -22,7 +22,7 @@ from xolver.graph.result import solution_from_state
 from xolver.graph.state import SolveContext, SolveState
 from xolver.memory.base import ExperienceStore
 from xolver.memory.stores import open_store
-from xolver.models import Model, resolve_model
+from xolver.models import Model, model_from_config
 from xolver.solution import CallRecord, Solution
 from xolver.tools.toolbox import ToolBox
 
@@ -68,19 +68,7 @@ class Xolver:
         elif overrides:
             config = XolverConfig.model_validate({**config.model_dump(), **overrides})
         self.config = config
-        self.model: Model = (
-            model
-            if model is not None and not isinstance(model, str)
-            else resolve_model(
-                config.model,
-                api_base=config.api_base,
-                api_key=config.api_key,
-                timeout=config.request_timeout,
-                reasoning=config.reasoning,
-                reasoning_effort=config.reasoning_effort,
-                max_concurrency=config.max_concurrency,
-            )
-        )
+        self.model: Model = model if model is not None and not isinstance(model, str) else model_from_config(config)
         self._memory_open = memory is not _UNSET
         self.memory: ExperienceStore | None = None if memory is _UNSET else memory
         self._builder = graph_builder(config)

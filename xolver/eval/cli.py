@@ -148,7 +148,7 @@ def _run(args: argparse.Namespace) -> int:
     from xolver.eval.datasets import load_dataset
     from xolver.eval.report import ProgressLine, ResultsTable
     from xolver.eval.runner import EvalProgress, ProblemResult, RunConfig, run_eval, select_tasks
-    from xolver.models import resolve_model
+    from xolver.models import model_from_config
 
     err = Console(stderr=True)
     out = Console(soft_wrap=False)
@@ -185,15 +185,7 @@ def _run(args: argparse.Namespace) -> int:
         fields=fields,
     )
     memory = _memory(args, xolver_config) if method == "xolver" else None
-    model = resolve_model(
-        xolver_config.model,
-        api_base=xolver_config.api_base,
-        api_key=xolver_config.api_key,
-        timeout=xolver_config.request_timeout,
-        reasoning=xolver_config.reasoning,
-        reasoning_effort=xolver_config.reasoning_effort,
-        max_concurrency=xolver_config.max_concurrency,
-    )
+    model = model_from_config(xolver_config)
     label = f"{method} · {dataset.name}"
     live_display = not args.quiet and err.is_terminal
     line = ProgressLine(EvalProgress(total=len(tasks)), label=label)

@@ -152,6 +152,13 @@ async def retrieve(state: SolveState, runtime: Runtime[SolveContext]) -> dict[st
     return {"exemplars": [e.model_dump(mode="json") for e in exemplars], "calls": _dump_calls(calls)}
 
 
+def _failed(task: AgentTask, seat: Seat, error: str) -> Trajectory:
+    """The trajectory of an agent that produced no answer this round (`error` says why)."""
+    return Trajectory(
+        agent=task["agent"], role=task["role"], round=task["round"], method=seat.method, parse_ok=False, error=error
+    )
+
+
 async def solve(task: AgentTask, runtime: Runtime[SolveContext]) -> dict[str, Any]:
     ctx = runtime.context
     cfg = ctx.config
@@ -194,14 +201,7 @@ async def solve(task: AgentTask, runtime: Runtime[SolveContext]) -> dict[str, An
             reason=task.get("reason", ""),
         )
     except BudgetExceeded as e:
-        trajectory = Trajectory(
-            agent=task["agent"],
-            role=task["role"],
-            round=task["round"],
-            method=seat.method,
-            parse_ok=False,
-            error="budget",
-        )
+        trajectory = _failed(task, seat, "budget")
         return {
             "trajectories": [trajectory.model_dump(mode="json")],
             "calls": _dump_calls([*recall_calls, *runner.records]),
@@ -210,14 +210,7 @@ async def solve(task: AgentTask, runtime: Runtime[SolveContext]) -> dict[str, An
         }
     except ModelError as e:
         # One agent's provider failure does not end the solve: the others' answers stand.
-        trajectory = Trajectory(
-            agent=task["agent"],
-            role=task["role"],
-            round=task["round"],
-            method=seat.method,
-            parse_ok=False,
-            error=f"model error: {e}",
-        )
+        trajectory = _failed(task, seat, f"model error: {e}")
         runtime.stream_writer(AgentAnswered(trajectory=trajectory))
         return {
             "trajectories": [trajectory.model_dump(mode="json")],

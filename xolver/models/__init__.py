@@ -9,6 +9,8 @@ Model strings:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from xolver.models.base import (
     CallTags,
     Message,
@@ -23,6 +25,9 @@ from xolver.models.base import (
 )
 from xolver.models.reasoning import REASONING_CAP_FLOOR, completion_cap, is_reasoning_model, split_reasoning
 
+if TYPE_CHECKING:
+    from xolver.config import XolverConfig
+
 __all__ = [
     "REASONING_CAP_FLOOR",
     "CallTags",
@@ -35,6 +40,7 @@ __all__ = [
     "allow_model_requests",
     "completion_cap",
     "is_reasoning_model",
+    "model_from_config",
     "model_requests_allowed",
     "resolve_model",
     "set_model_requests_allowed",
@@ -87,4 +93,22 @@ def resolve_model(
         reasoning=reasoning,
         reasoning_effort=reasoning_effort,
         max_concurrency=max_concurrency,
+    )
+
+
+def model_from_config(config: XolverConfig) -> Model:
+    """The model an `XolverConfig` names, with its server, key, timeout, reasoning and concurrency
+    settings: the one place every surface (API, CLI, chat, eval, server) builds its model from config.
+
+    Raises:
+        UserError: as `resolve_model`.
+    """
+    return resolve_model(
+        config.model,
+        api_base=config.api_base,
+        api_key=config.api_key,
+        timeout=config.request_timeout,
+        reasoning=config.reasoning,
+        reasoning_effort=config.reasoning_effort,
+        max_concurrency=config.max_concurrency,
     )

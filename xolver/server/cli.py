@@ -125,22 +125,14 @@ def register(subparsers: Any) -> None:
 
 def _service(args: argparse.Namespace, *, provider_key: str | None) -> Any:
     from xolver.cli import config_from_args
-    from xolver.models import resolve_model
+    from xolver.models import model_from_config
     from xolver.server.service import SolveService, open_memory
 
     provider_args = argparse.Namespace(**vars(args))
     provider_args.api_key = provider_key
     extra = {"namespace": args.namespace} if args.namespace else {}
     config = config_from_args(provider_args, **extra)
-    model = resolve_model(
-        config.model,
-        api_base=config.api_base,
-        api_key=config.api_key,
-        timeout=config.request_timeout,
-        reasoning=config.reasoning,
-        reasoning_effort=config.reasoning_effort,
-        max_concurrency=config.max_concurrency,
-    )
+    model = model_from_config(config)
     memory = open_memory(args.store, path=args.memory_path, embedder=args.embedder)
     return SolveService(
         model,

@@ -203,20 +203,10 @@ class ChatSession:
     @property
     def model(self) -> Model:
         if self._model is None:
-            from xolver.models import resolve_model
+            from xolver.models import model_from_config
 
             cfg = self.config
-            self._model = _for_chat(
-                resolve_model(
-                    cfg.model,
-                    api_base=cfg.api_base,
-                    api_key=cfg.api_key,
-                    timeout=cfg.request_timeout,
-                    reasoning=cfg.reasoning,
-                    reasoning_effort=cfg.reasoning_effort,
-                    max_concurrency=cfg.max_concurrency,
-                )
-            )
+            self._model = _for_chat(model_from_config(cfg))
         return self._model
 
     def xolver(self) -> Xolver:
