@@ -93,15 +93,24 @@ class XolverConfig(BaseModel):
     methods: list[Literal["reasoning", "program"]] | None = Field(
         None,
         description="How agents solve, cycled over the team: 'reasoning' (chain of thought) or 'program' "
-        "(program-of-thought, run in the sandbox). Default: alternate, starting with reasoning.",
+        "(program-of-thought, run in the sandbox). Default: alternate, starting with program.",
     )
     explore_temperature: float = Field(
-        0.7, ge=0.0, le=2.0, description="Temperature of agents after the first of each method (the first is greedy)."
+        0.7,
+        ge=0.0,
+        le=2.0,
+        description="Temperature of every agent after the first of each method in round 0 (that one is greedy), "
+        "and of every agent in later rounds: a repeated greedy call would only repeat its vote.",
     )
     blind_check: bool = Field(
         True,
         description="When agents disagree, the judge first computes the answer with its own program, before "
         "it sees any candidate; candidates that match gain an executed check.",
+    )
+    judge_opinions: Literal["unchecked", "always", "never"] = Field(
+        "unchecked",
+        description="Math: when the judge writes a critique and score per leading answer. 'unchecked': only when "
+        "its blind check printed no answer (an executed check already grounds the round); 'always'; 'never'.",
     )
     early_stop: bool = Field(
         True,

@@ -151,9 +151,11 @@ def team_seats(
 ) -> list[Seat]:
     """The seat of every agent.
 
-    By default agents alternate reasoning (chain of thought) and program (program-of-thought, run in
-    the sandbox), starting with reasoning; the first agent of each method samples greedily, the
-    others at `explore_temperature`. Code tasks are solved by reasoning only: the program is the answer.
+    By default agents alternate program (program-of-thought, run in the sandbox) and reasoning (chain
+    of thought), starting with program: on arithmetic a small model's program is right far more often
+    than its prose (docs/benchmarks.md), and its printed value is an executed check. The first agent of
+    each method samples greedily, the others at `explore_temperature` (every agent does in later
+    rounds). Code tasks are solved by reasoning only: the program is the answer.
     """
     chosen: list[SolveMethod] = []
     for i in range(agents):
@@ -162,7 +164,7 @@ def team_seats(
         elif methods:
             chosen.append(methods[i % len(methods)])
         else:
-            chosen.append("reasoning" if i % 2 == 0 else "program")
+            chosen.append("program" if i % 2 == 0 else "reasoning")
     seats = []
     for i, method in enumerate(chosen):
         first_of_method = method not in chosen[:i]

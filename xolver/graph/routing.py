@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, assert_never
 
 from langgraph.types import Send
 
@@ -31,6 +31,7 @@ __all__ = [
     "route_after_update",
     "stop_reason",
     "update_shared",
+    "wants_opinions",
 ]
 
 
@@ -132,7 +133,7 @@ def solver_tasks(state: SolveState, config: XolverConfig, round_index: int) -> l
             "role": role.name,
             "reason": role.reason,
             "method": seat.method,
-            "temperature": seat.temperature,
+            "temperature": seat.temperature if round_index == 0 else config.explore_temperature,
             "round": round_index,
             "exemplars": exemplars if show_exemplars else [],
             "previous": latest.get(agent) if round_index > 0 else None,
@@ -167,7 +168,7 @@ def dispatch_judges(state: SolveState, cfg: XolverConfig | None = None) -> list[
     now = [t for t in state.get("trajectories") or [] if t["round"] == current and t.get("error") != "budget"]
     if cfg is None or cfg.answer_format == "code":
         return [Send("judge", _judge_task(state, t)) for t in now] or "update_shared"
-    if current + 1 >= cfg.total_rounds:
+    if current + 1 >= cfg.total_rounds or not wants_opinions(state, cfg):
         return "update_shared"
     representatives: list[dict[str, Any]] = []
     for group in groups_of(state):
@@ -179,6 +180,21 @@ def dispatch_judges(state: SolveState, cfg: XolverConfig | None = None) -> list[
         if len(representatives) == OPINIONS_PER_ROUND:
             break
     return [Send("judge", _judge_task(state, t)) for t in representatives] or "update_shared"
+
+
+def wants_opinions(state: SolveState, cfg: XolverConfig) -> bool:
+    """Whether the judge gives its opinion this round (math): see `XolverConfig.judge_opinions`."""
+    match cfg.judge_opinions:
+        case "always":
+            return True
+        case "never":
+            return False
+        case "unchecked":
+            # An executed check already grounds the round; a small model's prose opinion mostly adds noise
+            # and costs a call that a vote could have used.
+            return not (state.get("checker") or {}).get("answer")
+        case other:
+            assert_never(other)
 
 
 def route_after_collect(state: SolveState, cfg: XolverConfig) -> list[Send] | str:
