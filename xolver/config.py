@@ -107,10 +107,18 @@ class XolverConfig(BaseModel):
         description="When agents disagree, the judge first computes the answer with its own program, before "
         "it sees any candidate; candidates that match gain an executed check.",
     )
+    later_rounds: Literal["resample", "refine"] = Field(
+        "resample",
+        description="What the rounds after the first are. 'resample': fresh, independent attempts at "
+        "explore_temperature, so every candidate is a new sample for the vote (measured better with small models, "
+        "which copy what they are shown); 'refine': the paper's refinement, each agent sees its previous attempt and "
+        "the shared memory with checks and the judge's critiques. Code tasks always refine: they read the test results.",
+    )
     judge_opinions: Literal["unchecked", "always", "never"] = Field(
         "unchecked",
-        description="Math: when the judge writes a critique and score per leading answer. 'unchecked': only when "
-        "its blind check printed no answer (an executed check already grounds the round); 'always'; 'never'.",
+        description="Math, later_rounds='refine': when the judge writes a critique and score per leading answer for "
+        "the next round to read. 'unchecked': only when its blind check printed no answer (an executed check already "
+        "grounds the round); 'always'; 'never'.",
     )
     early_stop: bool = Field(
         True,

@@ -113,9 +113,9 @@ def test_a_stand_in_team_with_a_useless_judge_answers_the_majority_vote(judge_re
         return solved(table.get((request.tags.round or 0, request.tags.agent or 0), "9"))
 
     model = FunctionModel(by_role(planner=PLAN, solver=solver, judge=judge_reply))
-    solution = Xolver(model, agents=3, rounds=2, methods=["reasoning"], blind_check=False, memory=None).solve(
-        "What is 2 + 3?"
-    )
+    # The paper's refinement, where the judge's opinions are asked for the next round to read.
+    team = {"agents": 3, "rounds": 2, "methods": ["reasoning"], "later_rounds": "refine", "blind_check": False}
+    solution = Xolver(model, **team, memory=None).solve("What is 2 + 3?")
     every = [t.answer for r in solution.rounds for t in r.trajectories if t.answer is not None]
     assert len(every) == 9
     assert solution.answer == _majority(every)

@@ -72,9 +72,9 @@ def test_cli_solve_on_the_local_model(capsys: pytest.CaptureFixture[str]) -> Non
     assert calls and {c["role"] for c in calls} >= {"planner", "solver"}
     if solution["stop_reason"] == "max_rounds":
         assert "judge" in {c["role"] for c in calls}
-    # A reasoning seat and a program seat, and the program ran in the sandbox.
+    # A program seat and a reasoning seat, and the program ran in the sandbox.
     methods = [t["method"] for t in solution["rounds"][0]["trajectories"]]
-    assert methods == ["reasoning", "program"]
+    assert methods == ["program", "reasoning"]
     assert all(c["cost"] == 0.0 for c in calls)
     for record in solution["rounds"]:
         for t in record["trajectories"]:

@@ -50,6 +50,7 @@ def test_an_agent_whose_calls_keep_timing_out_does_not_take_the_answer_with_it()
             rounds=0,
             request_timeout=0.5,
             max_concurrency=3,
+            methods=["reasoning", "program", "reasoning"],
             blind_check=False,
             memory=None,
         )

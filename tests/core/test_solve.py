@@ -37,12 +37,12 @@ def test_agreement_of_two_methods_with_an_executed_check_stops_after_one_round()
     assert solution.stop_reason == "agreement"
     assert len(solution.rounds) == 1
     assert [r.name for r in solution.roles] == ["Calculator", "Checker", "Modeler"]
-    # Agents differ in method: reasoning, program (run in the sandbox), reasoning at a higher temperature.
+    # Agents differ in method: program (run in the sandbox), reasoning, program at a higher temperature.
     trajectories = solution.rounds[0].trajectories
     assert [(t.method, t.temperature) for t in trajectories] == [
-        ("reasoning", 0.0),
         ("program", 0.0),
-        ("reasoning", 0.7),
+        ("reasoning", 0.0),
+        ("program", 0.7),
     ]
     # Easy problems are cheap: the plan and one round of solvers, no judge call.
     assert {role: t.calls for role, t in solution.usage.by_role().items()} == {"planner": 1, "solver": 3}
@@ -51,7 +51,7 @@ def test_agreement_of_two_methods_with_an_executed_check_stops_after_one_round()
     assert [(t.answer, t.votes) for t in solution.tally] == [("391", 3)]
     # The planner's reason and a method brief reach each solver.
     system = next(r for r in model.requests if r.tags.role == "solver").messages[0].content
-    assert "Calculator" in system and "computes" in system and "step by step" in system
+    assert "Calculator" in system and "computes" in system and "Python program" in system
     # The Solution is JSON and back.
     assert type(solution).model_validate_json(solution.model_dump_json()) == solution
 
@@ -65,7 +65,9 @@ def test_rounds_run_to_the_limit_and_refine_with_the_shared_memory() -> None:
         return verdict(1 if "final answer: 391" in text.lower() else 0, "recomputed")
 
     model = FunctionModel(by_role(planner=PLAN, solver=solver, judge=judge))
-    solution = Xolver(model, agents=3, rounds=2, early_stop=False, memory=None).solve("What is 17 * 23?")
+    solution = Xolver(model, agents=3, rounds=2, later_rounds="refine", early_stop=False, memory=None).solve(
+        "What is 17 * 23?"
+    )
     assert solution.stop_reason == "max_rounds"
     assert [r.index for r in solution.rounds] == [0, 1, 2]
     assert solution.answer == "391"
@@ -153,7 +155,9 @@ def test_an_unparseable_judge_reply_is_repaired_once() -> None:
             "judge": ["looks fine?", verdict(1), verdict(0)],
         }
     ) as model:
-        solution = Xolver(model, agents=2, rounds=1, methods=["reasoning"], blind_check=False, memory=None).solve(
+        solution = Xolver(
+            model, agents=2, rounds=1, methods=["reasoning"], later_rounds="refine", blind_check=False, memory=None
+        ).solve(
             "What is 17 * 23?"
         )
     # Two answers in round 0 and a round to come: the judge gives its opinion of both.
@@ -168,10 +172,10 @@ def test_a_program_seat_that_writes_no_program_is_repaired_once_then_contained()
 
     model = FunctionModel(by_role(planner=PLAN, solver=solver, judge=verdict(1)))
     solution = Xolver(model, agents=2, rounds=0, memory=None).solve("Compute six plus six.")
-    program_seat = solution.rounds[0].trajectories[1]
+    program_seat = solution.rounds[0].trajectories[0]
     assert program_seat.method == "program" and program_seat.answer is None
     assert program_seat.error == "no program found"
-    assert [c.purpose for c in solution.usage.calls if c.agent == 1] == ["answer", "repair1"]
+    assert [c.purpose for c in solution.usage.calls if c.agent == 0] == ["answer", "repair1"]
     assert solution.answer == "12" and not solution.checked
 
 
@@ -184,7 +188,14 @@ def test_a_judge_reply_without_a_score_field_is_unjudged_not_a_verdict() -> None
 
     model = FunctionModel(by_role(planner=PLAN, solver=solver, judge="The answer looks correct to me."))
     solution = Xolver(
-        model, agents=2, rounds=1, methods=["reasoning"], blind_check=False, early_stop=False, memory=None
+        model,
+        agents=2,
+        rounds=1,
+        methods=["reasoning"],
+        later_rounds="refine",
+        blind_check=False,
+        early_stop=False,
+        memory=None,
     ).solve("Compute six plus six.")
     first = solution.rounds[0].trajectories
     assert [t.score for t in first] == [None, None]
@@ -218,7 +229,8 @@ def test_scripted_model_fails_loudly() -> None:
 
 def test_events_stream_in_order_and_round_trip() -> None:
     model = FunctionModel(by_role(planner=PLAN, solver=solved("4"), judge=verdict(1)))
-    events = list(Xolver(model, agents=2, rounds=1, early_stop=False, memory=None).stream("2+2?"))
+    team = {"agents": 2, "rounds": 1, "later_rounds": "refine", "early_stop": False}
+    events = list(Xolver(model, **team, memory=None).stream("2+2?"))
     kinds = [type(e) for e in events]
     assert kinds[0] is SolveStarted and kinds[-1] is SolveFinished
     assert kinds.index(RolesPlanned) < kinds.index(AgentAnswered) < kinds.index(AgentJudged)
@@ -242,7 +254,13 @@ async def test_agents_and_judges_run_concurrently() -> None:
         return reply
 
     await Xolver(
-        FunctionModel(handler), agents=3, rounds=1, methods=["reasoning"], blind_check=False, memory=None
+        FunctionModel(handler),
+        agents=3,
+        rounds=1,
+        methods=["reasoning"],
+        later_rounds="refine",
+        blind_check=False,
+        memory=None,
     ).asolve("p")
     for role, intervals in spans.items():
         # Three solvers; the judge's opinions go to the two leading answers.
@@ -409,11 +427,12 @@ def test_token_streaming_emits_agent_tokens_that_add_up_to_the_reply() -> None:
     from xolver.events import AgentToken
 
     model = FunctionModel(by_role(planner=PLAN, solver=solved("4"), judge=verdict(1)))
-    events = list(Xolver(model, agents=1, rounds=0, memory=None, stream_tokens=True).stream("2+2?"))
+    team = {"agents": 1, "rounds": 0, "methods": ["reasoning"], "memory": None}
+    events = list(Xolver(model, **team, stream_tokens=True).stream("2+2?"))
     tokens = [e for e in events if isinstance(e, AgentToken) and e.role == "solver"]
     assert "".join(t.text for t in tokens) == solved("4")
     assert {(t.agent, t.round) for t in tokens} == {(0, 0)}
-    quiet = list(Xolver(model, agents=1, rounds=0, memory=None).stream("2+2?"))
+    quiet = list(Xolver(model, **team).stream("2+2?"))
     assert not any(isinstance(e, AgentToken) for e in quiet)
 
 

@@ -24,7 +24,7 @@ def test_solver_runs_python_and_answers_with_its_output() -> None:
             "solver": [CODE, "Thought: the code printed 391.\nFinal answer: \\boxed{391}"],
         }
     ) as model:
-        xo = Xolver(model, agents=1, rounds=0, blind_check=False, memory=None)
+        xo = Xolver(model, agents=1, rounds=0, methods=["reasoning"], blind_check=False, memory=None)
         events = list(xo.stream("What is 17 * 23?"))
     solution = events[-1].solution  # type: ignore[union-attr]
     assert solution.answer == "391"
@@ -57,7 +57,7 @@ def test_the_judge_sees_the_code_a_candidate_ran_and_what_it_printed() -> None:
 def test_an_answer_the_code_confirms_needs_no_extra_call() -> None:
     reply = "```python\nprint(6 * 7)\n```\nFinal answer: \\boxed{42}"
     with ScriptedModel({"planner": [PLAN], "solver": [reply]}) as model:
-        solution = Xolver(model, agents=1, rounds=0, blind_check=False, memory=None).solve("What is 6 * 7?")
+        solution = Xolver(model, agents=1, rounds=0, methods=["reasoning"], blind_check=False, memory=None).solve("What is 6 * 7?")
     assert solution.answer == "42"
     assert len(solution.rounds[0].trajectories[0].tool_calls) == 1
 
@@ -66,7 +66,14 @@ def test_hostile_or_failing_code_comes_back_as_a_tool_error_and_the_loop_is_boun
     loop = "```python\nwhile True:\n    pass\n```"
     with ScriptedModel({"planner": [PLAN], "solver": [loop, loop, "Final answer: \\boxed{1}"]}) as model:
         solution = Xolver(
-            model, agents=1, rounds=0, blind_check=False, memory=None, max_tool_calls=2, tool_timeout=1.0
+            model,
+            agents=1,
+            rounds=0,
+            methods=["reasoning"],
+            blind_check=False,
+            memory=None,
+            max_tool_calls=2,
+            tool_timeout=1.0,
         ).solve("p")
     calls = solution.rounds[0].trajectories[0].tool_calls
     assert len(calls) == 2 and not any(c.ok for c in calls)

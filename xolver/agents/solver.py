@@ -114,7 +114,8 @@ def format_shared(entries: Sequence[Trajectory], *, with_critique: bool) -> str:
         notes += [c.detail for c in e.checks if c.detail]
         notes.append("not judged" if e.score is None else f"judge score {e.score:.2f}")
         head = f"[{e.role}: {', '.join(notes)}] final answer: {e.answer if e.answer is not None else '(none)'}"
-        body = excerpt(e.response, 600)
+        # A program is shown whole: an elided middle ("[...]") gets copied into the next program.
+        body = e.response.strip() if e.method == "program" else excerpt(e.response, 600)
         note = f"\nJudge: {e.critique}" if with_critique and e.critique else ""
         blocks.append(f"{head}\n{body}{note}")
     return "\n\n".join(blocks)

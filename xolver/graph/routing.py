@@ -123,7 +123,10 @@ def solver_tasks(state: SolveState, config: XolverConfig, round_index: int) -> l
         code=config.answer_format == "code" or not config.python_tool,
     )
     exemplars = state.get("exemplars") or []
-    show_exemplars = round_index == 0 or config.exemplars_every_round
+    # Code tasks always refine: the next round reads which tests failed, an executed signal.
+    refine = round_index > 0 and (config.later_rounds == "refine" or config.answer_format == "code")
+    # A fresh attempt gets what round 0 got; a refinement builds on its previous attempt instead.
+    show_exemplars = not refine or config.exemplars_every_round
     latest = _latest_by_agent(state)
     sends = []
     for agent, (role, seat) in enumerate(zip(roles, seats, strict=True)):
@@ -136,8 +139,8 @@ def solver_tasks(state: SolveState, config: XolverConfig, round_index: int) -> l
             "temperature": seat.temperature if round_index == 0 else config.explore_temperature,
             "round": round_index,
             "exemplars": exemplars if show_exemplars else [],
-            "previous": latest.get(agent) if round_index > 0 else None,
-            "shared": state.get("shared") or [],
+            "previous": latest.get(agent) if refine else None,
+            "shared": (state.get("shared") or []) if refine else [],
         }
         sends.append(Send("solve", task))
     return sends
@@ -183,7 +186,10 @@ def dispatch_judges(state: SolveState, cfg: XolverConfig | None = None) -> list[
 
 
 def wants_opinions(state: SolveState, cfg: XolverConfig) -> bool:
-    """Whether the judge gives its opinion this round (math): see `XolverConfig.judge_opinions`."""
+    """Whether the judge gives its opinion this round (math): only when the next round refines (nobody
+    reads a critique otherwise), and as `XolverConfig.judge_opinions` says."""
+    if cfg.later_rounds != "refine":
+        return False
     match cfg.judge_opinions:
         case "always":
             return True
