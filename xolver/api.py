@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import queue
-import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from xolver.agents.runner import Budget
+from xolver._sync import iterate_sync, run_sync
 from xolver.config import XolverConfig
 from xolver.errors import ModelError, PermanentModelError, TransientModelError, UserError
 from xolver.events import Event, SolveFinished, SolveStarted
@@ -21,18 +18,14 @@ from xolver.graph.builder import graph_builder
 from xolver.graph.result import solution_from_state
 from xolver.graph.state import SolveContext, SolveState
 from xolver.memory.base import ExperienceStore
-from xolver.memory.stores import open_store
-from xolver.models import Model, model_from_config
+from xolver.models import Model
+from xolver.runtime import UNSET, SolveRuntime, run_config
 from xolver.solution import CallRecord, Solution
-from xolver.tools.toolbox import ToolBox
 
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
 
 __all__ = ["Xolver"]
-
-T = TypeVar("T")
-_UNSET: Any = object()
 
 
 class Xolver:
@@ -44,7 +37,8 @@ class Xolver:
         config: a full `XolverConfig`; keyword `overrides` are applied on top of it.
         memory: the episodic memory store. By default the one the config names
             (``memory_store``: the persistent Chroma store at ``$XOLVER_HOME/memory``, or an
-            in-process BM25 store), opened on the first solve. Pass ``None`` to run without one.
+            in-process BM25 store), opened on the first solve and closed by `close`. Pass ``None``
+            to run without one. A model or store passed in is the caller's: `close` leaves it open.
         **overrides: any `XolverConfig` field, e.g. ``agents=3, rounds=2, max_calls=20``.
 
     Example:
@@ -58,7 +52,7 @@ class Xolver:
         model: str | Model | None = None,
         *,
         config: XolverConfig | None = None,
-        memory: ExperienceStore | None = _UNSET,
+        memory: ExperienceStore | None = UNSET,
         **overrides: Any,
     ) -> None:
         if isinstance(model, str):
@@ -68,12 +62,21 @@ class Xolver:
         elif overrides:
             config = XolverConfig.model_validate({**config.model_dump(), **overrides})
         self.config = config
-        self.model: Model = model if model is not None and not isinstance(model, str) else model_from_config(config)
-        self._memory_open = memory is not _UNSET
-        self.memory: ExperienceStore | None = None if memory is _UNSET else memory
+        self.runtime = SolveRuntime(config, model=None if isinstance(model, str) else model, memory=memory)
+        """What the solves run on: the model, the store, each solve's budget and sandbox."""
         self._builder = graph_builder(config)
         # Without a checkpoint file, threads are kept in process so `resume` still works.
         self._memory_saver: Any = None
+
+    @property
+    def model(self) -> Model:
+        """The backbone model."""
+        return self.runtime.model
+
+    @property
+    def memory(self) -> ExperienceStore | None:
+        """The episodic memory store (the config's is opened on the first solve; None before)."""
+        return self.runtime.memory
 
     # ----------------------------------------------------------------- async API
 
@@ -113,25 +116,25 @@ class Xolver:
 
     def solve(self, problem: str, *, tests: Sequence[str] | None = None, thread_id: str | None = None) -> Solution:
         """Blocking `asolve`; works inside a running event loop too (runs in a worker thread)."""
-        return _run_sync(self.asolve(problem, tests=tests, thread_id=thread_id))
+        return run_sync(self.asolve(problem, tests=tests, thread_id=thread_id))
 
     def resume(self, thread_id: str) -> Solution:
         """Blocking `aresume`."""
-        return _run_sync(self.aresume(thread_id))
+        return run_sync(self.aresume(thread_id))
 
     def stream(
         self, problem: str, *, tests: Sequence[str] | None = None, thread_id: str | None = None
     ) -> Iterator[Event]:
-        """Blocking `astream`: events arrive as the solve produces them."""
-        return _iterate_sync(self.astream(problem, tests=tests, thread_id=thread_id))
+        """Blocking `astream`: events arrive as the solve produces them; stopping early (``break``,
+        ``close()``) stops the solve."""
+        return iterate_sync(self.astream(problem, tests=tests, thread_id=thread_id))
 
     # ----------------------------------------------------------------- lifecycle
 
     def close(self) -> None:
-        """Release the model (e.g. the llama.cpp context)."""
-        close = getattr(self.model, "close", None)
-        if callable(close):
-            close()
+        """Release what this `Xolver` opened: the model it built (e.g. the llama.cpp context) and
+        the store it opened; a model or store passed in stays open."""
+        self.runtime.close()
 
     def __enter__(self) -> Xolver:
         return self
@@ -164,18 +167,8 @@ class Xolver:
     async def _run(
         self, graph_input: SolveState | None, *, thread_id: str | None, resume: bool
     ) -> AsyncIterator[Event]:
-        cfg = self.config
-        if not self._memory_open:
-            self.memory = await asyncio.to_thread(open_store, cfg)
-            self._memory_open = True
-        # The time budget starts after the store is open: loading an embedder is not the solve's time.
-        budget = Budget(max_calls=cfg.max_calls, max_tokens=cfg.max_total_tokens, max_seconds=cfg.max_seconds)
-        tools = ToolBox(timeout=cfg.tool_timeout, max_seconds=cfg.max_tool_seconds) if cfg.python_tool else None
-        context = SolveContext(model=self.model, config=cfg, budget=budget, memory=self.memory, tools=tools)
-        started = time.monotonic()
-        async with contextlib.AsyncExitStack() as stack:
-            if tools is not None:
-                stack.push_async_callback(tools.aclose)
+        async with self.runtime.solve_context(self.config) as context:
+            started = time.monotonic()
             async for event in self._run_graph(
                 graph_input, context, thread_id=thread_id, resume=resume, started=started
             ):
@@ -196,14 +189,12 @@ class Xolver:
             if saver is not None and thread_id is None:
                 thread_id = uuid.uuid4().hex
             graph = self._builder.compile(checkpointer=saver)
-            run_config: RunnableConfig = {"recursion_limit": 12 + 6 * cfg.total_rounds}
-            if thread_id is not None:
-                run_config["configurable"] = {"thread_id": thread_id}
+            config: RunnableConfig = run_config(cfg, thread_id=thread_id)
             final: dict[str, Any] | None = None
             if resume:
                 if saver is None:
                     raise UserError("resuming needs a checkpointer: set checkpoint_path (--checkpoint)")
-                snapshot = await graph.aget_state(run_config)
+                snapshot = await graph.aget_state(config)
                 if not snapshot.values:
                     raise UserError(f"no checkpointed solve with thread id {thread_id!r}")
                 spent = [CallRecord.model_validate(c) for c in snapshot.values.get("calls") or []]
@@ -219,7 +210,7 @@ class Xolver:
                 problem=problem, model=self.model.name, agents=cfg.agents, rounds=cfg.total_rounds, thread_id=thread_id
             )
             async for mode, chunk in graph.astream(
-                graph_input, config=run_config, context=context, stream_mode=["custom", "values"]
+                graph_input, config=config, context=context, stream_mode=["custom", "values"]
             ):
                 if mode == "custom":
                     yield cast(Event, chunk)
@@ -265,60 +256,3 @@ async def _final(events: AsyncIterator[Event]) -> Solution:
     if solution is None:  # pragma: no cover - _run always ends with SolveFinished or raises
         raise UserError("the solve ended without a solution")
     return solution
-
-
-def _in_running_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
-def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    if not _in_running_loop():
-        return asyncio.run(coro)
-    # Called from inside an event loop (a notebook, an async app): run on a private loop in a thread.
-    result: list[T] = []
-    error: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            result.append(asyncio.run(coro))
-        except BaseException as e:
-            error.append(e)
-
-    thread = threading.Thread(target=target, name="xolver-solve")
-    thread.start()
-    thread.join()
-    if error:
-        raise error[0]
-    return result[0]
-
-
-_DONE = object()
-
-
-def _iterate_sync(agen: AsyncIterator[Event]) -> Iterator[Event]:
-    """Drive an async iterator on a private loop in a thread, handing items over a queue."""
-    items: queue.Queue[Any] = queue.Queue()
-
-    async def pump() -> None:
-        try:
-            async for item in agen:
-                items.put(item)
-        except BaseException as e:
-            items.put(e)
-        finally:
-            items.put(_DONE)
-
-    thread = threading.Thread(target=lambda: asyncio.run(pump()), name="xolver-stream", daemon=True)
-    thread.start()
-    while True:
-        item = items.get()
-        if item is _DONE:
-            break
-        if isinstance(item, BaseException):
-            raise item
-        yield item
-    thread.join()

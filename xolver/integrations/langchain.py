@@ -7,11 +7,15 @@ the agent sees. Both ``invoke`` and ``ainvoke`` work; the async path runs on the
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field
 
-from xolver.api import Xolver
 from xolver.solution import Solution
+
+if TYPE_CHECKING:
+    from xolver.api import Xolver
 
 __all__ = ["SolveInput", "as_tool"]
 

@@ -12,18 +12,18 @@ subgraph: it uses the parent's checkpointer (no checkpointer of its own), and it
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import RunnableConfig
 
-from xolver.agents.runner import Budget
-from xolver.api import Xolver
 from xolver.errors import UserError
 from xolver.graph.builder import build_graph
 from xolver.graph.result import solution_from_state
-from xolver.graph.state import SolveContext
+from xolver.runtime import run_config
 from xolver.solution import Solution
-from xolver.tools.toolbox import ToolBox
+
+if TYPE_CHECKING:
+    from xolver.api import Xolver
 
 __all__ = ["solution_from_state", "xolver_node"]
 
@@ -42,7 +42,9 @@ def xolver_node(
     """A LangGraph node that solves a problem from the parent state with `xolver`'s team.
 
     Args:
-        xolver: supplies the model, memory store and config (team size, rounds, namespace, ...).
+        xolver: supplies the model, memory store and config (team size, rounds, namespace, ...):
+            the node runs on its `SolveRuntime`, so the store the config names is opened on the
+            first run (as for `Xolver.solve`) and each run gets its own budget and Python sandbox.
         problem: the parent state key holding the problem text, or a function of the state.
         output: the parent state key the answer is written to, or a function mapping the
             `Solution` to a state update (e.g. ``lambda s: {"answer": s.answer, "cost": ...}``).
@@ -81,24 +83,8 @@ def xolver_node(
         graph = graphs.get(key)
         if graph is None:
             graph = graphs[key] = build_graph(cfg)
-        # Program seats and the judge's blind check run their programs in the sandbox, as in `Xolver`.
-        tools = ToolBox(timeout=cfg.tool_timeout, max_seconds=cfg.max_tool_seconds) if cfg.python_tool else None
-        context = SolveContext(
-            model=xolver.model,
-            config=cfg,
-            budget=Budget(max_calls=cfg.max_calls, max_tokens=cfg.max_total_tokens, max_seconds=cfg.max_seconds),
-            memory=xolver.memory,
-            tools=tools,
-        )
-        run_config: RunnableConfig = {
-            **config,
-            "recursion_limit": max(config.get("recursion_limit", 25), 12 + 6 * cfg.total_rounds),
-        }
-        try:
-            final = await graph.ainvoke({"problem": text.strip()}, config=run_config, context=context)
-        finally:
-            if tools is not None:
-                await tools.aclose()
+        async with xolver.runtime.solve_context(cfg) as context:
+            final = await graph.ainvoke({"problem": text.strip()}, config=run_config(cfg, base=config), context=context)
         solution = solution_from_state(final, model=xolver.model.name, answer_format=cfg.answer_format)
         if callable(output):
             return output(solution)

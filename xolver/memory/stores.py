@@ -1,18 +1,27 @@
-"""`open_store`: the episodic memory a config asks for, and `embedder_from_spec`."""
+"""The store factory: `StoreSpec` (which experience store, parsed once) and `open_store`.
+
+Every surface opens its store here (through `xolver.runtime` or, for the ``xolver memory`` commands,
+directly), so a flag or config field means the same thing everywhere and no surface names a store
+class. The ``hash:<dim>`` embedder spec is parsed in `embedder_from_spec` only.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from xolver.errors import UserError
 
 if TYPE_CHECKING:
     from xolver.config import XolverConfig
     from xolver.memory.base import ExperienceStore
+    from xolver.memory.chroma import ChromaExperienceStore
     from xolver.memory.embedders import Embedder
 
-__all__ = ["embedder_from_spec", "open_store"]
+__all__ = ["StoreBackend", "StoreSpec", "embedder_from_spec", "open_chroma_store", "open_store"]
+
+StoreBackend = Literal["chroma", "memory", "off"]
 
 _EMBEDDERS: dict[str, Embedder] = {}
 
@@ -37,17 +46,62 @@ def embedder_from_spec(spec: str | None) -> Embedder:
     return _EMBEDDERS[key]
 
 
-def open_store(config: XolverConfig) -> ExperienceStore | None:
-    """The store `config` describes: None when memory is off, a fresh in-process BM25 store for
-    ``memory_store="memory"``, else the persistent Chroma store at `memory_path`
-    (default ``$XOLVER_HOME/memory``)."""
-    if config.memory_mode == "off":
+@dataclass(frozen=True)
+class StoreSpec:
+    """Which experience store to open.
+
+    Attributes:
+        backend: ``chroma`` (persistent, hybrid dense + BM25 search), ``memory`` (in-process BM25,
+            forgotten on exit) or ``off`` (no store).
+        path: the chroma folder (default ``$XOLVER_HOME/memory``).
+        embedder: the chroma store's embedder (see `embedder_from_spec`; default all-MiniLM-L6-v2).
+        namespace: bind a chroma store to this namespace, so nothing can read or write another one.
+            None: every solve passes its own namespace (one store serves every tenant).
+    """
+
+    backend: StoreBackend = "chroma"
+    path: Path | None = None
+    embedder: str | None = None
+    namespace: str | None = None
+
+    @classmethod
+    def from_config(cls, config: XolverConfig) -> StoreSpec:
+        """The store `config` names: ``memory_store``, ``memory_path`` and ``embedder``; ``off``
+        when ``memory_mode`` is off."""
+        if config.memory_mode == "off":
+            return cls(backend="off")
+        path = Path(config.memory_path).expanduser() if config.memory_path else None
+        return cls(backend=config.memory_store, path=path, embedder=config.embedder)
+
+
+def open_chroma_store(spec: StoreSpec) -> ChromaExperienceStore:
+    """The persistent store at ``spec.path`` (whatever ``spec.backend`` says), for commands that
+    manage the folder itself (stats, export, forget).
+
+    Raises:
+        UserError: the folder cannot be opened or was built with another embedder.
+    """
+    from xolver.memory import ChromaExperienceStore
+
+    path = Path(spec.path).expanduser() if spec.path is not None else None
+    return ChromaExperienceStore(path, embedder=embedder_from_spec(spec.embedder), namespace=spec.namespace)
+
+
+def open_store(spec: StoreSpec | XolverConfig) -> ExperienceStore | None:
+    """Open the store `spec` describes (a `StoreSpec`, or the one a config names): None for
+    ``off``, a fresh in-process BM25 store for ``memory``, else the persistent Chroma store.
+
+    The caller owns the store and closes it (``close()``, where the store has one).
+
+    Raises:
+        UserError: the chroma folder cannot be opened or was built with another embedder.
+    """
+    if not isinstance(spec, StoreSpec):
+        spec = StoreSpec.from_config(spec)
+    if spec.backend == "off":
         return None
-    if config.memory_store == "memory":
-        from xolver.memory.bm25 import InMemoryExperienceStore
+    if spec.backend == "memory":
+        from xolver.memory import InMemoryExperienceStore
 
         return InMemoryExperienceStore()
-    from xolver.memory.chroma import ChromaExperienceStore
-
-    path = Path(config.memory_path).expanduser() if config.memory_path else None
-    return ChromaExperienceStore(path, embedder=embedder_from_spec(config.embedder))
+    return open_chroma_store(spec)
