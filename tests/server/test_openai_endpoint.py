@@ -75,7 +75,7 @@ def test_agreeing_methods_stop_without_a_judge(base: str, model: FunctionModel) 
     assert extra["xolver"]["calls"] == 4 and extra["xolver"]["stop_reason"] == "agreement"
     assert extra["xolver"]["checked"] and extra["xolver"]["check_kind"] == "program"
     trace = (response.choices[0].message.model_extra or {})["reasoning_content"]
-    assert "stopping (agreement)" in trace and "Answer: 391 (from " in trace and "Checked: " in trace
+    assert "stopping: independent methods agreed" in trace and "Answer: 391 (from " in trace and "Checked: " in trace
     assert "scored" not in trace
 
 

@@ -93,10 +93,10 @@ def test_a_question_is_answered_with_the_team_in_plain_text() -> None:
     out = text(console)
     assert "\x1b" not in out  # not a terminal: no control codes
     assert "› What is 17 * 23?" in out  # piped input is echoed
-    assert "roles: 1. Calculator, 2. Checker" in out
-    assert "[round 1] judge's blind check (its own program): 391" in out
-    assert "[round 1] agent 1 judged 1.00: correct" in out and "[round 1] agent 2 judged 0.00: wrong carry" in out
-    assert "answer: 391 (" in out and "checked: the judge's own program" in out
+    assert "Team: Calculator, Checker." in out
+    assert "Round 1: the judge's blind check (its own program) printed 391." in out
+    assert "Round 1: agent 1 scored 1.00: correct" in out and "Round 1: agent 2 scored 0.00: wrong carry" in out
+    assert "Answer: 391 (from " in out and "Checked: the judge's own program" in out
     assert out.rstrip().endswith("bye")
     assert chat.turns[0].solution is not None and chat.turns[0].solution.answer == "391"
 
@@ -243,7 +243,7 @@ def test_provider_error_is_a_panel_and_the_session_goes_on() -> None:
     out = text(console)
     assert "╭─ model error" in out and "rate limited after 3 retries" in out and "Traceback" not in out
     assert [t.outcome for t in chat.turns] == ["error", "answered"]
-    assert "answer: 391 (" in out
+    assert "Answer: 391 (from " in out
 
 
 def test_an_unexpected_failure_in_a_solve_does_not_end_the_session() -> None:
@@ -338,7 +338,7 @@ def test_chat_command_with_piped_input(
     out = capsys.readouterr().out
     assert code == 0, out
     assert "checked by hand" in out and "wrong carry" in out and "unknown command /bogus" in out
-    assert "answer: 391 (" in out and "checked: the judge's own program" in out
+    assert "Answer: 391 (from " in out and "Checked: the judge's own program" in out
     assert json.loads(out_file.read_text())["answer"] == "391"
     assert main(["show", str(out_file)]) == 0
     assert "391" in capsys.readouterr().out

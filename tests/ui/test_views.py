@@ -91,44 +91,44 @@ def solution() -> Solution:
 EVENTS: list[tuple[Event, list[str]]] = [
     (
         SolveStarted(problem="What is 17 * 23?", model="scripted", agents=2, rounds=1),
-        ["solving with scripted: 2 agent(s), up to 1 round(s)"],
+        ["Solving with 2 agent(s), up to 1 round(s), model scripted."],
     ),
     (
         RolesPlanned(roles=[PlannedRole(name="Calculator"), PlannedRole(name="Checker")]),
-        ["roles: 1. Calculator, 2. Checker"],
+        ["Team: Calculator, Checker."],
     ),
     (
         ExperienceRetrieved(exemplars=[Exemplar(id="e1", kind="problem", text="What is 12 * 13?", score=0.5)]),
-        ["memory: retrieved 1 record(s)", "  0.50 What is 12 * 13?"],
+        ["Retrieved 1 past experience(s).", "  0.50 What is 12 * 13?"],
     ),
-    (ExperienceRetrieved(exemplars=[]), ["memory: nothing relevant retrieved"]),
+    (ExperienceRetrieved(exemplars=[]), []),  # also what a solve without memory reports
     (AgentStarted(agent=0, role="Calculator", round=0), []),
     (AgentToken(role="solver", agent=0, round=0, text="17*23"), []),
-    (AgentAnswered(trajectory=trajectory(0, "Calculator", "391")), ["[round 1] agent 1 (Calculator): answer 391"]),
+    (AgentAnswered(trajectory=trajectory(0, "Calculator", "391")), ["Round 1: agent 1 (Calculator) gave answer 391."]),
     (
         AgentAnswered(trajectory=Trajectory(agent=1, role="Checker", round=0, answer=None, error="unparseable")),
-        ["[round 1] agent 2 (Checker): unparseable"],
+        ["Round 1: agent 2 (Checker) gave no answer (unparseable)."],
     ),
-    (AgentJudged(agent=0, round=0, score=1.0, critique="correct"), ["[round 1] agent 1 judged 1.00: correct"]),
+    (AgentJudged(agent=0, round=0, score=1.0, critique="correct"), ["Round 1: agent 1 scored 1.00: correct"]),
     (
         SharedMemoryUpdated(round=0, entries=[trajectory(0, "Calculator", "391", 1.0)]),
-        ["shared memory after round 1:", "  1.00 Calculator (agent 1): 391"],
+        ["Round 1: shared memory updated (1 entry).", "  1.00 Calculator (agent 1): 391"],
     ),
-    (RoundFinished(round=0, best_score=0.5), ["round 1 done, best judge score 0.50"]),
-    (RoundFinished(round=0, best_score=None), ["round 1 done"]),
+    (RoundFinished(round=0, best_score=0.5), ["Round 1 done: best judge score 0.50."]),
+    (RoundFinished(round=0, best_score=None), ["Round 1 done."]),
     (
-        RoundFinished(round=1, best_score=1.0, stop_reason="perfect_score"),
-        ["stopping after round 2: every shared-memory entry scored perfectly"],
+        RoundFinished(round=1, best_score=None, stop_reason="perfect_score"),
+        ["Round 2 done; stopping: every shared-memory entry scored perfectly."],
     ),
     (Verified(answer="391", source="boxed"), []),  # the answer is shown with SolveFinished, with its check
-    (MemoryWritten(ids=["m1"]), ["memory: wrote 1 record(s)"]),
+    (MemoryWritten(ids=["m1"]), ["Wrote 1 record(s) to memory."]),
     (ModelCalled(call=CallRecord(role="solver")), []),
-    (SolveFinished(solution=solution()), ["answer: 391 (boxed)", "2 calls, 45 tokens, $0.0010, 1.5 s"]),
+    (SolveFinished(solution=solution()), ["Answer: 391 (from boxed).", "  2 calls, 45 tokens, $0.0010, 1.5 s"]),
     (
         SolveFinished(
             solution=solution().model_copy(update={"checked": True, "check_kind": "program", "check": "printed 391"})
         ),
-        ["answer: 391 (boxed)", "checked: printed 391", "2 calls, 45 tokens, $0.0010, 1.5 s"],
+        ["Answer: 391 (from boxed). Checked: printed 391.", "  2 calls, 45 tokens, $0.0010, 1.5 s"],
     ),
 ]
 
@@ -308,7 +308,7 @@ def test_tool_calls_are_shown_in_the_log_and_the_live_view() -> None:
     from xolver.ui.progress import SolveView
 
     event = ToolCalled(agent=0, round=0, call=ToolCall(tool="python", input="print(17*23)", output="391\n"))
-    assert event_text(event) == ["[round 1] agent 1 ran python: 391"]
+    assert event_text(event) == ["Round 1: agent 1 ran python: 391"]
     view = SolveView()
     view.update(SolveStarted(problem="What is 17 * 23?", model="m", agents=1, rounds=1))
     view.update(RolesPlanned(roles=[PlannedRole(name="Calculator")]))

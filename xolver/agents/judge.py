@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 
 from pydantic import BaseModel, Field
 
+from xolver._text import excerpt
 from xolver.agents.parsing import answers_match, parse_score, split_sections
 from xolver.agents.runner import AgentRunner
-from xolver.agents.solver import excerpt
 from xolver.agents.templates import render
 from xolver.errors import BudgetExceeded
 from xolver.models.base import CallTags, Message

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 
 from pydantic import BaseModel
 
+from xolver._text import excerpt
 from xolver.agents.parsing import extract_answer, extract_boxed, extract_code_block, last_number, split_sections
 from xolver.agents.runner import AgentRunner
 from xolver.agents.templates import render
@@ -76,11 +77,6 @@ def parse_solution(text: str, answer_format: str = "auto") -> SolverOutput | Non
         # Keep the stated final answer with the response: the judge and verifier read it there.
         response = f"{response}\nFinal answer: {sections['final']}"
     return SolverOutput(thought=thought, response=response, answer=answer)
-
-
-def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else text[: limit // 3] + "\n[...]\n" + text[-(2 * limit) // 3 :]
 
 
 def format_experience(exemplars: Sequence[Exemplar]) -> str:
@@ -292,7 +288,7 @@ async def solve(
         variables["print_hint"] = _PRINT_HINT.get(answer_format, _PRINT_HINT["auto"])
         if refine:
             assert previous is not None
-            variables["previous"] = excerpt(previous.response) + f"\nFinal answer: {previous.answer}"
+            variables["previous"] = excerpt(previous.response, EXCERPT_CHARS) + f"\nFinal answer: {previous.answer}"
             variables["shared"] = format_shared(shared, with_critique=share_critique)
             prompt = render("solver_program_refine", **variables)
         else:
@@ -308,7 +304,7 @@ async def solve(
                 problem=problem,
                 tools=tools,
                 format=fmt,
-                previous=excerpt(previous.response) + f"\nFinal answer: {previous.answer}",
+                previous=excerpt(previous.response, EXCERPT_CHARS) + f"\nFinal answer: {previous.answer}",
                 shared=format_shared(shared, with_critique=share_critique),
             )
         else:

@@ -7,9 +7,9 @@ garbles it more often than a parser does.
 
 from __future__ import annotations
 
+from xolver._text import excerpt
 from xolver.agents.parsing import extract_answer, last_number
 from xolver.agents.runner import AgentRunner
-from xolver.agents.solver import excerpt
 from xolver.agents.templates import render
 from xolver.errors import BudgetExceeded
 from xolver.models.base import CallTags, Message, ModelSettings

@@ -492,7 +492,7 @@ class ChatSession:
             self._say(Text("no matching records"))
             return
         width = max(20, self.console.width - 20)
-        from xolver.ui.progress import clip
+        from xolver._text import clip
 
         for i, hit in enumerate(hits, start=1):
             r = hit.record

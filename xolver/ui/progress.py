@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.panel import Panel
 from rich.text import Text
+from typing_extensions import assert_never
 
+from xolver._text import clip, stop_text, tail
 from xolver.events import (
     AgentAnswered,
     AgentJudged,
@@ -38,40 +40,11 @@ from xolver.events import (
 )
 from xolver.solution import Exemplar, Solution, Trajectory
 
-__all__ = ["STOP_TEXT", "SolutionPanel", "SolveView", "clip", "line"]
-
-STOP_TEXT = {
-    "agreement": "independent methods agreed and an executed check supports the answer",
-    "checked": "a program passed every test",
-    "perfect_score": "every shared-memory entry scored perfectly",
-    "max_rounds": "all rounds done",
-    "budget_calls": "model-call budget spent",
-    "budget_tokens": "token budget spent",
-    "budget_seconds": "time budget spent",
-    "no_answer": "no agent produced an answer",
-}
-# Kept for callers of the earlier private name.
-_STOP_TEXT = STOP_TEXT
+__all__ = ["SolutionPanel", "SolveView", "line"]
 
 # How much streamed text a view keeps per agent: enough for the widest terminal line.
 _DRAFT_KEEP = 600
 _SHARED_SHOWN = 3
-
-
-def clip(text: str | None, width: int) -> str:
-    """`text` on one line (whitespace collapsed), cut to `width` characters with an ellipsis."""
-    text = " ".join((text or "").split())
-    if width < 1:
-        return ""
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _tail(text: str, width: int) -> str:
-    """The last `width` characters of `text` on one line: a streaming draft shows its newest words."""
-    flat = " ".join(text.split())
-    if width < 2 or len(flat) <= width:
-        return flat
-    return "…" + flat[-(width - 1) :]
 
 
 def line(*parts: tuple[str, str] | str) -> Text:
@@ -137,58 +110,59 @@ class SolveView:
 
     def update(self, event: Event) -> None:
         """Apply one event."""
-        if isinstance(event, SolveStarted):
-            self.problem, self.model, self.total_rounds = event.problem, event.model, event.rounds
-            self.started_at, self.planning = self.clock(), ""
-        elif isinstance(event, RolesPlanned):
-            self.agents = {i: _AgentRow(role=r.name) for i, r in enumerate(event.roles)}
-            self.planning = None
-        elif isinstance(event, ExperienceRetrieved):
-            self.exemplars, self.retrieved = list(event.exemplars), True
-        elif isinstance(event, AgentStarted):
-            row = self.agents.setdefault(event.agent, _AgentRow(role=event.role))
-            row.round, row.status, row.score, row.critique = event.round, "thinking", None, ""
-            row.draft, row.judging, row.answer = "", "", ""
-            self.round = max(self.round, event.round)
-        elif isinstance(event, AgentToken):
-            self._token(event)
-        elif isinstance(event, AgentAnswered):
-            t = event.trajectory
-            row = self.agents.setdefault(t.agent, _AgentRow(role=t.role))
-            row.status = "answered" if t.answer is not None else (t.error or "no answer")
-            row.answer = t.answer or ""
-            row.draft = (t.response or t.thought or row.draft)[-_DRAFT_KEEP:]
-        elif isinstance(event, ToolCalled):
-            row = self.agents.setdefault(event.agent, _AgentRow(role="?"))
-            c = event.call
-            result = (c.output.strip().splitlines() or ["(no output)"])[-1] if c.ok else f"failed: {c.error}"
-            # The model's follow-up reply streams after this line.
-            row.status, row.draft = f"ran {c.tool}", f"[{c.tool} output] {result} "
-        elif isinstance(event, AgentJudged):
-            row = self.agents.setdefault(event.agent, _AgentRow(role="?"))
-            status = "judged" if event.score is not None else "unjudged"
-            row.status, row.score, row.critique, row.judging = status, event.score, event.critique, ""
-        elif isinstance(event, BlindChecked):
-            self.blind_check = event.answer if event.answer is not None else "(no answer)"
-        elif isinstance(event, SharedMemoryUpdated):
-            self.shared, self.shared_round = list(event.entries), event.round
-        elif isinstance(event, ModelCalled):
-            self.calls += 1
-            self.tokens += event.call.prompt_tokens + event.call.completion_tokens
-            self.cost += event.call.cost
-        elif isinstance(event, RoundFinished):
-            self.stop = event.stop_reason
-            if event.stop_reason is not None:
-                self.verifying = ""
-        elif isinstance(event, Verified):
-            self.answer, self.answer_source, self.verifying = event.answer, event.source, None
-        elif isinstance(event, MemoryWritten):
-            self.written = list(event.ids)
-        elif isinstance(event, SolveFinished):
-            self.seconds = event.solution.wall_seconds
-            self.answer = event.solution.answer
-            self.answer_source = event.solution.answer_source
-            self.written = list(event.solution.memory_written)
+        match event:
+            case SolveStarted():
+                self.problem, self.model, self.total_rounds = event.problem, event.model, event.rounds
+                self.started_at, self.planning = self.clock(), ""
+            case RolesPlanned():
+                self.agents = {i: _AgentRow(role=r.name) for i, r in enumerate(event.roles)}
+                self.planning = None
+            case ExperienceRetrieved():
+                self.exemplars, self.retrieved = list(event.exemplars), True
+            case AgentStarted():
+                row = self.agents.setdefault(event.agent, _AgentRow(role=event.role))
+                row.round, row.status, row.score, row.critique = event.round, "thinking", None, ""
+                row.draft, row.judging, row.answer = "", "", ""
+                self.round = max(self.round, event.round)
+            case AgentToken():
+                self._token(event)
+            case AgentAnswered():
+                t = event.trajectory
+                row = self.agents.setdefault(t.agent, _AgentRow(role=t.role))
+                row.status = "answered" if t.answer is not None else (t.error or "no answer")
+                row.answer = t.answer or ""
+                row.draft = (t.response or t.thought or row.draft)[-_DRAFT_KEEP:]
+            case ToolCalled():
+                row = self.agents.setdefault(event.agent, _AgentRow(role="?"))
+                # The model's follow-up reply streams after this line.
+                row.status, row.draft = f"ran {event.call.tool}", f"[{event.call.tool} output] {event.result()} "
+            case AgentJudged():
+                row = self.agents.setdefault(event.agent, _AgentRow(role="?"))
+                status = "judged" if event.score is not None else "unjudged"
+                row.status, row.score, row.critique, row.judging = status, event.score, event.critique, ""
+            case BlindChecked():
+                self.blind_check = event.answer if event.answer is not None else "(no answer)"
+            case SharedMemoryUpdated():
+                self.shared, self.shared_round = list(event.entries), event.round
+            case ModelCalled():
+                self.calls += 1
+                self.tokens += event.call.prompt_tokens + event.call.completion_tokens
+                self.cost += event.call.cost
+            case RoundFinished():
+                self.stop = event.stop_reason
+                if event.stop_reason is not None:
+                    self.verifying = ""
+            case Verified():
+                self.answer, self.answer_source, self.verifying = event.answer, event.source, None
+            case MemoryWritten():
+                self.written = list(event.ids)
+            case SolveFinished():
+                self.seconds = event.solution.wall_seconds
+                self.answer = event.solution.answer
+                self.answer_source = event.solution.answer_source
+                self.written = list(event.solution.memory_written)
+            case _:
+                assert_never(event)
 
     def _token(self, event: AgentToken) -> None:
         if event.role == "planner":
@@ -246,9 +220,9 @@ class SolveView:
             if self.compact:
                 continue
             if row.draft and row.score is None:
-                out.append(line(("   draft ", "dim"), (_tail(row.draft, width - 9), "italic")))
+                out.append(line(("   draft ", "dim"), (tail(row.draft, width - 9), "italic")))
             if row.judging:
-                out.append(line(("   judge ", "dim"), (_tail(row.judging, width - 9), "italic dim")))
+                out.append(line(("   judge ", "dim"), (tail(row.judging, width - 9), "italic dim")))
             elif row.critique:
                 out.append(line(("   judge ", "dim"), (clip(row.critique, width - 9), "")))
         return out
@@ -292,7 +266,7 @@ class SolveView:
         if memory is not None and not self.compact:
             parts.append(memory)
         if self.planning is not None:
-            parts.append(line(("planning roles… ", "yellow"), (_tail(self.planning, width - 16), "italic dim")))
+            parts.append(line(("planning roles… ", "yellow"), (tail(self.planning, width - 16), "italic dim")))
         parts += self.agent_lines(width)
         if self.blind_check is not None:
             parts.append(
@@ -303,9 +277,9 @@ class SolveView:
             )
         parts += self.shared_lines(width)
         if self.stop:
-            parts.append(line(("stopping: ", "yellow"), STOP_TEXT.get(self.stop, self.stop)))
+            parts.append(line(("stopping: ", "yellow"), stop_text(self.stop)))
         if self.verifying is not None:
-            parts.append(line(("verifying… ", "yellow"), (_tail(self.verifying, width - 11), "italic dim")))
+            parts.append(line(("verifying… ", "yellow"), (tail(self.verifying, width - 11), "italic dim")))
         if self.answer is not None:
             source = f"  ({self.answer_source})" if self.answer_source else ""
             parts.append(line(("answer: ", "bold"), (self.answer or "(none)", "bold green"), (source, "dim")))
@@ -337,7 +311,7 @@ class SolutionPanel:
             check += "; votes " + ", ".join(f"{clip(t.answer, 20)}: {t.votes}" for t in s.tally[:4])
         memory = f"memory: {len(s.exemplars)} retrieved, {len(s.memory_written)} written"
         summary = Text(
-            f"{len(s.rounds)} round(s), stopped: {STOP_TEXT.get(s.stop_reason, s.stop_reason)}; "
+            f"{len(s.rounds)} round(s), stopped: {stop_text(s.stop_reason)}; "
             f"{totals.calls} calls, {totals.total_tokens} tokens, ${totals.cost:.4f}, {s.wall_seconds:.1f} s\n"
             f"from: {who}\n{check}\n{memory}",
             style="dim",

@@ -11,8 +11,8 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
+from xolver._text import clip, stop_text
 from xolver.solution import Solution, Trajectory
-from xolver.ui.progress import STOP_TEXT, clip
 
 __all__ = ["CostView", "TraceView", "Turn", "transcript_markdown"]
 
@@ -77,7 +77,7 @@ class TraceView:
                     score = "-" if t.score is None else f"{t.score:.2f}"
                     yield Text(f"  {score} {t.role} (agent {t.agent + 1}, round {t.round + 1}): {t.answer}")
         yield Rule()
-        yield Text(f"stopped: {STOP_TEXT.get(s.stop_reason, s.stop_reason)}")
+        yield Text(f"stopped: {stop_text(s.stop_reason)}")
         yield Text.assemble(("answer: ", "bold"), (s.answer or "(none)", "bold green"), f" ({s.answer_source})")
         yield Text(f"checked: {s.check}" if s.checked else "not checked by execution", style="dim")
         if s.failures:
@@ -155,7 +155,7 @@ def transcript_markdown(turns: list[Turn], *, model: str = "") -> str:
         totals = s.usage.totals
         out += [
             "",
-            f"Stopped: {STOP_TEXT.get(s.stop_reason, s.stop_reason)}. "
+            f"Stopped: {stop_text(s.stop_reason)}. "
             + (f"Checked: {s.check}. " if s.checked else "Not checked by execution. ")
             + f"{totals.calls} calls, {totals.total_tokens} tokens, ${totals.cost:.4f}, {s.wall_seconds:.1f} s.",
             "",
