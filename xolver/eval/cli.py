@@ -148,7 +148,7 @@ def _run(args: argparse.Namespace) -> int:
     from xolver.eval.datasets import load_dataset
     from xolver.eval.report import ProgressLine, ResultsTable
     from xolver.eval.runner import EvalProgress, ProblemResult, RunConfig, run_eval, select_tasks
-    from xolver.models import model_from_config
+    from xolver.runtime import SolveRuntime
 
     err = Console(stderr=True)
     out = Console(soft_wrap=False)
@@ -184,8 +184,8 @@ def _run(args: argparse.Namespace) -> int:
         samples=samples,
         fields=fields,
     )
-    memory = _memory(args, xolver_config) if method == "xolver" else None
-    model = model_from_config(xolver_config)
+    # The runtime builds the model and opens the team's store; `close` releases both.
+    runtime = SolveRuntime(xolver_config, memory=_store(args, xolver_config) if method == "xolver" else None)
     label = f"{method} · {dataset.name}"
     live_display = not args.quiet and err.is_terminal
     line = ProgressLine(EvalProgress(total=len(tasks)), label=label)
@@ -206,9 +206,9 @@ def _run(args: argparse.Namespace) -> int:
         return await run_eval(
             tasks,
             config,
-            model=model,
+            model=runtime.model,
             xolver_config=xolver_config if method == "xolver" else None,
-            memory=memory,
+            memory=await runtime.aopen_memory(),
             out=args.out,
             resume=bool(args.resume),
             on_result=on_result,
@@ -223,9 +223,7 @@ def _run(args: argparse.Namespace) -> int:
         else:
             results = asyncio.run(go())
     finally:
-        close = getattr(model, "close", None)
-        if callable(close):
-            close()
+        runtime.close()
         close_math_worker()
     out.print(ResultsTable([(label, config, results)]))
     if args.out:
@@ -233,16 +231,19 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _memory(args: argparse.Namespace, config: Any) -> Any:
+def _store(args: argparse.Namespace, config: Any) -> Any:
+    """The team's store: the folder ``--memory-store`` names, bound to the run's namespace and
+    opened with the configured embedder, else a fresh in-process one."""
+    from pathlib import Path
+
+    from xolver.memory.stores import StoreSpec
+
     if config.memory_mode == "off":
-        return None
+        return StoreSpec(backend="off")
     if args.memory_store:
-        from xolver.memory.chroma import ChromaExperienceStore
-
-        return ChromaExperienceStore(args.memory_store, namespace=config.namespace)
-    from xolver.memory.bm25 import InMemoryExperienceStore
-
-    return InMemoryExperienceStore()
+        path = Path(args.memory_store).expanduser()
+        return StoreSpec(backend="chroma", path=path, embedder=config.embedder, namespace=config.namespace)
+    return StoreSpec(backend="memory")
 
 
 def _report(args: argparse.Namespace) -> int:

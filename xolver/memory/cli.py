@@ -19,7 +19,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
 
     from xolver.memory.chroma import ChromaExperienceStore
-    from xolver.memory.embedders import Embedder
 
 __all__ = ["add_memory_parser", "run_memory_command"]
 
@@ -87,18 +86,11 @@ def add_memory_parser(subparsers: Any) -> argparse.ArgumentParser:
     return memory  # type: ignore[no-any-return]
 
 
-def _embedder(spec: str | None) -> Embedder:
-    """The embedder named on the command line (see `embedder_from_spec`)."""
-    from xolver.memory.stores import embedder_from_spec
-
-    return embedder_from_spec(spec)
-
-
 def _open(args: argparse.Namespace) -> ChromaExperienceStore:
-    from xolver.memory.chroma import ChromaExperienceStore
+    from xolver.memory.stores import StoreSpec, open_chroma_store
 
     # With --namespace the store is bound to it, so no command can touch another tenant.
-    return ChromaExperienceStore(args.path, embedder=_embedder(args.embedder), namespace=args.namespace)
+    return open_chroma_store(StoreSpec(path=args.path, embedder=args.embedder, namespace=args.namespace))
 
 
 def run_memory_command(args: argparse.Namespace, console: Console, err_console: Console) -> int:

@@ -5,7 +5,8 @@ LangGraph, FastAPI, uvicorn and the MCP SDK load only when one of the names belo
 
 - `create_app`: the OpenAI-compatible FastAPI application (`xolver.server.openai_app`).
 - `create_mcp_server`: the MCP server (`xolver.server.mcp_server`).
-- `SolveService`, `SolveOptions`, `open_memory`: the model, store and config shared by requests.
+- `SolveService`, `SolveOptions`: the model, store and config shared by requests (a `StoreSpec` names
+  the store to open).
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     from xolver.server.mcp_server import create_mcp_server
     from xolver.server.openai_app import ServerSettings, create_app
-    from xolver.server.service import SolveOptions, SolveService, open_memory
+    from xolver.server.service import SolveOptions, SolveService, StoreSpec
 
-__all__ = ["ServerSettings", "SolveOptions", "SolveService", "create_app", "create_mcp_server", "open_memory"]
+__all__ = ["ServerSettings", "SolveOptions", "SolveService", "StoreSpec", "create_app", "create_mcp_server"]
 
 _LAZY = {
     "ServerSettings": "xolver.server.openai_app",
@@ -26,7 +27,7 @@ _LAZY = {
     "create_mcp_server": "xolver.server.mcp_server",
     "SolveOptions": "xolver.server.service",
     "SolveService": "xolver.server.service",
-    "open_memory": "xolver.server.service",
+    "StoreSpec": "xolver.server.service",
 }
 
 

@@ -125,19 +125,19 @@ def register(subparsers: Any) -> None:
 
 def _service(args: argparse.Namespace, *, provider_key: str | None) -> Any:
     from xolver.cli import config_from_args
-    from xolver.models import model_from_config
-    from xolver.server.service import SolveService, open_memory
+    from xolver.server.service import SolveService, StoreSpec
 
     provider_args = argparse.Namespace(**vars(args))
     provider_args.api_key = provider_key
     extra = {"namespace": args.namespace} if args.namespace else {}
     config = config_from_args(provider_args, **extra)
-    model = model_from_config(config)
-    memory = open_memory(args.store, path=args.memory_path, embedder=args.embedder)
+    # Not bound to a namespace: each solve passes its own, so one store serves every tenant.
+    store = StoreSpec(
+        backend="off" if args.store == "none" else args.store, path=args.memory_path, embedder=args.embedder
+    )
     return SolveService(
-        model,
         config=config,
-        memory=memory,
+        memory=store,
         lock_namespace=args.lock_namespace,
         max_agents=getattr(args, "max_agents", None),
         max_rounds=getattr(args, "max_rounds", None),

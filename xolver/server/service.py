@@ -1,14 +1,14 @@
 """What a server shares across requests: one model, one memory store, one base configuration.
 
-Each request gets its own `Xolver` built on the shared model and store with the request's options
-applied (team size, rounds, namespace), so concurrent requests never share per-solve state.
+They are built by one `SolveRuntime` (the composition root). Each request gets its own `Xolver` on
+the shared model and store with the request's options applied (team size, rounds, namespace), so
+concurrent requests never share per-solve state.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -16,11 +16,11 @@ from xolver.api import Xolver
 from xolver.config import AnswerFormat, XolverConfig
 from xolver.errors import UserError
 from xolver.memory.base import ExperienceStore
+from xolver.memory.stores import StoreSpec
 from xolver.models.base import Model
+from xolver.runtime import UNSET, SolveRuntime
 
-__all__ = ["MemoryBackend", "SolveOptions", "SolveService", "open_memory"]
-
-MemoryBackend = Literal["chroma", "memory", "none"]
+__all__ = ["SolveOptions", "SolveService", "StoreSpec"]
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,13 @@ class SolveService:
     Args:
         model: the backbone, shared by every request; it must be safe to call concurrently (the
             `Model` protocol asks that; the local llama.cpp model serialises its own calls).
+            Default: the config's model, built here and released by `close`; a model passed in is
+            the caller's to close.
         config: the server's settings; requests override only the fields of `SolveOptions`.
-        memory: the experience store shared by every request (None: no episodic memory).
-            Tenants are kept apart by the namespace each solve passes to it.
+        memory: the experience store shared by every request: a store (the caller's), a
+            `StoreSpec` to open (opened here, before the first request, and closed by `close`), or
+            None for no episodic memory; default: the store the config names. Tenants are kept
+            apart by the namespace each solve passes to it.
         lock_namespace: refuse requests that name another namespace than the config's, for a
             deployment that serves one tenant per process.
         max_agents: the largest team a request may ask for (default: the config's limit).
@@ -61,20 +65,30 @@ class SolveService:
 
     def __init__(
         self,
-        model: Model,
+        model: Model | None = None,
         *,
         config: XolverConfig,
-        memory: ExperienceStore | None,
+        memory: ExperienceStore | StoreSpec | None = UNSET,
         lock_namespace: bool = False,
         max_agents: int | None = None,
         max_rounds: int | None = None,
     ) -> None:
-        self.model = model
+        self.runtime = SolveRuntime(config, model=model, memory=memory)
+        self.runtime.open_memory()  # a store that cannot be opened fails the start, not a request
         self.config = config
-        self.memory = memory
         self.lock_namespace = lock_namespace
         self.max_agents = max_agents
         self.max_rounds = max_rounds
+
+    @property
+    def model(self) -> Model:
+        """The backbone every request shares."""
+        return self.runtime.model
+
+    @property
+    def memory(self) -> ExperienceStore | None:
+        """The experience store every request shares (None: no episodic memory)."""
+        return self.runtime.memory
 
     def namespace(self, requested: str | None) -> str:
         """The namespace a request may use.
@@ -116,50 +130,10 @@ class SolveService:
             raise UserError(f"invalid option {where}: {first['msg']}") from e
 
     def xolver(self, options: SolveOptions | None = None) -> Xolver:
-        """A `Xolver` for one request. Do not `close()` it: that would close the shared model."""
+        """A `Xolver` for one request, on the shared model and store (its `close` leaves them open)."""
         return Xolver(self.model, config=self.config_for(options or SolveOptions()), memory=self.memory)
 
     def close(self) -> None:
-        """Release the shared model (e.g. the llama.cpp context)."""
-        close = getattr(self.model, "close", None)
-        if callable(close):
-            close()
-
-
-def open_memory(
-    backend: MemoryBackend,
-    *,
-    path: str | os.PathLike[str] | None = None,
-    embedder: str | None = None,
-) -> ExperienceStore | None:
-    """Open the experience store a server shares across requests.
-
-    Args:
-        backend: ``chroma`` (persistent, hybrid dense + BM25 search; default folder
-            ``$XOLVER_HOME/memory``), ``memory`` (in-process BM25, forgotten on exit) or ``none``.
-        path: the chroma folder.
-        embedder: a sentence-transformers model name or path (default all-MiniLM-L6-v2), or
-            ``hash`` / ``hash:<dim>`` for the model-free test embedder.
-
-    Raises:
-        UserError: the folder cannot be opened or was built with another embedder.
-    """
-    if backend == "none":
-        return None
-    if backend == "memory":
-        from xolver.memory.bm25 import InMemoryExperienceStore
-
-        return InMemoryExperienceStore()
-    from xolver.memory.chroma import ChromaExperienceStore
-    from xolver.memory.embedders import Embedder, HashEmbedder, SentenceTransformerEmbedder
-
-    chosen: Embedder
-    if embedder is not None and (embedder == "hash" or embedder.startswith("hash:")):
-        _, _, dim = embedder.partition(":")
-        if dim and not dim.isdigit():
-            raise UserError(f"hash embedder dimension must be a number, got {dim!r}")
-        chosen = HashEmbedder(int(dim) if dim else 256)
-    else:
-        chosen = SentenceTransformerEmbedder(embedder) if embedder else SentenceTransformerEmbedder()
-    # Not bound to a namespace: each solve passes its own, so one store serves every tenant.
-    return ChromaExperienceStore(path, embedder=chosen)
+        """Release what this service opened: the model it built (e.g. the llama.cpp context) and
+        the store it opened."""
+        self.runtime.close()

@@ -182,9 +182,9 @@ class ChatSession:
         self.config = XolverConfig.model_validate({**config.model_dump(), "stream_tokens": True})
         self._model = _for_chat(model) if model is not None else None
         if memory is _UNSET:
-            from xolver.memory.bm25 import InMemoryExperienceStore
+            from xolver.memory.stores import StoreSpec, open_store
 
-            memory = InMemoryExperienceStore()
+            memory = open_store(StoreSpec(backend="memory"))
         self.memory: ExperienceStore | None = memory
         self.memory_label = memory_label
         self.compact = compact
@@ -422,20 +422,13 @@ class ChatSession:
             raise _Hint("usage: /model NAME, e.g. /model local or /model openai/gpt-4o-mini")
         factory = self._model_factory
         if factory is None:
-            from xolver.models import resolve_model
+            from xolver.models import model_from_config
 
             cfg = self.config
 
             def factory(name: str) -> Model:
                 # The reasoning override describes the configured model, not this one: detect it.
-                return resolve_model(
-                    name,
-                    api_base=cfg.api_base,
-                    api_key=cfg.api_key,
-                    timeout=cfg.request_timeout,
-                    reasoning_effort=cfg.reasoning_effort,
-                    max_concurrency=cfg.max_concurrency,
-                )
+                return model_from_config(cfg.model_copy(update={"model": name, "reasoning": None}))
 
         new = _for_chat(factory(rest))  # a UserError (unknown provider, missing file) becomes a hint
         old = self._model
@@ -657,18 +650,18 @@ def register(subparsers: Any) -> None:
     show.set_defaults(handler=run_show)
 
 
-def _open_memory(path: Path | None, console: Console) -> tuple[ExperienceStore, str]:
-    from xolver.memory.bm25 import InMemoryExperienceStore
+def _open_memory(path: Path | None, config: XolverConfig, console: Console) -> tuple[ExperienceStore | None, str]:
+    from xolver.memory.stores import StoreSpec, open_store
 
+    in_process = StoreSpec(backend="memory")
     if path is None:
-        return InMemoryExperienceStore(), "this session only (in process); --memory PATH keeps it"
-    try:
-        from xolver.memory.chroma import ChromaExperienceStore
-    except ImportError as e:
-        console.print(Text(f"persistent memory unavailable ({e}); using an in-process memory", style="yellow"))
-        return InMemoryExperienceStore(), "this session only (in process)"
+        return open_store(in_process), "this session only (in process); --memory PATH keeps it"
     with console.status(f"opening memory at {path}…") if console.is_terminal else contextlib.nullcontext():
-        store = ChromaExperienceStore(path)
+        try:
+            store = open_store(StoreSpec(backend="chroma", path=path, embedder=config.embedder))
+        except ImportError as e:
+            console.print(Text(f"persistent memory unavailable ({e}); using an in-process memory", style="yellow"))
+            return open_store(in_process), "this session only (in process)"
     return store, str(path)
 
 
@@ -681,7 +674,7 @@ def run_chat(args: argparse.Namespace) -> int:
 
     config = config_from_args(args, stream_tokens=True)
     console = Console(highlight=False)
-    memory, label = _open_memory(args.memory, console)
+    memory, label = _open_memory(args.memory, config, console)
     session: ChatSession
     if sys.stdin.isatty() and console.is_terminal:
         reader: LineReader = TerminalReader(toolbar=lambda: session.status())
