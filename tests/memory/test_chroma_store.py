@@ -15,7 +15,7 @@ from xolver.memory.retrieval import retrieve_experience
 
 
 def _problem(text: str, ns: str = "default", **kw: object) -> ExperienceRecord:
-    return ExperienceRecord(text=text, solution=f"solution of {text}", answer="1", namespace=ns, **kw)  # type: ignore[arg-type]
+    return ExperienceRecord(text=text, solution=f"solution of {text}", answer="1", namespace=ns, **kw)
 
 
 def test_satisfies_the_store_protocol(hash_store: ChromaExperienceStore) -> None:
@@ -84,7 +84,7 @@ def test_namespace_isolation_through_the_public_api(tmp_path: Path) -> None:
         [_problem("alpha secret problem about trains", ns="A"), _problem("beta secret problem about trains", ns="B")]
     )
     for mode in ("hybrid", "dense", "bm25"):
-        hits = store.search("secret problem about trains", k=10, namespace="A", mode=mode)  # type: ignore[arg-type]
+        hits = store.search("secret problem about trains", k=10, namespace="A", mode=mode)
         assert [h.record.namespace for h in hits] == ["A"]
     assert store.search("secret problem about trains", k=10) == []  # "default" holds nothing
     got = retrieve_experience(store, "secret trains", namespace="B")
@@ -129,9 +129,10 @@ def test_stats_and_record_use(hash_store: ChromaExperienceStore) -> None:
     r = _problem("count the ways to tile a board", domain="math", source="seed")
     hash_store.add([r, ExperienceRecord(kind="strategy", text="try small cases first, then find the pattern")])
     stats = hash_store.stats()
-    assert stats["total"] == 2
-    assert stats["by_kind"] == {"problem": 1, "strategy": 1, "code": 0}
-    assert stats["by_domain"] == {"general": 1, "math": 1}
+    assert stats.total == 2
+    assert stats.by_kind == {"problem": 1, "strategy": 1, "code": 0}
+    assert stats.by_domain == {"general": 1, "math": 1}
+    assert stats.embedder == "hash-ngrams-v1:256" and stats.path == str(hash_store.path)
     hash_store.record_use([r.id], 1.0)
     hash_store.record_use([r.id], 0.0)
     (stored,) = hash_store.get([r.id])
@@ -163,7 +164,7 @@ def test_domain_filter_on_both_search_paths(tmp_path: Path) -> None:
     query = "circle radius: counting ways to choose items"
     for domain in ("geo", "comb"):
         for mode in ("dense", "bm25", "hybrid"):
-            hits = store.search(query, k=5, domain=domain, mode=mode)  # type: ignore[arg-type]
+            hits = store.search(query, k=5, domain=domain, mode=mode)
             assert hits and all(h.record.domain == domain for h in hits), (domain, mode)
         assert len(store.search(query, k=5, domain=domain, mode="dense")) == 5
     assert store.search("anything", k=5, domain="nowhere") == []

@@ -36,9 +36,9 @@ def test_two_processes_writing_one_store_lose_nothing(tmp_path: Path) -> None:
     assert store.count() == 3000
     # Every record is reachable through the vector index, not only stored in SQLite.
     for tag in ("A", "B"):
-        hits = store.dense_search(f"{tag} record about topic 3", k=3000)
+        hits = store.search(f"{tag} record about topic 3", k=3000, mode="dense")
         assert len(hits) == 3000
-        assert sum(h.record.text.startswith(f"{tag} record") for h, _ in hits) == 1500
+        assert sum(h.record.text.startswith(f"{tag} record") for h in hits) == 1500
     texts = {r.text for r in store.iter_records()}
     assert {f"{tag} record {i} about topic {i % 17}" for tag in "AB" for i in range(1500)} == texts
     store.close()
@@ -73,7 +73,7 @@ def test_sigkill_mid_import_leaves_whole_records_only(tmp_path: Path, data_dir: 
         # Whole records only: text, solution and extracted answer all present and consistent.
         assert by_question[r.text] == r.solution
         assert r.answer and r.solution.rstrip().endswith(r.answer)
-    hits = store.dense_search("How many clips did Natalia sell?", k=count)
+    hits = store.search("How many clips did Natalia sell?", k=count, mode="dense")
     assert len(hits) == count
     assert store.search("Natalia sold clips to her friends", k=1)[0].record.text.startswith("Natalia")
     # And it keeps working: the rest imports on top without duplicates.

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from xolver.errors import UserError
-from xolver.memory.bm25 import InMemoryExperienceStore
 from xolver.memory.chroma import ChromaExperienceStore
 from xolver.memory.embedders import HashEmbedder
 from xolver.memory.importer import export_jsonl, import_jsonl, parse_field_map
+from xolver.memory.in_memory import InMemoryExperienceStore
 
 
 def _write(path: Path, lines: list[str]) -> Path:
@@ -81,7 +81,7 @@ def test_math_corpus_mapping_extracts_boxed_answers(data_dir: Path) -> None:
         fields=["problem=problem", "solution=solution", "domain=type"],
         limit=20,
     )
-    records = store.all()
+    records = list(store.iter_records())
     assert len(records) == 20
     assert records[0].answer == "2" and records[0].domain == "Algebra"
 

@@ -6,13 +6,15 @@ from pathlib import Path
 import pytest
 
 from xolver.errors import UserError
-from xolver.memory.bm25 import InMemoryExperienceStore
 from xolver.memory.chroma import ChromaExperienceStore
 from xolver.memory.embedders import SentenceTransformerEmbedder
+from xolver.memory.hybrid import mmr_select, reciprocal_rank_fusion
 from xolver.memory.importer import import_jsonl
+from xolver.memory.in_memory import InMemoryExperienceStore
 from xolver.memory.learning import parse_distillation, problem_record, should_write_back
 from xolver.memory.records import ExperienceRecord
-from xolver.memory.retrieval import hybrid_search, mmr_select, reciprocal_rank_fusion, retrieve_experience
+from xolver.memory.retrieval import retrieve_experience
+from xolver.memory.testing import ScriptedStore
 
 # Motion and rate problems: speeds, travel, driving, running, walking distances.
 RATE = re.compile(r"per hour|mph|km/h|miles an hour|speed|travel|train|driv|\bran\b|\bruns?\b|walk|miles|kilomet", re.I)
@@ -65,12 +67,29 @@ def test_hybrid_and_mmr_on_chroma(hash_store: ChromaExperienceStore) -> None:
         ]
         + [ExperienceRecord(text="boat crosses a river at 5 km per hour", answer="y")]
     )
-    plain = hybrid_search(hash_store, "train km per hour", k=3)
-    diverse = hybrid_search(hash_store, "train km per hour", k=3, mmr_diversity=0.9)
+    plain = hash_store.search("train km per hour", k=3)
+    diverse = hash_store.search("train km per hour", k=3, mmr_diversity=0.9)
     assert len(plain) == len(diverse) == 3
     assert any("boat" in h.record.text for h in diverse)
+    # A vector the caller already has gives the same ranking as embedding the query again.
+    vector = hash_store.embed(["train km per hour"])[0]
+    assert hash_store.search("train km per hour", k=3, query_vector=vector) == plain
     with pytest.raises(UserError, match="unknown search mode"):
-        hybrid_search(hash_store, "x", mode="magic")  # type: ignore[arg-type]
+        hash_store.search("x", mode="magic")  # type: ignore[arg-type]
+
+
+def test_retrieve_experience_searches_each_kind_with_the_callers_filters() -> None:
+    hit = ExperienceRecord(text="A train travels at 60 km per hour", answer="1", namespace="t")
+    with ScriptedStore({"problem": [[hit]], "strategy": [[]], "code": [[]]}) as store:
+        got = retrieve_experience(store, "train?", namespace="t", domain="math", k_problems=2, mode="dense")
+    assert [h.record.text for h in got.problems] == [hit.text] and not got.strategies and not got.code
+    assert [(c.kind, c.k, c.mode, c.namespace, c.domain) for c in store.searches] == [
+        ("problem", 2, "dense", "t", "math"),
+        ("strategy", 3, "dense", "t", "math"),
+        ("code", 3, "dense", "t", "math"),
+    ]
+    with pytest.raises(UserError, match="unknown search mode"):
+        retrieve_experience(store, "x", mode="magic")  # type: ignore[arg-type]
 
 
 def test_learning_loop_writes_back_what_the_next_solve_retrieves(hash_store: ChromaExperienceStore) -> None:
@@ -106,7 +125,7 @@ def test_real_embeddings_find_gsm8k_rate_problems(
     assert report.imported >= 295
     query = "a train leaves the station at 60 km/h"
     for mode in ("hybrid", "dense"):
-        hits = store.search(query, k=5, mode=mode)  # type: ignore[arg-type]
+        hits = store.search(query, k=5, mode=mode)
         rate = [h for h in hits if RATE.search(h.record.text)]
         assert len(rate) >= 3, [h.record.text[:80] for h in hits]
     got = retrieve_experience(store, query, domain="math")

@@ -478,9 +478,8 @@ async def write_back(state: SolveState, runtime: Runtime[SolveContext]) -> dict[
             pass  # learning is a bonus: the solve's answer stands without it
     written = await asyncio.to_thread(store.add, records)
     used = [e["id"] for e in state.get("exemplars") or []]
-    record_use = getattr(store, "record_use", None)
-    if used and callable(record_use):
-        await asyncio.to_thread(record_use, used, chosen.score or 0.0)
+    if used:
+        await asyncio.to_thread(store.record_use, used, chosen.score or 0.0)
     if written:
         runtime.stream_writer(MemoryWritten(ids=written))
     return {"memory_written": written, "calls": _dump_calls(calls)}

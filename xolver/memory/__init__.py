@@ -1,18 +1,19 @@
 """Episodic (experience) memory: records, the store protocol, stores, embedders, retrieval, learning.
 
 Importing this package is cheap: chromadb, sentence-transformers and torch load on first use.
+Test doubles live in `xolver.memory.testing`.
 """
 
 from __future__ import annotations
 
-from xolver.memory.base import ExperienceStore
-from xolver.memory.bm25 import InMemoryExperienceStore
+from xolver.memory.base import ExperienceStore, MemoryStats, SearchFilter, SearchMode
 from xolver.memory.chroma import ChromaExperienceStore, default_memory_path
 from xolver.memory.embedders import Embedder, HashEmbedder, SentenceTransformerEmbedder
 from xolver.memory.importer import ImportReport, export_jsonl, import_jsonl
+from xolver.memory.in_memory import InMemoryExperienceStore
 from xolver.memory.learning import distill_prompt, parse_distillation, problem_record, should_write_back
 from xolver.memory.records import ExperienceRecord, RecordKind, ScoredRecord, content_hash
-from xolver.memory.retrieval import RetrievedExperience, hybrid_search, retrieve_experience
+from xolver.memory.retrieval import RetrievedExperience, retrieve_experience
 
 __all__ = [
     "ChromaExperienceStore",
@@ -22,15 +23,17 @@ __all__ = [
     "HashEmbedder",
     "ImportReport",
     "InMemoryExperienceStore",
+    "MemoryStats",
     "RecordKind",
     "RetrievedExperience",
     "ScoredRecord",
+    "SearchFilter",
+    "SearchMode",
     "SentenceTransformerEmbedder",
     "content_hash",
     "default_memory_path",
     "distill_prompt",
     "export_jsonl",
-    "hybrid_search",
     "import_jsonl",
     "parse_distillation",
     "problem_record",

@@ -1,21 +1,23 @@
-"""BM25 scoring and `InMemoryExperienceStore`, the paper's retriever over an in-process list.
+"""BM25 scoring (Okapi BM25, k1 = 1.5, b = 0.75), the paper's retriever.
 
-BM25 is implemented here (Okapi BM25, k1 = 1.5, b = 0.75) rather than taken from rank_bm25 because
-the index must grow one record at a time as solves write experience back.
+Implemented here rather than taken from rank_bm25 because the index must grow one record at a time
+as solves write experience back. `InMemoryExperienceStore` (in `xolver.memory.in_memory`) and the
+Chroma store's side index rank with it; ``from xolver.memory.bm25 import InMemoryExperienceStore``
+still works.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import threading
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from xolver.memory.records import ExperienceRecord, RecordKind, ScoredRecord
+if TYPE_CHECKING:  # pragma: no cover
+    from xolver.memory.in_memory import InMemoryExperienceStore as InMemoryExperienceStore
 
-__all__ = ["BM25Index", "InMemoryExperienceStore", "tokenize"]
+__all__ = ["BM25Index", "tokenize"]
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 # Words that carry no topic; dropping them keeps BM25 from matching on "the" and "is".
@@ -160,68 +162,10 @@ class BM25Index:
         return out
 
 
-class InMemoryExperienceStore:
-    """An `ExperienceStore` held in process memory, searched with BM25 (the paper's retriever).
+def __getattr__(name: str) -> type[InMemoryExperienceStore]:
+    # The store used to live in this module; it imports this one, so it is loaded on request.
+    if name == "InMemoryExperienceStore":
+        from xolver.memory.in_memory import InMemoryExperienceStore
 
-    Thread-safe. De-duplicates by content hash. Lost when the process ends: use the Chroma store
-    for a memory that persists.
-    """
-
-    def __init__(self, records: Sequence[ExperienceRecord] = ()) -> None:
-        self._records: list[ExperienceRecord] = []
-        self._hashes: set[str] = set()
-        self._index = BM25Index()
-        self._lock = threading.Lock()
-        self.add(records)
-
-    def add(self, records: Sequence[ExperienceRecord]) -> list[str]:
-        written: list[str] = []
-        with self._lock:
-            for record in records:
-                h = record.hash
-                if h in self._hashes:
-                    continue
-                self._hashes.add(h)
-                self._records.append(record)
-                self._index.add(record.search_text())
-                written.append(record.id)
-        return written
-
-    def search(
-        self,
-        query: str,
-        *,
-        k: int = 5,
-        kind: RecordKind | None = None,
-        domain: str | None = None,
-        namespace: str = "default",
-    ) -> list[ScoredRecord]:
-        if k <= 0:
-            return []
-        with self._lock:
-            candidates = [
-                i
-                for i, r in enumerate(self._records)
-                if r.namespace == namespace
-                and (kind is None or r.kind == kind)
-                and (domain is None or r.domain == domain)
-            ]
-            scores = self._index.scores(query, candidates)
-            # Ties broken by insertion order so results are deterministic.
-            best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
-            hits = []
-            for i, s in best:
-                record = self._records[i]
-                record.times_retrieved += 1
-                hits.append(ScoredRecord(record=record.model_copy(), score=s))
-            return hits
-
-    def count(self, *, namespace: str | None = None) -> int:
-        with self._lock:
-            if namespace is None:
-                return len(self._records)
-            return sum(1 for r in self._records if r.namespace == namespace)
-
-    def all(self, *, namespace: str | None = None) -> list[ExperienceRecord]:
-        with self._lock:
-            return [r.model_copy() for r in self._records if namespace is None or r.namespace == namespace]
+        return InMemoryExperienceStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
 from xolver.errors import UserError
+from xolver.memory.base import SEARCH_MODES
 from xolver.memory.records import RecordKind
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,7 +52,7 @@ def add_memory_parser(subparsers: Any) -> argparse.ArgumentParser:
     search.add_argument("--kind", choices=_KINDS, default=None, help="only this kind of record")
     search.add_argument("--domain", default=None, help="only this domain")
     search.add_argument("--k", type=int, default=5, help="number of hits (default 5)")
-    search.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid", help="retriever")
+    search.add_argument("--mode", choices=SEARCH_MODES, default="hybrid", help="retriever")
     search.add_argument("--json", action="store_true", help="print JSON lines")
 
     imp = commands.add_parser("import", help="import a JSONL file")
@@ -147,16 +148,17 @@ def _run(args: argparse.Namespace, console: Console, err_console: Console) -> in
 def _stats(store: ChromaExperienceStore, args: argparse.Namespace, console: Console) -> int:
     data = store.stats(namespace=args.namespace)
     if args.json:
-        console.print_json(json.dumps(data))
+        console.print_json(data.model_dump_json())
         return 0
     from rich.table import Table
 
-    console.print(f"memory at {data['path']}  (embedder {data['embedder']})", highlight=False)
+    console.print(f"memory at {data.path}  (embedder {data.embedder})", highlight=False)
     table = Table("group", "value", "records", box=None)
-    table.add_row("total", "", str(data["total"]))
-    for group in ("by_kind", "by_namespace", "by_domain", "by_source"):
-        for key, value in data[group].items():
-            table.add_row(group.removeprefix("by_"), key, str(value))
+    table.add_row("total", "", str(data.total))
+    groups = {"kind": data.by_kind, "namespace": data.by_namespace, "domain": data.by_domain, "source": data.by_source}
+    for group, counts in groups.items():
+        for key, value in counts.items():
+            table.add_row(group, key, str(value))
     console.print(table)
     return 0
 

@@ -217,7 +217,7 @@ def import_jsonl(
     """Import a JSONL file into a store, one record per line.
 
     Args:
-        store: the target; a `ChromaExperienceStore` gets batched embedding outside its lock.
+        store: the target; each batch is embedded before the store's write lock is taken.
         path: the JSONL file.
         kind: kind of every record.
         domain: domain of every record (unless mapped from a field).
@@ -287,12 +287,9 @@ def import_jsonl(
 
 
 def _write(store: ExperienceStore, batch: Sequence[ExperienceRecord]) -> int:
-    add_embedded = getattr(store, "add_embedded", None)
-    embed = getattr(store, "embed", None)
-    if add_embedded is not None and embed is not None:
-        vectors = embed([r.search_text() for r in batch])
-        return len(add_embedded(batch, vectors))
-    return len(store.add(batch))
+    # Embedded before the store's write lock is taken: embedding is the slow part.
+    vectors = store.embed([r.search_text() for r in batch])
+    return len(store.add_embedded(batch, vectors))
 
 
 def export_jsonl(
@@ -307,17 +304,9 @@ def export_jsonl(
     Lines are full records, which `import_jsonl` restores without a field map.
 
     Raises:
-        UserError: the store cannot list its records, or the file cannot be written.
+        UserError: the file cannot be written.
     """
-    iter_records = getattr(store, "iter_records", None)
-    listing = getattr(store, "all", None)
-    records: Iterator[ExperienceRecord]
-    if iter_records is not None:
-        records = iter_records(namespace=namespace, kind=kind)
-    elif listing is not None:
-        records = (r for r in listing(namespace=namespace) if kind is None or r.kind == kind)
-    else:
-        raise UserError(f"{type(store).__name__} cannot list its records")
+    records = store.iter_records(namespace=namespace, kind=kind)
     file = Path(path).expanduser()
     tmp = file.with_name(file.name + ".tmp")
     count = 0

@@ -464,20 +464,19 @@ class ChatSession:
             raise _Hint("this session has no experience memory")
         namespace = self.config.namespace
         if sub == "stats":
-            stats = getattr(store, "stats", None)
-            data: dict[str, Any] = await asyncio.to_thread(stats) if callable(stats) else {}
+            data = await asyncio.to_thread(store.stats)
             total = await asyncio.to_thread(store.count, namespace=namespace)
             table = Table(box=None, show_header=False, pad_edge=False)
             table.add_column(style="bold")
             table.add_column()
             table.add_row("memory", self.memory_label)
             table.add_row(f"records in {namespace!r}", str(total))
-            for key in ("by_kind", "by_domain", "by_source"):
-                for value, count in (data.get(key) or {}).items():
+            for group, counts in (("kind", data.by_kind), ("domain", data.by_domain), ("source", data.by_source)):
+                for value, count in counts.items():
                     if count:
-                        table.add_row(key.removeprefix("by_"), f"{value}: {count}")
-            if data.get("embedder"):
-                table.add_row("embedder", str(data["embedder"]))
+                        table.add_row(group, f"{value}: {count}")
+            if data.embedder:
+                table.add_row("embedder", data.embedder)
             self._say(table)
             return
         hits = await asyncio.to_thread(store.search, query, k=5, namespace=namespace)

@@ -8,7 +8,6 @@ statistics need no round trip to chromadb.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +16,7 @@ from pydantic import ValidationError
 from xolver.memory.bm25 import BM25Index
 from xolver.memory.records import ExperienceRecord
 
-__all__ = ["SideIndex", "equals_at", "record_from", "record_metadata"]
+__all__ = ["SideIndex", "record_from", "record_metadata"]
 
 
 @dataclass
@@ -83,15 +82,13 @@ class SideIndex:
     def live_count(self) -> int:
         return self.bm25.live
 
-    def live_ids(self, predicate: Callable[[int], bool]) -> list[str]:
-        return [rid for i, rid in enumerate(self.ids) if self.alive[i] and predicate(i)]
-
-
-def equals_at(values: Sequence[str], wanted: str | None, i: int) -> bool:
-    return values[i] == wanted
+    def live_ids_from(self, source: str | None) -> list[str]:
+        """Ids of the live records whose source is `source`."""
+        return [rid for i, rid in enumerate(self.ids) if self.alive[i] and self.sources[i] == source]
 
 
 def record_metadata(record: ExperienceRecord) -> dict[str, str | int | float | bool]:
+    """The chromadb metadata of a record."""
     # Filterable fields are top-level; the whole record rides along as JSON so it round-trips
     # exactly (chromadb metadata cannot hold None).
     return {
@@ -107,6 +104,7 @@ def record_metadata(record: ExperienceRecord) -> dict[str, str | int | float | b
 
 
 def record_from(meta: Any) -> ExperienceRecord | None:
+    """The record inside chromadb metadata; None when it is missing or invalid."""
     try:
         return ExperienceRecord.model_validate_json(str(meta["record"]))
     except (KeyError, TypeError, ValidationError):

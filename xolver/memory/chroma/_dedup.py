@@ -1,0 +1,65 @@
+"""Which records of a batch to write: new content, new id, and not a near duplicate of a stored one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+from xolver.memory.chroma._side_index import SideIndex
+from xolver.memory.records import ExperienceRecord
+
+if TYPE_CHECKING:  # pragma: no cover
+    from chromadb.api.models.Collection import Collection
+
+__all__ = ["keep_new"]
+
+
+def keep_new(
+    collection: Collection,
+    side: SideIndex,
+    records: Sequence[ExperienceRecord],
+    vectors: Sequence[Sequence[float]],
+    *,
+    threshold: float | None,
+) -> list[int]:
+    """Positions of the records to keep, in order.
+
+    A record is dropped when its content hash or id is already stored or earlier in the batch, or
+    when `threshold` is set and its cosine similarity to a stored record (one batched query) or to
+    a kept record of the batch is at least `threshold`. Call with the write lock held.
+    """
+    import numpy as np
+
+    seen_hashes: set[str] = set()
+    seen_ids: set[str] = set()
+    keep: list[int] = []
+    for j, r in enumerate(records):
+        h = r.hash
+        if h in side.hashes or h in seen_hashes or r.id in side.position or r.id in seen_ids:
+            continue
+        seen_hashes.add(h)
+        seen_ids.add(r.id)
+        keep.append(j)
+    if threshold is None or not keep:
+        return keep
+    near: set[int] = set()
+    if side.live_count() > 0:
+        result = collection.query(
+            query_embeddings=cast(Any, [list(vectors[j]) for j in keep]),
+            n_results=1,
+            include=cast(Any, ["distances"]),
+        )
+        for j, distances in zip(keep, result["distances"] or [], strict=False):
+            if distances and 1.0 - float(distances[0]) >= threshold:
+                near.add(j)
+    kept: list[int] = []
+    kept_vectors: list[Any] = []
+    for j in keep:
+        if j in near:
+            continue
+        v = np.asarray(vectors[j], dtype=np.float32)
+        if any(float(v @ kv) >= threshold for kv in kept_vectors):
+            continue
+        kept.append(j)
+        kept_vectors.append(v)
+    return kept

@@ -1,0 +1,346 @@
+"""`ChromaFolder`: one memory folder's chromadb collections, kept consistent across processes.
+
+Layout on disk (one folder, ``xolver_home() / "memory"`` by default)::
+
+    chroma.sqlite3, <uuid>/...   chromadb's own files; one collection per (record kind, namespace)
+    xolver-memory.json           the embedder id and dimension the folder was built with
+    xolver.lock                  inter-process lock (fcntl), taken around every read and write
+    xolver.generation            a counter bumped by every write, so other processes know to reload
+
+Why the lock and the counter: chromadb's embedded client keeps each HNSW index in process memory and
+flushes it to disk on its own schedule. Two processes adding to one folder at the same time corrupt
+the index (measured here: lost ids and "Error finding id" on query), and a long-lived process never
+sees another's writes. So writes are serialised with an exclusive file lock, and a process that finds
+the generation counter moved since it loaded reopens the client (and rebuilds its BM25 side index)
+before it reads or writes. Each batch is a single chromadb ``add`` (one SQLite transaction holding
+every record's document, metadata and embedding), so a process killed mid-import leaves whole
+records or none.
+
+What it does not do: lock on platforms without ``fcntl`` (Windows), where one writer at a time is
+the caller's responsibility.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast, get_args
+
+from xolver.config import xolver_home
+from xolver.errors import UserError
+from xolver.memory.chroma._side_index import SideIndex, record_from
+from xolver.memory.embedders import Embedder
+from xolver.memory.locking import FolderLock
+from xolver.memory.records import ExperienceRecord, RecordKind
+
+if TYPE_CHECKING:  # pragma: no cover
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+
+__all__ = ["KINDS", "PAGE", "ChromaFolder", "Key", "default_memory_path", "fetch"]
+
+KINDS: tuple[RecordKind, ...] = get_args(RecordKind)
+PAGE = 5000
+_SCHEMA = 1
+
+Key = tuple[RecordKind, str]
+"""A collection's (record kind, namespace)."""
+
+
+def default_memory_path() -> Path:
+    """Where the memory lives unless told otherwise: ``xolver_home() / "memory"``."""
+    return xolver_home() / "memory"
+
+
+def _collection_name(prefix: str, kind: RecordKind, namespace: str) -> str:
+    """A valid chromadb collection name for (kind, namespace): readable slug plus a hash of the name."""
+    slug = re.sub(r"[^a-zA-Z0-9_-]+", "-", namespace).strip("-_")[:40] or "ns"
+    digest = hashlib.sha256(namespace.encode("utf-8")).hexdigest()[:10]
+    return f"{prefix}-{kind}-{slug}-{digest}"
+
+
+class ChromaFolder:
+    """The collections of one memory folder, their side indexes, and the lock that guards them.
+
+    Callers hold `hold` around every use and call `refresh` first inside it; `bump_generation`
+    before and after a write. Opening checks (and on first use records) the embedder.
+
+    Args:
+        path: the folder (created if missing).
+        embedder: computes the vectors; recorded in the manifest, and another one is refused.
+        namespace: when given, the folder is bound to it: `keys` and `namespace_for` see nothing else.
+        hnsw: chromadb's HNSW configuration for new collections.
+        collection_prefix: collection names start with ``<prefix>-<kind>-``.
+
+    Raises:
+        UserError: the folder was built with another embedder, or cannot be opened.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        embedder: Embedder,
+        namespace: str | None,
+        hnsw: dict[str, Any],
+        collection_prefix: str,
+    ) -> None:
+        if namespace is not None and not namespace:
+            raise UserError("namespace must not be empty")
+        self.path = path
+        self.embedder = embedder
+        self.namespace = namespace
+        self.hnsw = hnsw
+        self.collection_prefix = collection_prefix
+        self.dimension: int | None = None
+        self._lock = threading.RLock()
+        self._client: ClientAPI | None = None
+        self.names: dict[Key, str] = {}
+        self.collections: dict[Key, Collection] = {}
+        self.side: dict[Key, SideIndex] = {}
+        self._generation = -1
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"cannot create memory folder {str(self.path)!r}: {e}") from e
+        self._ipc = FolderLock(self.path, self._lock)
+        with self.hold(exclusive=True):
+            self._check_manifest()
+            self._open()
+
+    # ------------------------------------------------------------------ locking and freshness
+
+    def hold(self, *, exclusive: bool) -> contextlib.AbstractContextManager[None]:
+        """The thread and file lock: exclusive for writes, shared for reads."""
+        return self._ipc.hold(exclusive=exclusive)
+
+    def bump_generation(self) -> None:
+        """Tell other processes that the folder changed. Call with the lock held exclusively."""
+        self._generation = self._ipc.bump(self._generation)
+
+    def refresh(self) -> None:
+        """Reopen when another process wrote since we loaded. Call with the lock held."""
+        if self._client is None:
+            raise UserError(f"memory at {str(self.path)!r} is closed")
+        if self._ipc.generation() != self._generation:
+            self._open()
+
+    def close(self) -> None:
+        """Release chromadb's resources; the folder cannot be used afterwards."""
+        with self._lock:
+            self._close_client()
+
+    # ------------------------------------------------------------------ opening
+
+    def _check_manifest(self) -> None:
+        """Record the embedder in ``xolver-memory.json`` on first use; refuse another one later."""
+        manifest = self.path / "xolver-memory.json"
+        if manifest.is_file():
+            try:
+                data = json.loads(manifest.read_text(encoding="utf-8"))
+                stored, dim = str(data["embedder"]), data.get("dimension")
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                raise UserError(f"memory manifest {str(manifest)!r} is unreadable: {e}") from e
+            if stored != self.embedder.id:
+                raise UserError(
+                    f"memory at {str(self.path)!r} was built with embedder {stored!r}, not {self.embedder.id!r}: "
+                    "open it with the same embedder or use another path"
+                )
+            self.dimension = int(dim) if isinstance(dim, int) else None
+            return
+        data = {"embedder": self.embedder.id, "dimension": self.embedder.dimension, "schema": _SCHEMA}
+        tmp = manifest.with_name(f"{manifest.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, manifest)
+        self.dimension = self.embedder.dimension
+
+    def _open(self) -> None:
+        """(Re)open the chromadb client and list the collections. Call with the lock held.
+
+        Side indexes are built lazily, per (kind, namespace), on first use.
+        """
+        import chromadb
+        from chromadb.config import Settings
+
+        self._close_client()
+        generation = self._ipc.generation()
+        try:
+            client = chromadb.PersistentClient(
+                path=str(self.path), settings=Settings(anonymized_telemetry=False, allow_reset=False)
+            )
+            collections = client.list_collections()
+        except Exception as e:  # chromadb raises many types; all mean "cannot open this folder"
+            raise UserError(f"cannot open memory at {str(self.path)!r}: {e}") from e
+        self._client = client
+        for collection in collections:
+            meta = collection.metadata or {}
+            kind, ns = meta.get("xolver:kind"), meta.get("xolver:namespace")
+            if kind not in KINDS or not isinstance(ns, str) or not collection.name.startswith(self.collection_prefix):
+                continue
+            stored = meta.get("xolver:embedder")
+            if stored != self.embedder.id:
+                raise UserError(
+                    f"memory at {str(self.path)!r} was built with embedder {stored!r}, not {self.embedder.id!r}: "
+                    "open it with the same embedder or use another path"
+                )
+            self.names[(cast(RecordKind, kind), ns)] = collection.name
+            self.collections[(cast(RecordKind, kind), ns)] = collection
+        self._generation = generation
+
+    def _close_client(self) -> None:
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                # chromadb's ClientAPI type does not declare close(); its client objects have one.
+                close = getattr(self._client, "close", None)
+                if close is not None:
+                    close()
+        self._client = None
+        self.names = {}
+        self.collections = {}
+        self.side = {}
+
+    # ------------------------------------------------------------------ collections
+
+    def collection(self, key: Key, *, create: bool = False) -> tuple[Collection, SideIndex] | None:
+        """The collection and side index of (kind, namespace); created (write lock held) if asked."""
+        collection = self.collections.get(key)
+        if collection is None:
+            if not create:
+                return None
+            assert self._client is not None, "store is closed"
+            kind, ns = key
+            metadata: dict[str, str | int | float | bool] = {
+                "xolver:embedder": self.embedder.id,
+                "xolver:dimension": self.dimension or self.embedder.dimension,
+                "xolver:schema": _SCHEMA,
+                "xolver:kind": kind,
+                "xolver:namespace": ns,
+            }
+            collection = self._client.get_or_create_collection(
+                _collection_name(self.collection_prefix, kind, ns),
+                embedding_function=None,
+                metadata=metadata,
+                configuration=cast(Any, {"hnsw": self.hnsw}),
+            )
+            self.collections[key] = collection
+            self.names[key] = collection.name
+        side = self.side.get(key)
+        if side is None:
+            side = self.side[key] = _build_side(collection)
+        return collection, side
+
+    def drop(self, key: Key) -> None:
+        """Delete the collection of (kind, namespace). Call with the lock held exclusively."""
+        assert self._client is not None, "store is closed"
+        self._client.delete_collection(self.names[key])
+        for table in (self.names, self.collections, self.side):
+            table.pop(key, None)
+
+    def collection_keys(self, kind: RecordKind | None = None, namespace: str | None = None) -> list[Key]:
+        """Existing (kind, namespace) pairs, restricted to the bound namespace when there is one."""
+        bound = self.namespace
+        return sorted(
+            key
+            for key in self.collections
+            if (kind is None or key[0] == kind)
+            and (namespace is None or key[1] == namespace)
+            and (bound is None or key[1] == bound)
+        )
+
+    def locate(self, ids: Sequence[str]) -> dict[Key, list[str]]:
+        """Which (kind, namespace) holds each of `ids` (unknown ids are left out)."""
+        wanted = set(ids)
+        found: dict[Key, list[str]] = {}
+        for key in self.collection_keys():
+            got = self.collection(key)
+            if got is None:
+                continue
+            mine = [rid for rid in got[1].position if rid in wanted]
+            if mine:
+                found[key] = mine
+        return found
+
+    def pages(self, key: Key) -> Iterator[list[ExperienceRecord]]:
+        """The records of one collection, a page at a time, each page read under the shared lock."""
+        offset = 0
+        while True:
+            with self.hold(exclusive=False):
+                self.refresh()
+                collection = self.collections.get(key)
+                if collection is None:
+                    return
+                page = collection.get(include=cast(Any, ["metadatas"]), limit=PAGE, offset=offset)
+            yield [r for r in map(record_from, page["metadatas"] or []) if r is not None]
+            if len(page["ids"]) < PAGE:
+                return
+            offset += len(page["ids"])
+
+    # ------------------------------------------------------------------ arguments
+
+    def namespace_for(self, namespace: str | None) -> str:
+        """The namespace a call addresses: the bound one, else `namespace`, else ``"default"``.
+
+        Raises:
+            UserError: the folder is bound to another namespace.
+        """
+        if self.namespace is not None:
+            if namespace is not None and namespace != self.namespace:
+                raise UserError(f"this store is bound to namespace {self.namespace!r}, not {namespace!r}")
+            return self.namespace
+        return namespace if namespace is not None else "default"
+
+    def kinds(self, kind: RecordKind | None) -> tuple[RecordKind, ...]:
+        """The kinds a call addresses: all, or the one given.
+
+        Raises:
+            UserError: an unknown kind.
+        """
+        if kind is None:
+            return KINDS
+        if kind not in KINDS:
+            raise UserError(f"unknown record kind {kind!r}; expected one of {', '.join(KINDS)}")
+        return (kind,)
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Embed texts with the folder's embedder, checking the dimension the folder was built with."""
+        vectors = self.embedder.embed(texts)
+        if vectors and self.dimension is not None and len(vectors[0]) != self.dimension:
+            raise UserError(
+                f"embedder {self.embedder.id!r} gives {len(vectors[0])}-d vectors; the memory holds {self.dimension}-d"
+            )
+        return vectors
+
+
+def fetch(collection: Collection, ids: Sequence[str]) -> dict[str, ExperienceRecord]:
+    """The records of `ids` in one collection, by id (ids it does not hold are left out)."""
+    got = collection.get(ids=list(ids), include=cast(Any, ["metadatas"]))
+    out: dict[str, ExperienceRecord] = {}
+    for rid, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
+        record = record_from(meta)
+        if record is not None:
+            out[rid] = record
+    return out
+
+
+def _build_side(collection: Collection) -> SideIndex:
+    side = SideIndex()
+    offset = 0
+    while True:
+        page = collection.get(include=cast(Any, ["documents", "metadatas"]), limit=PAGE, offset=offset)
+        ids = page["ids"]
+        if not ids:
+            break
+        docs = page["documents"] or [""] * len(ids)
+        metas = page["metadatas"] or [{}] * len(ids)
+        for rid, doc, meta in zip(ids, docs, metas, strict=False):
+            side.add(rid, doc or "", dict(meta or {}))
+        offset += len(ids)
+        if len(ids) < PAGE:
+            break
+    return side

@@ -1,0 +1,374 @@
+"""`ChromaExperienceStore`: the persistent experience memory on chromadb's embedded client.
+
+The store is a facade over three parts of this package: `ChromaFolder` (the collections, the
+manifest, the inter-process lock and generation counter; see its module for why they exist),
+`ChromaIndex` (dense and BM25 rankings, which `HybridRetriever` fuses for `search`) and `keep_new`
+(exact and near-duplicate detection on write).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from xolver.errors import UserError
+from xolver.memory.base import MemoryStats, SearchFilter, SearchMode
+from xolver.memory.chroma._dedup import keep_new
+from xolver.memory.chroma._folder import KINDS, PAGE, ChromaFolder, Key, default_memory_path, fetch
+from xolver.memory.chroma._query import ChromaIndex
+from xolver.memory.chroma._side_index import record_from, record_metadata
+from xolver.memory.embedders import Embedder, SentenceTransformerEmbedder
+from xolver.memory.hybrid import HybridRetriever
+from xolver.memory.records import ExperienceRecord, RecordKind, ScoredRecord
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing_extensions import Unpack
+
+__all__ = ["ChromaExperienceStore"]
+
+
+class ChromaExperienceStore:
+    """A persistent `ExperienceStore` on chromadb, searched by dense similarity and BM25.
+
+    Each (kind, namespace) pair is its own chromadb collection: code fragments are searched apart
+    from problems, and one tenant's records are not even in the index another tenant's query walks.
+    Searches are hybrid by default: dense and BM25 rankings fused by reciprocal rank. Thread-safe,
+    and safe for several processes sharing one folder (see `xolver.memory.chroma._folder`).
+
+    Args:
+        path: the folder; default ``xolver_home() / "memory"``.
+        embedder: computes the vectors; default `SentenceTransformerEmbedder` (all-MiniLM-L6-v2).
+            The first embedder used with a folder is recorded; another one is refused.
+        namespace: when given, the store is bound to this namespace: it reads and writes nothing else.
+        near_duplicate_threshold: cosine similarity at or above which a new record counts as a
+            duplicate of a stored one of the same kind and namespace and is skipped (None: off).
+        ef_search: HNSW search breadth; higher is slower and closer to exact search.
+        ef_construction: HNSW build breadth.
+        max_neighbors: HNSW graph degree (M).
+        collection_prefix: collection names start with ``<prefix>-<kind>-``.
+        postfilter_min_share: when the records a domain-filtered search may return are at least
+            this share of a collection, search it unfiltered and filter afterwards (much faster than
+            chromadb's metadata filter); below it, let chromadb filter.
+
+    Raises:
+        UserError: the folder was built with another embedder, or cannot be opened.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        embedder: Embedder | None = None,
+        namespace: str | None = None,
+        near_duplicate_threshold: float | None = 0.98,
+        ef_search: int = 400,
+        ef_construction: int = 200,
+        max_neighbors: int = 32,
+        collection_prefix: str = "xolver",
+        postfilter_min_share: float = 0.2,
+    ) -> None:
+        self._folder = ChromaFolder(
+            Path(path).expanduser() if path is not None else default_memory_path(),
+            embedder=embedder if embedder is not None else SentenceTransformerEmbedder(),
+            namespace=namespace,
+            hnsw={
+                "space": "cosine",
+                "ef_search": ef_search,
+                "ef_construction": ef_construction,
+                "max_neighbors": max_neighbors,
+            },
+            collection_prefix=collection_prefix,
+        )
+        self.near_duplicate_threshold = near_duplicate_threshold
+        self._index = ChromaIndex(self._folder, ef_search=ef_search, postfilter_min_share=postfilter_min_share)
+        self._retriever = HybridRetriever(self._index)
+
+    @property
+    def path(self) -> Path:
+        """The memory folder."""
+        return self._folder.path
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedder the folder was built with."""
+        return self._folder.embedder
+
+    @property
+    def namespace(self) -> str | None:
+        """The namespace the store is bound to, if any."""
+        return self._folder.namespace
+
+    def close(self) -> None:
+        """Release chromadb's resources; the store cannot be used afterwards."""
+        self._folder.close()
+
+    def __enter__(self) -> ChromaExperienceStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ searching
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 5,
+        mode: SearchMode = "hybrid",
+        query_vector: Sequence[float] | None = None,
+        candidates: int | None = None,
+        mmr_diversity: float | None = None,
+        **where: Unpack[SearchFilter],
+    ) -> list[ScoredRecord]:
+        """The `k` records most relevant to `query`, best first (hybrid by default).
+
+        Args:
+            query: free text.
+            k: how many in all.
+            mode: "hybrid" (dense + BM25, reciprocal rank fusion), "dense" or "bm25".
+            query_vector: the query's embedding from `embed`, when the caller already has it.
+            candidates: how deep each ranking goes before fusion (default max(4k, 20)).
+            mmr_diversity: when set, re-rank the fused candidates by MMR at this diversity (0..1).
+            **where: a `SearchFilter`; the namespace defaults to the bound one, else "default".
+        """
+        return self._retriever.search(
+            query,
+            k=k,
+            mode=mode,
+            query_vector=query_vector,
+            candidates=candidates,
+            mmr_diversity=mmr_diversity,
+            **where,
+        )
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Embed texts with the store's embedder, checking the dimension the store was built with."""
+        return self._folder.embed(texts)
+
+    # ------------------------------------------------------------------ writing
+
+    def add(self, records: Sequence[ExperienceRecord]) -> list[str]:
+        """Store records, skipping content and near duplicates; return the ids actually written.
+
+        The records of one kind and namespace are written in one chromadb call, so they land
+        together or not at all. Embedding happens before the write lock is taken.
+
+        Raises:
+            UserError: a record belongs to another namespace than the one the store is bound to.
+        """
+        if not records:
+            return []
+        for record in records:
+            self._folder.namespace_for(record.namespace)
+        vectors = self.embed([r.search_text() for r in records])
+        return self.add_embedded(records, vectors)
+
+    def add_embedded(self, records: Sequence[ExperienceRecord], vectors: Sequence[Sequence[float]]) -> list[str]:
+        """`add` with precomputed vectors (from this store's embedder); used by bulk imports."""
+        folder = self._folder
+        if len(records) != len(vectors):
+            raise UserError(f"{len(records)} records but {len(vectors)} vectors")
+        if vectors and folder.dimension is not None and len(vectors[0]) != folder.dimension:
+            raise UserError(f"{len(vectors[0])}-d vectors given; the memory holds {folder.dimension}-d")
+        written: list[str] = []
+        groups: dict[Key, list[int]] = {}
+        for i, record in enumerate(records):
+            if record.kind not in KINDS:
+                raise UserError(f"unknown record kind {record.kind!r}")
+            groups.setdefault((record.kind, folder.namespace_for(record.namespace)), []).append(i)
+        with folder.hold(exclusive=True):
+            folder.refresh()
+            # Bumped before and after: a reader that loads while we write sees a moved counter later.
+            folder.bump_generation()
+            for key, positions in sorted(groups.items()):
+                got = folder.collection(key, create=True)
+                assert got is not None
+                collection, side = got
+                keep = keep_new(
+                    collection,
+                    side,
+                    [records[i] for i in positions],
+                    [vectors[i] for i in positions],
+                    threshold=self.near_duplicate_threshold,
+                )
+                chosen = [positions[j] for j in keep]
+                if not chosen:
+                    continue
+                batch = [records[i] for i in chosen]
+                metas = [record_metadata(r) for r in batch]
+                collection.add(
+                    ids=[r.id for r in batch],
+                    embeddings=cast(Any, [list(vectors[i]) for i in chosen]),
+                    documents=[r.search_text() for r in batch],
+                    metadatas=cast(Any, metas),
+                )
+                for r, meta in zip(batch, metas, strict=True):
+                    side.add(r.id, r.search_text(), meta)
+                written.extend(r.id for r in batch)
+            folder.bump_generation()
+        return written
+
+    def record_use(self, ids: Sequence[str], score: float) -> None:
+        """Count one more use of each record by a solve whose best judge score was `score`."""
+        if not ids:
+            return
+        folder = self._folder
+        with folder.hold(exclusive=True):
+            folder.refresh()
+            folder.bump_generation()
+            for key, mine in folder.locate(ids).items():
+                collection = folder.collections[key]
+                got = collection.get(ids=mine, include=cast(Any, ["metadatas"]))
+                new_ids: list[str] = []
+                metas: list[dict[str, Any]] = []
+                for rid, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
+                    record = record_from(meta)
+                    if record is None:
+                        continue
+                    n = record.times_retrieved
+                    mean = record.mean_use_score
+                    record.mean_use_score = score if mean is None else (mean * n + score) / (n + 1)
+                    record.times_retrieved = n + 1
+                    new_ids.append(rid)
+                    metas.append({**dict(meta or {}), "record": record.model_dump_json()})
+                if new_ids:
+                    collection.update(ids=new_ids, metadatas=cast(Any, metas))
+            folder.bump_generation()
+
+    def forget(
+        self,
+        *,
+        ids: Sequence[str] | None = None,
+        namespace: str | None = None,
+        source: str | None = None,
+    ) -> int:
+        """Delete records by id, by namespace, or by source; return how many were deleted.
+
+        A store bound to a namespace deletes only inside it.
+
+        Raises:
+            UserError: no criterion, or more than one, was given.
+        """
+        given = sum(x is not None for x in (ids, namespace, source))
+        if given != 1:
+            raise UserError("forget needs exactly one of: ids, namespace, source")
+        folder = self._folder
+        if namespace is not None:
+            namespace = folder.namespace_for(namespace)
+        deleted = 0
+        with folder.hold(exclusive=True):
+            folder.refresh()
+            folder.bump_generation()
+            if namespace is not None:
+                # A whole namespace is a set of collections: drop them.
+                for key in folder.collection_keys(namespace=namespace):
+                    got = folder.collection(key)
+                    if got is not None:
+                        deleted += got[1].live_count()
+                    folder.drop(key)
+            else:
+                if ids is not None:
+                    doomed_by_key = folder.locate(ids)
+                else:
+                    doomed_by_key = {}
+                    for key in folder.collection_keys():
+                        got = folder.collection(key)
+                        if got is not None:
+                            doomed = got[1].live_ids_from(source)
+                            if doomed:
+                                doomed_by_key[key] = doomed
+                for key, doomed in doomed_by_key.items():
+                    side = folder.side[key]
+                    for start in range(0, len(doomed), PAGE):
+                        chunk = doomed[start : start + PAGE]
+                        folder.collections[key].delete(ids=chunk)
+                        for rid in chunk:
+                            side.remove(rid)
+                    deleted += len(doomed)
+            folder.bump_generation()
+        return deleted
+
+    # ------------------------------------------------------------------ reading
+
+    def namespaces(self) -> list[str]:
+        """The namespaces that hold records (only the bound one for a bound store)."""
+        with self._folder.hold(exclusive=False):
+            self._folder.refresh()
+            return sorted({ns for _, ns in self._folder.collection_keys()})
+
+    def count(self, *, namespace: str | None = None, kind: RecordKind | None = None) -> int:
+        """Number of records (in one namespace, or in all; of one kind, or of all)."""
+        folder = self._folder
+        if folder.namespace is not None:
+            namespace = folder.namespace_for(namespace)
+        with folder.hold(exclusive=False):
+            folder.refresh()
+            folder.kinds(kind)
+            total = 0
+            for key in folder.collection_keys(kind=kind, namespace=namespace):
+                got = folder.collection(key)
+                total += got[1].live_count() if got is not None else 0
+            return total
+
+    def stats(self, *, namespace: str | None = None) -> MemoryStats:
+        """Counts by kind, namespace, domain and source, plus the embedder and path."""
+        folder = self._folder
+        if folder.namespace is not None:
+            namespace = folder.namespace_for(namespace)
+        with folder.hold(exclusive=False):
+            folder.refresh()
+            by_kind: Counter[str] = Counter()
+            by_ns: Counter[str] = Counter()
+            by_domain: Counter[str] = Counter()
+            by_source: Counter[str] = Counter()
+            for key in folder.collection_keys(namespace=namespace):
+                got = folder.collection(key)
+                if got is None:
+                    continue
+                side = got[1]
+                for i, alive in enumerate(side.alive):
+                    if not alive:
+                        continue
+                    by_kind[key[0]] += 1
+                    by_ns[key[1]] += 1
+                    by_domain[side.domains[i]] += 1
+                    by_source[side.sources[i]] += 1
+            return MemoryStats(
+                path=str(folder.path),
+                embedder=folder.embedder.id,
+                dimension=folder.dimension,
+                total=sum(by_kind.values()),
+                by_kind={k: by_kind.get(k, 0) for k in KINDS},
+                by_namespace=dict(sorted(by_ns.items())),
+                by_domain=dict(sorted(by_domain.items())),
+                by_source=dict(sorted(by_source.items())),
+            )
+
+    def get(self, ids: Sequence[str]) -> list[ExperienceRecord]:
+        """The stored records with these ids (unknown ids are skipped), in the order given."""
+        folder = self._folder
+        with folder.hold(exclusive=False):
+            folder.refresh()
+            found: dict[str, ExperienceRecord] = {}
+            for key, mine in folder.locate(ids).items():
+                found.update(fetch(folder.collections[key], mine))
+            return [found[i] for i in ids if i in found]
+
+    def iter_records(
+        self, *, namespace: str | None = None, kind: RecordKind | None = None
+    ) -> Iterator[ExperienceRecord]:
+        """Every stored record (of one namespace and kind, or all), page by page."""
+        folder = self._folder
+        if folder.namespace is not None:
+            namespace = folder.namespace_for(namespace)
+        with folder.hold(exclusive=False):
+            folder.refresh()
+            folder.kinds(kind)
+            keys = folder.collection_keys(kind=kind, namespace=namespace)
+        for key in keys:
+            for page in folder.pages(key):
+                yield from page
