@@ -42,4 +42,6 @@ def test_wheel_contains_subpackages_and_prompts(tmp_path: Path) -> None:
         assert f"xolver/{package}/__init__.py" in names
     prompts = {n for n in names if n.startswith("xolver/agents/prompts/")}
     assert {"xolver/agents/prompts/solver.md", "xolver/agents/prompts/judge.md"} <= prompts
+    # The sandbox worker runs by path, so its script and package must be in the wheel as files.
+    assert {"xolver/tools/sandbox/_worker_main.py", "xolver/tools/sandbox/_worker/kernel.py"} <= names
     assert not any(n.startswith("tests/") for n in names)

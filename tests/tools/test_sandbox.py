@@ -65,7 +65,7 @@ async def sandbox() -> AsyncIterator[PythonSandbox]:
         yield sb
     finally:
         await sb.aclose()
-        assert _processes_with("_sandbox_worker.py") == [] or not _our_descendants()
+        assert _processes_with("_worker_main.py") == [] or not _our_descendants()
         assert _our_descendants() == [], "the sandbox left processes behind"
 
 
