@@ -24,7 +24,8 @@ from xolver.events import (
     parse_event,
 )
 from xolver.graph.routing import update_shared
-from xolver.memory import ExperienceRecord, InMemoryExperienceStore
+from xolver.memory import ExperienceRecord, ExperienceStore, InMemoryExperienceStore
+from xolver.memory.testing import ScriptedStore
 from xolver.models.base import ModelRequest
 from xolver.models.testing import FunctionModel, ScriptedModel, ScriptExhausted, UnusedScript
 from xolver.solution import Trajectory
@@ -359,9 +360,9 @@ DISTILLED = (
 )
 
 
-def _learning_roundtrip(store: object) -> None:
+def _learning_roundtrip(store: ExperienceStore) -> None:
     good = FunctionModel(by_role(planner=PLAN, solver=solved("391"), judge=verdict(1), learner=DISTILLED))
-    xo = Xolver(good, agents=2, rounds=0, memory=store)  # type: ignore[arg-type]
+    xo = Xolver(good, agents=2, rounds=0, memory=store)
     first = xo.solve("A farmer has 17 rows of 23 apple trees. How many trees?")
     # the problem, one strategy, and the one code fragment that ran in the sandbox
     assert len(first.memory_written) == 3
@@ -378,7 +379,7 @@ def _learning_roundtrip(store: object) -> None:
     bad = FunctionModel(
         by_role(planner=PLAN, solver=solved("1") + "\n```python\nraise SystemExit(1)\n```", judge=verdict(0))
     )
-    third = Xolver(bad, agents=2, rounds=0, memory=store).solve("Another farm problem with trees")  # type: ignore[arg-type]
+    third = Xolver(bad, agents=2, rounds=0, memory=store).solve("Another farm problem with trees")
     assert not third.checked
     assert third.memory_written == []  # an unchecked solve teaches nothing
 
@@ -404,9 +405,11 @@ def test_retrieved_problems_reach_solvers_as_method_without_their_answers() -> N
         answer="391",
     )
     model = FunctionModel(by_role(planner=PLAN, solver=solved("399"), judge=verdict(1)))
-    solution = Xolver(model, agents=1, rounds=0, memory=InMemoryExperienceStore([record]), memory_mode="frozen").solve(
-        "A farmer plants 19 rows of 21 pear trees. How many trees?"
-    )
+    with ScriptedStore({"problem": [[record]], "strategy": [[]], "code": [[]]}) as store:
+        solution = Xolver(model, agents=1, rounds=0, memory=store, memory_mode="frozen").solve(
+            "A farmer plants 19 rows of 21 pear trees. How many trees?"
+        )
+    assert [c.kind for c in store.searches] == ["problem", "strategy", "code"] and store.added == []
     (exemplar,) = solution.exemplars
     assert exemplar.answer == "" and "####" not in exemplar.solution
     prompt = next(r for r in model.requests if r.tags.role == "solver").messages[-1].content
