@@ -137,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", metavar="THREAD_ID", help="resume the interrupted run THREAD_ID (needs --checkpoint)"
     )
 
-    _add_optional_commands(sub)
+    _add_command_groups(sub)
     return parser
 
 
@@ -152,17 +152,11 @@ _COMMAND_GROUPS = (
 )
 
 
-def _add_optional_commands(sub: Any) -> None:
+def _add_command_groups(sub: Any) -> None:
     import importlib
 
     for module_name, function in _COMMAND_GROUPS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as e:
-            if e.name and module_name.startswith(e.name):  # not built (yet); other missing modules are bugs
-                continue
-            raise
-        getattr(module, function)(sub)
+        getattr(importlib.import_module(module_name), function)(sub)
 
 
 def _read_problem(args: argparse.Namespace) -> str:

@@ -1,8 +1,9 @@
-"""The agents of a solve: planner, solver, judge and verifier (prompt + output model + parser each)."""
+"""The agents of a solve: planner, solver, judge and verifier (prompt + output model + parser each).
 
-from xolver.agents.judge import JudgeVerdict
-from xolver.agents.planner import PlannerOutput
-from xolver.agents.runner import AgentRunner, Budget
-from xolver.agents.solver import SolverOutput
+The roles are internal to the graph and imported from their modules; the one name an embedder
+needs is the `Budget` a `SolveContext` carries.
+"""
 
-__all__ = ["AgentRunner", "Budget", "JudgeVerdict", "PlannerOutput", "SolverOutput"]
+from xolver.agents.runner import Budget
+
+__all__ = ["Budget"]

@@ -1,7 +1,9 @@
 """Tools agents use to check their steps: a Python sandbox, SymPy/Z3 checks and a Lean checker.
 
 Names are loaded on first access, so ``import xolver.tools`` stays cheap; sympy and z3 are only
-ever imported inside the sandbox.
+ever imported inside the sandbox. The tool-call plumbing (`base.Tool`, `ToolResult`, the
+``...CheckTool`` wrappers and their argument models, the Lean JSON parser) stays in its modules:
+it is not part of the public API.
 """
 
 from __future__ import annotations
@@ -10,17 +12,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from xolver.tools.base import Tool, ToolResult
-    from xolver.tools.checks import (
-        CheckResult,
-        SympyCheckArgs,
-        SympyCheckTool,
-        Z3CheckArgs,
-        Z3CheckTool,
-        sympy_check,
-        z3_check,
-    )
-    from xolver.tools.lean import LeanCheckArgs, LeanChecker, LeanDiagnostic, LeanResult, parse_lean_json
+    from xolver.tools.checks import CheckResult, sympy_check, z3_check
+    from xolver.tools.lean import LeanChecker, LeanDiagnostic, LeanResult
     from xolver.tools.sandbox import (
         ExecutionResult,
         Isolation,
@@ -34,40 +27,24 @@ __all__ = [
     "CheckResult",
     "ExecutionResult",
     "Isolation",
-    "LeanCheckArgs",
     "LeanChecker",
     "LeanDiagnostic",
     "LeanResult",
     "PythonSandbox",
     "SandboxLimits",
     "SandboxSession",
-    "SympyCheckArgs",
-    "SympyCheckTool",
-    "Tool",
-    "ToolResult",
-    "Z3CheckArgs",
-    "Z3CheckTool",
-    "parse_lean_json",
     "run_python",
     "sympy_check",
     "z3_check",
 ]
 
 _WHERE = {
-    "Tool": "base",
-    "ToolResult": "base",
     "CheckResult": "checks",
-    "SympyCheckArgs": "checks",
-    "SympyCheckTool": "checks",
-    "Z3CheckArgs": "checks",
-    "Z3CheckTool": "checks",
     "sympy_check": "checks",
     "z3_check": "checks",
-    "LeanCheckArgs": "lean",
     "LeanChecker": "lean",
     "LeanDiagnostic": "lean",
     "LeanResult": "lean",
-    "parse_lean_json": "lean",
     "ExecutionResult": "sandbox",
     "Isolation": "sandbox",
     "PythonSandbox": "sandbox",

@@ -19,7 +19,8 @@ __all__ = ["ToolBox"]
 OUTPUT_CHARS = 1500
 
 
-def _first_line(text: str) -> str:
+def _last_line(text: str) -> str:
+    """The last non-blank line of `text` (a traceback's last line names the error), cut to 300 characters."""
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return (lines[-1] if lines else text)[:300]
 
@@ -68,7 +69,7 @@ class ToolBox:
         async def one(index: int, test: str) -> TestOutcome:
             sandbox = await self._ensure_sandbox()
             result = await sandbox.run(f"{code}\n\n{test}\n", timeout=self.timeout)
-            error = None if result.ok else _first_line(result.error or result.output or "failed")
+            error = None if result.ok else _last_line(result.error or result.output or "failed")
             return TestOutcome(test=test, passed=result.ok, error=error, synthesized=index >= len(tests) - synthesized)
 
         gate = asyncio.Semaphore(2)
