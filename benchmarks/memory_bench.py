@@ -35,11 +35,11 @@ from typing import Any
 import numpy as np
 from _machine import LoadSampler, describe_machine, machine_facts
 
+from xolver.memory.base import SearchMode
 from xolver.memory.chroma import ChromaExperienceStore
 from xolver.memory.embedders import SentenceTransformerEmbedder
 from xolver.memory.importer import import_jsonl
 from xolver.memory.records import ExperienceRecord
-from xolver.memory.retrieval import SearchMode, hybrid_search
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -110,9 +110,7 @@ def bench_quality(store: ChromaExperienceStore, lines: list[str]) -> dict[str, f
     for q in queries:
         vector = store.embed([q["problem"]])[0]
         for mode in precision:
-            hits = hybrid_search(
-                store, q["problem"], k=5, kind="problem", namespace="math", mode=mode, query_vector=vector
-            )
+            hits = store.search(q["problem"], k=5, kind="problem", namespace="math", mode=mode, query_vector=vector)
             same = sum(h.record.domain == q["subject"] for h in hits)
             precision[mode].append(same / 5)
     means: dict[str, float] = {m: 100.0 * statistics.fmean(v) for m, v in precision.items()}
@@ -139,7 +137,7 @@ def real_corpus(store: ChromaExperienceStore) -> tuple[list[ExperienceRecord], n
     records: list[ExperienceRecord] = []
     vectors: list[list[float]] = []
     for ns in ("gsm8k", "math"):
-        collection = store._collections[("problem", ns)]
+        collection = store._folder.collections[("problem", ns)]
         offset = 0
         while True:
             page = collection.get(include=["metadatas", "embeddings"], limit=5000, offset=offset)
@@ -176,7 +174,7 @@ def bench_scale(
     sweeps: list[str] = []
     lines.append(f"### Query latency and recall@10 ({n_queries} real queries: MATH-500 and GSM8K test problems)\n")
     lines.append(
-        "Dense = `dense_search` with the query vector given (HNSW, ef_search 400, M 32, ef_construction 200, "
+        'Dense = `search(mode="dense")` with the query vector given (HNSW, ef_search 400, M 32, ef_construction 200, '
         "through the public API: lock, filter, record decoding). BM25 = the side index. Hybrid = both fused by "
         "RRF (20 candidates each), query vector given. Embedding one query costs "
         f"p50 {percentile(t_embed, 0.5):.1f} ms on top of dense and hybrid. Exact = numpy brute force.\n"
@@ -228,26 +226,26 @@ def bench_scale(
         store = ChromaExperienceStore(path, embedder=embedder, near_duplicate_threshold=None)
         # The first query after opening loads the HNSW index from disk and builds the BM25 side index
         # from the collection's documents: that is the real cost of opening a memory.
-        hybrid_search(store, texts[0], k=5, kind="problem", namespace="bench", query_vector=qvecs[0].tolist())
+        store.search(texts[0], k=5, kind="problem", namespace="bench", query_vector=qvecs[0].tolist())
         open_s = time.perf_counter() - t0
         ids = [r.id for r in all_recs]
         dense_ms: list[float] = []
         recalls: list[float] = []
-        for qv in qvecs:
+        for text, qv in zip(texts, qvecs, strict=True):
             t = time.perf_counter()
-            hits = store.dense_search(qv.tolist(), k=10, kind="problem", namespace="bench")
+            hits = store.search(text, k=10, mode="dense", query_vector=qv.tolist(), kind="problem", namespace="bench")
             dense_ms.append((time.perf_counter() - t) * 1000.0)
             exact = {ids[i] for i in np.argsort(-(matrix @ qv))[:10]}
-            recalls.append(len(exact & {h.record.id for h, _ in hits}) / 10)
+            recalls.append(len(exact & {h.record.id for h in hits}) / 10)
         exact_ms = timed(partial(exact_top10, matrix, qvecs[0]), 30)
         bm25_ms: list[float] = []
         hybrid_ms: list[float] = []
         for text, qv in zip(texts, qvecs, strict=True):
             t = time.perf_counter()
-            store.lexical_search(text, k=10, kind="problem", namespace="bench")
+            store.search(text, k=10, mode="bm25", kind="problem", namespace="bench")
             bm25_ms.append((time.perf_counter() - t) * 1000.0)
             t = time.perf_counter()
-            hybrid_search(store, text, k=5, kind="problem", namespace="bench", query_vector=qv.tolist())
+            store.search(text, k=5, kind="problem", namespace="bench", query_vector=qv.tolist())
             hybrid_ms.append((time.perf_counter() - t) * 1000.0)
         res = {
             "build_s": build,
@@ -318,15 +316,16 @@ def ef_sweep(
             recs = [ExperienceRecord(id=f"v{i}", namespace="bench", text=f"vector {i}") for i in range(size)]
             for start in range(0, size, 2000):
                 store.add_embedded(recs[start : start + 2000], matrix[start : start + 2000].tolist())
-            store.dense_search(queries[0].tolist(), k=10, kind="problem", namespace="bench")
+            # Only the vector is searched: the query text is not used by a dense search given one.
+            store.search("", k=10, mode="dense", query_vector=queries[0].tolist(), kind="problem", namespace="bench")
             ms: list[float] = []
             recalls: list[float] = []
             for qv in queries:
                 truth = {f"v{i}" for i in np.argsort(-(matrix @ qv))[:10]}
                 t = time.perf_counter()
-                hits = store.dense_search(qv.tolist(), k=10, kind="problem", namespace="bench")
+                hits = store.search("", k=10, mode="dense", query_vector=qv.tolist(), kind="problem", namespace="bench")
                 ms.append((time.perf_counter() - t) * 1000.0)
-                recalls.append(len(truth & {h.record.id for h, _ in hits}) / 10)
+                recalls.append(len(truth & {h.record.id for h in hits}) / 10)
             store.close()
             shutil.rmtree(path, ignore_errors=True)
             p50, p95, rec = percentile(ms, 0.5), percentile(ms, 0.95), statistics.fmean(recalls)
