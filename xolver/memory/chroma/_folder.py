@@ -32,7 +32,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast, get_args
 
-from xolver.config import xolver_home
 from xolver.errors import UserError
 from xolver.memory.chroma._side_index import SideIndex, record_from
 from xolver.memory.embedders import Embedder
@@ -55,6 +54,10 @@ Key = tuple[RecordKind, str]
 
 def default_memory_path() -> Path:
     """Where the memory lives unless told otherwise: ``xolver_home() / "memory"``."""
+    # Imported here so that importing the memory package never imports the config module
+    # (the config may then name memory types, such as SearchMode, without an import cycle).
+    from xolver.config import xolver_home
+
     return xolver_home() / "memory"
 
 
