@@ -3,13 +3,15 @@
 This is the only module that imports litellm. It imports it lazily (litellm takes ~5 s to import and
 fetches a cost map from the internet unless told not to), passes every option per call instead of
 setting litellm's module globals, retries transient failures itself, and maps litellm's exceptions to
-ours in one table (`_classify`).
+ours in one table (`_classify`). An ``openai/`` model on a server on this machine (a loopback
+`api_base`) is called without litellm, over httpx (`xolver.models.openai_http`), so a process that
+only talks to such a server never pays for importing litellm.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Literal
 
 from xolver.errors import (
     ModelError,
@@ -19,7 +21,7 @@ from xolver.errors import (
     UserError,
 )
 from xolver.models.base import ModelRequest, ModelResponse, TextSink, Usage, model_requests_allowed
-from xolver.models.limits import ConcurrencyLimit, default_max_concurrency
+from xolver.models.limits import ConcurrencyLimit, default_max_concurrency, is_loopback_url
 from xolver.models.reasoning import (
     ReasoningFilter,
     is_openai_reasoning_model,
@@ -74,8 +76,9 @@ _PERMANENT_HINTS: dict[str, str] = {
 
 
 def _classify(exc: BaseException, model: str) -> ModelError:
-    """Map a litellm (or httpx/openai) exception to our error classes."""
-    names = [cls.__name__ for cls in type(exc).__mro__]
+    """Map a litellm (or httpx/openai) exception, or a direct call's `EndpointError`, to our error classes."""
+    kind = getattr(exc, "kind", None)  # an EndpointError names its failure as litellm would
+    names = [kind] if isinstance(kind, str) else [cls.__name__ for cls in type(exc).__mro__]
     status = getattr(exc, "status_code", None)
     detail = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
     for name in names:
@@ -95,6 +98,29 @@ def _classify(exc: BaseException, model: str) -> ModelError:
     return PermanentModelError(f"{model}: {type(exc).__name__}: {detail}", model=model, status=status)
 
 
+_NOT_SENT = frozenset({"model", "timeout", "num_retries", "api_base", "api_key", "drop_params"})
+"""Arguments `LiteLLMModel._kwargs` gives litellm itself: not fields of a direct call's request body."""
+
+
+class _Relay:
+    """Hands a streamed reply's text to `on_text` as it arrives, keeping reasoning out of it."""
+
+    def __init__(self, on_text: TextSink, *, hold: bool) -> None:
+        self._on_text = on_text
+        self._visible = ReasoningFilter(hold=hold)
+
+    def delta(self, kind: str, text: str) -> None:
+        # Reasoning that arrives apart from the content means the content is all reply.
+        shown = self._visible.release() if kind == "reasoning" else self._visible.feed(text)
+        if shown:
+            self._on_text(shown)
+
+    def finish(self) -> None:
+        rest = self._visible.finish()
+        if rest:
+            self._on_text(rest)
+
+
 class LiteLLMModel:
     """A model reached through litellm: ``openai/gpt-4o-mini``, ``anthropic/...``,
     ``ollama_chat/qwen2.5`` (with `api_base`), ``openai/<name>`` with `api_base` for any
@@ -106,6 +132,11 @@ class LiteLLMModel:
     ``max_tokens`` and no ``temperature`` / ``top_p`` (they reject them); every call to a reasoning
     model, or with a reasoning effort, passes ``drop_params=True`` so a parameter the provider does
     not take is dropped instead of failing the call.
+
+    An ``openai/<name>`` model whose `api_base` is on this machine (llama.cpp's server, vLLM, LM
+    Studio) is called directly over HTTP (`xolver.models.openai_http`), without importing litellm:
+    the same request, retries, limits and reasoning handling, no price (a local server costs
+    nothing), and no lookup in litellm's model table (it does not know what such a server serves).
 
     At most `max_concurrency` requests are in flight; the others wait for a slot on our side, and
     the per-attempt `timeout` starts only once the slot is held, so waiting for our own limit never
@@ -125,6 +156,9 @@ class LiteLLMModel:
         max_concurrency: requests in flight at most; None: 1 for a server on this machine (a
             loopback `api_base`, or an ollama / ollama_chat / lm_studio model: they serve one
             request at a time by default), else no limit; 0: no limit.
+        transport: ``"auto"``: over HTTP directly for an ``openai/`` model at a loopback
+            `api_base` (without `extra`), else through litellm; ``"litellm"`` or ``"http"`` (an
+            ``openai/`` model with an `api_base`) to choose.
     """
 
     def __init__(
@@ -139,6 +173,7 @@ class LiteLLMModel:
         reasoning: bool | None = None,
         reasoning_effort: str | None = None,
         max_concurrency: int | None = None,
+        transport: Literal["auto", "litellm", "http"] = "auto",
     ) -> None:
         if not model or "/" not in model:
             raise UserError(
@@ -147,6 +182,8 @@ class LiteLLMModel:
             )
         if max_concurrency is not None and max_concurrency < 0:
             raise UserError(f"max_concurrency must be >= 0 (0: no limit), got {max_concurrency}")
+        if transport == "http" and not (model.startswith("openai/") and api_base):
+            raise UserError(f"transport 'http' needs an openai/ model and an api_base, got {model!r}")
         self._model = model
         self._api_base = api_base
         self._api_key = api_key
@@ -165,6 +202,9 @@ class LiteLLMModel:
         limit = default_max_concurrency(model, api_base) if max_concurrency is None else max_concurrency
         self._slots = ConcurrencyLimit(limit)
         self.retries = 0
+        # Calls bypass litellm for an OpenAI-compatible server on this machine (see the class docstring).
+        local_server = model.startswith("openai/") and is_loopback_url(api_base) and not self._extra
+        self._direct = transport == "http" or (transport == "auto" and local_server)
 
     @property
     def name(self) -> str:
@@ -172,12 +212,13 @@ class LiteLLMModel:
 
     @property
     def reasoning(self) -> bool:
-        """Whether this is a reasoning model: as given, else by name, else by litellm's model table.
+        """Whether this is a reasoning model: as given, else by name, else by litellm's model table
+        (not for a server on this machine, whose model names the table does not describe).
 
         Asking litellm imports it (about 5 s, once per process), as the first call would.
         """
         if self._reasoning is None:
-            self._reasoning = is_reasoning_model(self._model) or self._litellm_says_reasoning()
+            self._reasoning = is_reasoning_model(self._model) or (not self._direct and self._litellm_says_reasoning())
         return self._reasoning
 
     @property
@@ -253,6 +294,8 @@ class LiteLLMModel:
         return kwargs
 
     async def _complete_once(self, request: ModelRequest, on_text: TextSink | None = None) -> ModelResponse:
+        if self._direct:
+            return await self._complete_direct(request, on_text)
         litellm = _import_litellm()
         kwargs = self._kwargs(request)
         async with self._slots:
@@ -265,25 +308,50 @@ class LiteLLMModel:
                 raise _classify(e, self._model) from e
         return self._to_response(litellm, response)
 
+    async def _complete_direct(self, request: ModelRequest, on_text: TextSink | None) -> ModelResponse:
+        from xolver.models.openai_http import EndpointError, chat_completion
+
+        kwargs = self._kwargs(request)
+        body = {k: v for k, v in kwargs.items() if k not in _NOT_SENT}
+        body["model"] = self._model.split("/", 1)[1]
+        relay = _Relay(on_text, hold=self._thinks_inline) if on_text is not None else None
+        async with self._slots:
+            try:
+                reply = await chat_completion(
+                    str(self._api_base),
+                    body,
+                    api_key=self._api_key or os.environ.get("OPENAI_API_KEY"),
+                    timeout=float(kwargs["timeout"]),
+                    on_delta=relay.delta if relay is not None else None,
+                )
+            except EndpointError as e:
+                raise _classify(e, self._model) from e
+        if relay is not None:
+            relay.finish()
+        text, inline = split_reasoning(reply.content)
+        return ModelResponse(
+            text=text,
+            usage=Usage(prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens),
+            cost=0.0,
+            model=self._model,
+            reasoning=join_reasoning(reply.reasoning, inline),
+            finish_reason=reply.finish_reason,
+        )
+
     async def _stream(self, litellm: Any, kwargs: dict[str, Any], on_text: TextSink) -> Any:
         stream = await litellm.acompletion(stream=True, stream_options={"include_usage": True}, **kwargs)
-        visible = ReasoningFilter(hold=self._thinks_inline)
+        relay = _Relay(on_text, hold=self._thinks_inline)
         chunks = []
         async for chunk in stream:
             chunks.append(chunk)
             delta = chunk.choices[0].delta if chunk.choices else None
             if delta is None:
                 continue
-            shown = ""
             if getattr(delta, "reasoning_content", None):
-                shown += visible.release()  # reasoning comes apart from the content: content is reply
+                relay.delta("reasoning", delta.reasoning_content)
             if delta.content:
-                shown += visible.feed(delta.content)
-            if shown:
-                on_text(shown)
-        rest = visible.finish()
-        if rest:
-            on_text(rest)
+                relay.delta("content", delta.content)
+        relay.finish()
         return litellm.stream_chunk_builder(chunks, messages=kwargs["messages"])
 
     def _to_response(self, litellm: Any, response: Any) -> ModelResponse:
