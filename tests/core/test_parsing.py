@@ -168,6 +168,13 @@ def test_render_is_strict() -> None:
         ("x = 5", "integer", "5"),
         ("17 * 17 = 391", "auto", "391"),
         ("a == b", "auto", "a == b"),
+        # An integer task's answer is an integer: a fraction of one is a wrong program, not a vote.
+        ("7.2", "integer", None),
+        ("0.1260273973", "integer", None),
+        # A sentence around the value is read for its value; an expression is kept.
+        ("Janet makes 38.00 dollars every day.", "auto", "38"),
+        ("Total cost: 1,234", "auto", "1234"),
+        ("sqrt(2)/2", "auto", "sqrt(2)/2"),
     ],
 )
 def test_program_answer_reads_the_last_printed_line(output: str, fmt: str, answer: str | None) -> None:

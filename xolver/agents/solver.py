@@ -181,6 +181,8 @@ _PRINT_HINT = {
     ),
     "auto": "Print exact values, not rounded decimals, where that matters. ",
 }
+# Two words of three or more letters in a row: a sentence, not an expression (sqrt(2), 3*pi, x + 1).
+_PROSE = re.compile(r"[A-Za-z]{3,}[,;:]?\s+[A-Za-z]{3,}")
 _ANSWER_PREFIX = re.compile(r"^(?:final\s+answer|the\s+answer\s+is|answer)\s*[:=]?\s*", re.IGNORECASE)
 
 
@@ -203,10 +205,16 @@ def program_answer(output: str, answer_format: str) -> str | None:
     if not line:
         return None
     if answer_format == "integer":
+        # An integer task's answer is an integer: 7.2 is a wrong program, not an answer to vote for.
         number = last_number(line)
-        return _tidy_number(number) if number else None
+        tidy = _tidy_number(number) if number else None
+        return tidy if tidy is not None and re.fullmatch(r"-?\d+", tidy) else None
     if re.fullmatch(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?", line):
         return _tidy_number(line)
+    if _PROSE.search(line):
+        # "Janet makes 38.00 dollars a day." is a sentence around the value, not a value.
+        number = last_number(line)
+        return _tidy_number(number) if number else None
     return line
 
 
@@ -393,11 +401,17 @@ async def _solve_by_program(
                     ),
                     calls,
                 )
-            error = f"the program failed: {call.error}" if not call.ok else "the program printed nothing"
+            if not call.ok:
+                error, what = f"the program failed: {call.error}", f"failed: {call.error}"
+            elif call.output.strip():
+                error = what = f"printed no {'integer' if answer_format == 'integer' else 'answer'} on its last line"
+            else:
+                error, what = "the program printed nothing", "printed nothing"
             feedback = (
-                f"Your program {'failed: ' + str(call.error) if not call.ok else 'printed nothing'}. Output:\n"
+                f"Your program {what}. Output:\n"
                 f"```\n{excerpt(call.output, 600) or '(no output)'}\n```\n"
-                "Fix it and reply with the corrected program in one ```python block; it must print the answer."
+                "Fix it and reply with the corrected program in one ```python block; its last line must print "
+                f"{'the answer as a plain integer' if answer_format == 'integer' else 'the answer'}."
             )
         history = [*history, Message("assistant", text or "(empty)"), Message("user", feedback)]
     failed = base.model_copy(

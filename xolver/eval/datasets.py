@@ -149,7 +149,15 @@ def _gsm8k(record: Mapping[str, Any], index: int) -> Task:
         gold = gsm8k_gold(str(_pick(record, "answer")))
     except ValueError as e:
         raise _Skip(str(e)) from None
-    return Task(id=str(record.get("id", index)), problem=str(_pick(record, "question")), kind="math", answer=gold)
+    # GSM8K's answers are integers by construction: the team is told so, and every method's reply is
+    # read as an integer (`answer_format`), as AIME's are.
+    return Task(
+        id=str(record.get("id", index)),
+        problem=str(_pick(record, "question")),
+        kind="math",
+        answer=gold,
+        answer_format="integer",
+    )
 
 
 def _math500(record: Mapping[str, Any], index: int) -> Task:

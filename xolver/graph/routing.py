@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any, assert_never
+from typing import Any
 
 from langgraph.types import Send
+from typing_extensions import assert_never
 
 from xolver.agents.parsing import answers_match, normalize_answer
 from xolver.config import XolverConfig
