@@ -57,7 +57,9 @@ def test_the_judge_sees_the_code_a_candidate_ran_and_what_it_printed() -> None:
 def test_an_answer_the_code_confirms_needs_no_extra_call() -> None:
     reply = "```python\nprint(6 * 7)\n```\nFinal answer: \\boxed{42}"
     with ScriptedModel({"planner": [PLAN], "solver": [reply]}) as model:
-        solution = Xolver(model, agents=1, rounds=0, methods=["reasoning"], blind_check=False, memory=None).solve("What is 6 * 7?")
+        solution = Xolver(model, agents=1, rounds=0, methods=["reasoning"], blind_check=False, memory=None).solve(
+            "What is 6 * 7?"
+        )
     assert solution.answer == "42"
     assert len(solution.rounds[0].trajectories[0].tool_calls) == 1
 
