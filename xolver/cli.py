@@ -83,7 +83,24 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
 def add_team_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("team")
     group.add_argument("--agents", "-a", type=positive_int, help="solver agents m (default 3)")
-    group.add_argument("--rounds", "-r", type=non_negative_int, help="refinement rounds I after the first (default 2)")
+    group.add_argument(
+        "--rounds",
+        "-r",
+        type=non_negative_int,
+        help="rounds after the first, run only while agents disagree (default 2)",
+    )
+    group.add_argument(
+        "--later-rounds",
+        choices=["resample", "refine"],
+        help="resample: fresh independent attempts (default); refine: the paper's refinement, where agents see the "
+        "team's best attempts and the judge's critiques",
+    )
+    group.add_argument(
+        "--judge-opinions",
+        choices=["unchecked", "always", "never"],
+        help="with --later-rounds refine: when the judge critiques and scores the leading answers; unchecked "
+        "(default): only when its own program printed no answer",
+    )
     group.add_argument(
         "--format",
         dest="answer_format",
@@ -193,6 +210,8 @@ def config_from_args(args: argparse.Namespace, **extra: Any) -> Any:
         "max_concurrency": getattr(args, "max_concurrency", None),
         "agents": getattr(args, "agents", None),
         "rounds": getattr(args, "rounds", None),
+        "later_rounds": getattr(args, "later_rounds", None),
+        "judge_opinions": getattr(args, "judge_opinions", None),
         "answer_format": getattr(args, "answer_format", None),
         "memory_mode": getattr(args, "memory_mode", None),
         "max_calls": getattr(args, "max_calls", None),

@@ -54,7 +54,10 @@ def _parent(node: Any) -> Any:
 async def test_xolver_node_in_a_parent_graph_with_its_own_state_and_checkpointer() -> None:
     store = InMemoryExperienceStore()
     model = FunctionModel(reply, name="function")
-    xo = Xolver(model, agents=2, rounds=1, memory=store, early_stop=False)  # no early stop: the judge runs
+    # No early stop and the paper's refinement: the judge gives its opinions.
+    xo = Xolver(
+        model, agents=2, rounds=1, memory=store, early_stop=False, later_rounds="refine", judge_opinions="always"
+    )
 
     def keep(solution: Solution) -> dict[str, Any]:
         return {"result": solution.answer, "checked": solution.checked, "calls": solution.usage.totals.calls}

@@ -48,7 +48,12 @@ def test_completion_returns_the_answer_and_counts_every_internal_call(model: Fun
     # No early stop, so every kind of internal call is made: 1 planner + 3 solvers, the judge's blind
     # check, 1 judge opinion (one distinct answer), then 3 solvers of the last round (not judged);
     # the verifier reads the answer without a call.
-    with running(create_app(_service(model, early_stop=False), ServerSettings(request_timeout=60))) as url:
+    with running(
+        create_app(
+            _service(model, early_stop=False, later_rounds="refine", judge_opinions="always"),
+            ServerSettings(request_timeout=60),
+        )
+    ) as url:
         client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
         response = client.chat.completions.create(model="xolver", messages=QUESTION)  # type: ignore[arg-type]
     assert response.choices[0].message.content == "391"
@@ -106,7 +111,7 @@ def test_streaming_carries_progress_while_the_solve_runs_then_the_answer() -> No
         return reply(request)
 
     model = FunctionModel(model_fn, name="function")
-    with running(create_app(_service(model, early_stop=False))) as url:
+    with running(create_app(_service(model, early_stop=False, later_rounds="refine", judge_opinions="always"))) as url:
         client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
         stream = client.chat.completions.create(
             model="xolver",

@@ -36,13 +36,13 @@ def good_model(answer: str = "391") -> FunctionModel:
 def split_model() -> FunctionModel:
     """A team that disagrees at first, so the judge is asked (run it with ``rounds=1``).
 
-    In the first round the program seat (agent 2) prints 381 and agent 1 reasons its way to 391;
+    In the first round the program seat (agent 1) prints 381 and agent 2 reasons its way to 391;
     the judge's blind check prints 391, which only ties the vote; the judge scores 391 1 ("correct")
     and 381 0 ("wrong carry"); in the second round both agents give 391 and agree.
     """
 
     def solver(request: ModelRequest) -> str:
-        wrong = request.tags.agent == 1 and request.tags.round == 0
+        wrong = request.tags.agent == 0 and request.tags.round == 0
         return solved("381" if wrong else "391")
 
     def judge(request: ModelRequest) -> str:
@@ -66,7 +66,8 @@ def session(
     chat = ChatSession(
         console,
         ScriptedReader(inputs),
-        config=XolverConfig(agents=2, rounds=rounds),
+        # The paper's refinement: the judge gives its opinions, which these views show.
+        config=XolverConfig(agents=2, rounds=rounds, later_rounds="refine", judge_opinions="always"),
         model=model or good_model(),
         clock=lambda: 0.0,
         **kwargs,
@@ -95,7 +96,7 @@ def test_a_question_is_answered_with_the_team_in_plain_text() -> None:
     assert "› What is 17 * 23?" in out  # piped input is echoed
     assert "Team: Calculator, Checker." in out
     assert "Round 1: the judge's blind check (its own program) printed 391." in out
-    assert "Round 1: agent 1 scored 1.00: correct" in out and "Round 1: agent 2 scored 0.00: wrong carry" in out
+    assert "Round 1: agent 2 scored 1.00: correct" in out and "Round 1: agent 1 scored 0.00: wrong carry" in out
     assert "Answer: 391 (from " in out and "Checked: the judge's own program" in out
     assert out.rstrip().endswith("bye")
     assert chat.turns[0].solution is not None and chat.turns[0].solution.answer == "391"
@@ -178,7 +179,7 @@ def test_slash_commands(tmp_path: Path) -> None:
     assert chat.config.agents == 3 and chat.config.rounds == 2 and chat.config.model == "other/model" and chat.compact
     assert "test store" in out and "records in 'default'  2" in out  # the solve wrote one back
     assert "[problem] Multiply 17 by 23 quickly" in out and "→ 391" in out
-    assert "agent 1 · Calculator · score 1.00" in out and "agent 2 · Checker · score 0.00" in out  # /trace
+    assert "agent 2 · Checker · score 1.00" in out and "agent 1 · Calculator · score 0.00" in out  # /trace
     assert "last solve by role" in out  # /cost
     saved = Solution.model_validate_json((tmp_path / "last.json").read_text())
     assert saved.answer == "391" and [r.name for r in saved.roles] == ["Calculator", "Checker"]
@@ -334,7 +335,24 @@ def test_chat_command_with_piped_input(
     out_file = tmp_path / "s.json"
     monkeypatch.setattr("sys.stdin", io.StringIO(f"What is 17 * 23?\n/save {out_file}\n/bogus\n"))
     with fake_openai_server(respond) as (base, _), allow_model_requests():
-        code = main(["chat", "-m", "openai/tiny", "--api-base", base, "-a", "2", "-r", "1", "--compact"])
+        code = main(
+            [
+                "chat",
+                "-m",
+                "openai/tiny",
+                "--api-base",
+                base,
+                "-a",
+                "2",
+                "-r",
+                "1",
+                "--later-rounds",
+                "refine",
+                "--judge-opinions",
+                "always",
+                "--compact",
+            ]
+        )
     out = capsys.readouterr().out
     assert code == 0, out
     assert "checked by hand" in out and "wrong carry" in out and "unknown command /bogus" in out

@@ -124,7 +124,8 @@ def test_chat_in_a_real_terminal(tmp_path: Path, model_server: tuple[str, thread
         "PATH": os.environ.get("PATH", ""),
         "HOME": os.environ.get("HOME", str(tmp_path)),
     }
-    chat = f"{_quote(sys.executable)} -m xolver chat -m openai/tiny --api-base {base} --agents 2 --rounds 1"
+    team = "--agents 2 --rounds 1 --later-rounds refine --judge-opinions always"
+    chat = f"{_quote(sys.executable)} -m xolver chat -m openai/tiny --api-base {base} {team}"
     pane = Pane(chat, env=env)
     try:
         pane.wait_for(lambda s: "xolver chat" in s and "›" in s, "the prompt")
