@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import queue
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine, Generator
 from typing import Any, TypeVar
 
 __all__ = ["iterate_sync", "run_sync"]
@@ -50,7 +50,7 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     return result[0]
 
 
-def iterate_sync(agen: AsyncIterator[T]) -> Iterator[T]:
+def iterate_sync(agen: AsyncIterator[T]) -> Generator[T, None, None]:
     """Drive `agen` on a private loop in a thread, handing its items over a queue.
 
     When the caller stops early (``break``, ``close()``, or the iterator is garbage collected), the

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Generator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
@@ -124,7 +124,7 @@ class Xolver:
 
     def stream(
         self, problem: str, *, tests: Sequence[str] | None = None, thread_id: str | None = None
-    ) -> Iterator[Event]:
+    ) -> Generator[Event, None, None]:
         """Blocking `astream`: events arrive as the solve produces them; stopping early (``break``,
         ``close()``) stops the solve."""
         return iterate_sync(self.astream(problem, tests=tests, thread_id=thread_id))

@@ -104,7 +104,11 @@ async def test_errors_sort_the_same(transport: Transport) -> None:
         assert (await model.complete(REQUEST)).text == "fine"
     assert len(requests) == 3 and model.retries == 2
     for status, hint in [(401, "authentication failed"), (404, "model not found"), (400, "rejected")]:
-        with fake_openai_server(lambda body, s=status: (s, "nope")) as (base, requests), allow_model_requests():
+
+        def refuse(body: dict[str, object], status: int = status) -> tuple[int, str]:
+            return status, "nope"
+
+        with fake_openai_server(refuse) as (base, requests), allow_model_requests():
             model = LiteLLMModel("openai/tiny", api_base=base, retry=FAST_RETRY, transport=transport)
             with pytest.raises(PermanentModelError, match=hint):
                 await model.complete(REQUEST)
