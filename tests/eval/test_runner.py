@@ -78,6 +78,22 @@ async def test_xolver_method_runs_the_team() -> None:
     assert result.calls_by_role["planner"] == 1 and result.calls_by_role["solver"] == 2
 
 
+async def test_xolver_results_grade_every_agents_answer() -> None:
+    # The program seat (agent 0) is wrong, the reasoning seat right: the result says which seat was.
+    def solver(request: ModelRequest) -> str:
+        return solved("5" if request.tags.agent == 0 else "4")
+
+    model = FunctionModel(by_role(planner=PLAN, solver=solver, judge=verdict(1.0)))
+    team = XolverConfig(model="test", agents=2, rounds=0, blind_check=False, memory_mode="off")
+    task = Task(id="t", problem="What is 2 + 2?", kind="math", answer="4")
+    (result,) = await run_eval([task], _config("xolver", agents=2, rounds=0), model=model, xolver_config=team)
+    assert [(c.round, c.agent, c.method, c.answer, c.correct) for c in result.candidates] == [
+        (0, 0, "program", "5", False),
+        (0, 1, "reasoning", "4", True),
+    ]
+    assert not result.correct  # the executed program outweighs one unexecuted vote
+
+
 async def test_model_errors_are_recorded_and_the_run_goes_on() -> None:
     from xolver.errors import PermanentModelError
 

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "METHODS",
+    "CandidateResult",
     "EvalProgress",
     "Method",
     "ProblemResult",
@@ -86,6 +87,19 @@ class RunConfig(BaseModel):
         return [k for k in mine if k not in _RESUMABLE and mine[k] != theirs.get(k)]
 
 
+class CandidateResult(BaseModel):
+    """One agent's answer in one round of a xolver solve, graded like the final answer."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    round: int
+    agent: int
+    method: str
+    temperature: float | None = None
+    answer: str | None = None
+    correct: bool | None = None  # None: no answer, or a code task (graded only as a whole)
+
+
 class ProblemResult(BaseModel):
     """The outcome of one problem, as stored in the results file."""
 
@@ -112,6 +126,8 @@ class ProblemResult(BaseModel):
     verifier_check: str | None = None
     calls_by_role: dict[str, int] = Field(default_factory=dict)
     error: str | None = None
+    # xolver: every agent's answer of every round, graded (math), so a run shows which seats were right.
+    candidates: list[CandidateResult] = Field(default_factory=list)
 
     @property
     def tokens(self) -> int:
@@ -274,6 +290,7 @@ class _Attempt:
     checked: bool | None = None
     checked_how: str | None = None
     by_role: dict[str, int] = field(default_factory=dict)
+    candidates: list[CandidateResult] = field(default_factory=list)
 
     def charge(self, response: ModelResponse) -> None:
         self.calls += 1
@@ -359,6 +376,13 @@ class _Solver:
                 checked=solution.checked,
                 checked_how=solution.check or None,
                 by_role={role: t.calls for role, t in solution.usage.by_role().items()},
+                candidates=[
+                    CandidateResult(
+                        round=r.index, agent=t.agent, method=t.method, temperature=t.temperature, answer=t.answer
+                    )
+                    for r in solution.rounds
+                    for t in r.trajectories
+                ],
                 answer=solution.answer or None,
                 calls=totals.calls,
                 prompt_tokens=totals.prompt_tokens,
@@ -408,9 +432,16 @@ async def _solve_one(solver: _Solver, task: Task, index: int, sandbox: PythonSan
         if attempt.answer
         else Grade(False, 0.0, "none", detail="no answer")
     )
+    graded: dict[str, bool] = {}
+    for c in attempt.candidates:
+        if c.answer and task.kind == "math":
+            if c.answer not in graded:
+                graded[c.answer] = (await check_answer(task, c.answer, sandbox=sandbox)).correct
+            c.correct = graded[c.answer]
     return ProblemResult(
         id=task.id,
         index=index,
+        candidates=attempt.candidates,
         correct=grade.correct,
         score=grade.score,
         answer=attempt.answer,
