@@ -369,6 +369,30 @@ def _xolver_lines(run: MethodRun) -> list[str]:
         f"xolver, on its {n} problems. Stop reasons (problems, of which correct): {stop_text}. "
         f"An executed check agreed with the final answer on {len(checked)} of {n}{how_text}, "
         f"{sum(r.correct for r in checked)} of them correct. Calls per problem by role: {role_text}.",
+        *_seat_lines(run),
+    ]
+
+
+def _seat_lines(run: MethodRun) -> list[str]:
+    """How often each kind of seat was right, from the graded candidates (results that record them)."""
+    recorded = [r for r in run.results if r.candidates]
+    if not recorded:
+        return []
+    right: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    for r in recorded:
+        for c in r.candidates:
+            kind = f"{c.method}, {'greedy' if c.round == 0 and c.temperature == 0.0 else 'sampled'}"
+            total[kind] += 1
+            right[kind] += int(bool(c.correct))
+    kinds = ", ".join(f"{kind} {right[kind]}/{total[kind]} ({right[kind] / total[kind]:.0%})" for kind in sorted(total))
+    reachable = sum(any(c.correct for c in r.candidates) for r in recorded)
+    won = sum(r.correct for r in recorded if any(c.correct for c in r.candidates))
+    return [
+        "",
+        f"Candidates (every agent's answer of every round, graded; a failed attempt counts as wrong): {kinds}. "
+        f"Some candidate was right on {reachable} of {len(recorded)} problems (the ceiling of any choice "
+        f"among them); the team chose a right one on {won} of those.",
     ]
 
 
