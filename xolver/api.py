@@ -14,7 +14,7 @@ from xolver._sync import iterate_sync, run_sync
 from xolver.config import XolverConfig
 from xolver.errors import ModelError, PermanentModelError, TransientModelError, UserError
 from xolver.events import Event, SolveFinished, SolveStarted
-from xolver.graph.builder import graph_builder
+from xolver.graph.builder import build_graph
 from xolver.graph.result import solution_from_state
 from xolver.graph.state import SolveContext, SolveState
 from xolver.memory.base import ExperienceStore
@@ -64,7 +64,6 @@ class Xolver:
         self.config = config
         self.runtime = SolveRuntime(config, model=None if isinstance(model, str) else model, memory=memory)
         """What the solves run on: the model, the store, each solve's budget and sandbox."""
-        self._builder = graph_builder(config)
         # Without a checkpoint file, threads are kept in process so `resume` still works.
         self._memory_saver: Any = None
 
@@ -188,7 +187,7 @@ class Xolver:
         async with self._checkpointer(wanted=thread_id is not None) as saver:
             if saver is not None and thread_id is None:
                 thread_id = uuid.uuid4().hex
-            graph = self._builder.compile(checkpointer=saver)
+            graph = build_graph(checkpointer=saver)
             config: RunnableConfig = run_config(cfg, thread_id=thread_id)
             final: dict[str, Any] | None = None
             if resume:

@@ -7,8 +7,11 @@ internally when a solve's budget is spent and turned into a clean stop, never sh
 
 from __future__ import annotations
 
+from typing import Literal
+
 __all__ = [
     "BudgetExceeded",
+    "BudgetKind",
     "ConfigError",
     "ModelError",
     "ModelRequestsBlocked",
@@ -57,13 +60,17 @@ class PermanentModelError(ModelError):
     """A failure that retrying will not fix: bad request, unknown model, context too long."""
 
 
+BudgetKind = Literal["calls", "tokens", "seconds"]
+"""The budgets of a solve: model calls, prompt + completion tokens, wall seconds."""
+
+
 class BudgetExceeded(XolverError):
     """A solve's budget (calls, tokens or seconds) is spent.
 
     Attributes:
-        kind: which budget ran out: "calls", "tokens" or "seconds".
+        kind: which budget ran out.
     """
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: BudgetKind, message: str) -> None:
         super().__init__(message)
         self.kind = kind

@@ -178,7 +178,7 @@ def test_render_is_strict() -> None:
     ],
 )
 def test_program_answer_reads_the_last_printed_line(output: str, fmt: str, answer: str | None) -> None:
-    from xolver.agents.solver import program_answer
+    from xolver.agents.programs import program_answer
 
     assert program_answer(output, fmt) == answer
 
@@ -186,7 +186,7 @@ def test_program_answer_reads_the_last_printed_line(output: str, fmt: str, answe
 def test_a_program_answer_becomes_latex_inside_the_sandbox() -> None:
     import asyncio
 
-    from xolver.agents.solver import latex_answer
+    from xolver.agents.programs import latex_answer
     from xolver.tools.toolbox import ToolBox
 
     async def convert() -> list[str]:

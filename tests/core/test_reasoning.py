@@ -181,10 +181,11 @@ async def test_function_model_can_report_a_truncated_reply() -> None:
 async def test_runner_records_the_finish_reason() -> None:
     model = FunctionModel(lambda r: ModelResponse(text="partial", finish_reason="length"))
     runner = AgentRunner(model, Budget())
-    response, record = await runner.call([Message("user", "judge this")], CallTags(role="judge"))
-    assert response.truncated and record.finish_reason == "length"
-    _, scripted = await AgentRunner(ScriptedModel(["ok"]), Budget()).call([Message("user", "x")], CallTags())
-    assert scripted.finish_reason == "stop"
+    response = await runner.call([Message("user", "judge this")], CallTags(role="judge"))
+    assert response.truncated and runner.ledger.calls[-1].finish_reason == "length"
+    scripted = AgentRunner(ScriptedModel(["ok"]), Budget())
+    await scripted.call([Message("user", "x")], CallTags())
+    assert scripted.ledger.calls[-1].finish_reason == "stop"
 
 
 class _StreamingLlama:

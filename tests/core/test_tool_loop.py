@@ -7,7 +7,7 @@ import asyncio
 
 from tests.core.scripts import PLAN, by_role, solved, verdict
 from xolver import Xolver
-from xolver.agents.judge import judge
+from xolver.agents.judge import JudgeInput, judge
 from xolver.agents.runner import AgentRunner, Budget
 from xolver.events import ToolCalled
 from xolver.models.base import ModelRequest
@@ -48,7 +48,8 @@ def test_the_judge_sees_the_code_a_candidate_ran_and_what_it_printed() -> None:
         tool_calls=[ToolCall(tool="python", input="print(17 * 23)", output="391\n")],
     )
     with ScriptedModel({"judge": [verdict(1)]}) as model:
-        verdict_, _ = asyncio.run(judge(AgentRunner(model, Budget()), "What is 17 * 23?", candidate, repair_attempts=1))
+        task = JudgeInput(problem="What is 17 * 23?", candidate=candidate)
+        verdict_ = asyncio.run(judge(AgentRunner(model, Budget()), task, repair_attempts=1))
     assert verdict_.score == 1.0
     prompt = model.requests[0].messages[-1].content
     assert "print(17 * 23)" in prompt and "391" in prompt

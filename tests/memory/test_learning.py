@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from xolver.memory.learning import distill_prompt, parse_distillation, problem_record, should_write_back
+from xolver.memory.learning import parse_distillation, problem_record, should_write_back
 
 REPLY = """Here is what I learned.
 
@@ -31,12 +31,6 @@ def test_should_write_back() -> None:
     assert should_write_back(0.95, False, 0.9)
     assert not should_write_back(0.5, False, 0.9)
     assert not should_write_back(None, False)
-
-
-def test_distill_prompt_is_short_and_complete() -> None:
-    prompt = distill_prompt("What is 2+2?", "x" * 20000, answer="4", code=["print(2 + 2)"], max_chars=2000)
-    assert "What is 2+2?" in prompt and "FINAL ANSWER: 4" in prompt and "STRATEGY:" in prompt
-    assert len(prompt) < 4000
 
 
 def test_parse_distillation_takes_strategies_and_valid_code_only() -> None:

@@ -105,7 +105,7 @@ async def test_compiled_graph_added_directly_as_a_node() -> None:
     model = FunctionModel(reply, name="function")
     cfg = XolverConfig(agents=1, rounds=0, memory_mode="off")
     builder = StateGraph(Shared, context_schema=SolveContext)
-    builder.add_node("xolver", build_graph(cfg))
+    builder.add_node("xolver", build_graph())
     builder.add_node("note", lambda s: {"note": f"solved: {s['answer']}"})
     builder.add_edge(START, "xolver")
     builder.add_edge("xolver", "note")

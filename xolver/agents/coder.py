@@ -9,17 +9,17 @@ error and a bounded number of attempts to fix it.
 from __future__ import annotations
 
 import ast
+from dataclasses import dataclass
 
 from xolver.agents.judge import JudgeVerdict
 from xolver.agents.parsing import extract_code_block
 from xolver.agents.runner import AgentRunner
 from xolver.agents.templates import render
-from xolver.errors import BudgetExceeded
-from xolver.models.base import CallTags, Message, ModelSettings
-from xolver.solution import CallRecord, TestOutcome, Trajectory
+from xolver.models.base import CallTags, Message
+from xolver.solution import TestOutcome, Trajectory
 from xolver.tools.toolbox import ToolBox
 
-__all__ = ["debug", "judge_by_tests", "parse_tests", "write_tests"]
+__all__ = ["Debugged", "debug", "judge_by_tests", "parse_tests", "write_tests"]
 
 
 def parse_tests(text: str, limit: int) -> list[str] | None:
@@ -39,20 +39,22 @@ def parse_tests(text: str, limit: int) -> list[str] | None:
     return tests[:limit] or None
 
 
-async def write_tests(runner: AgentRunner, problem: str, *, count: int) -> tuple[list[str], list[CallRecord]]:
-    """One model call: up to `count` assert lines a correct program must pass (none on failure)."""
-    try:
-        parsed = await runner.ask(
-            [Message("user", render("test_writer", problem=problem, count=count))],
-            CallTags(role="judge", purpose="write_tests"),
-            lambda text: parse_tests(text, count),
-            repair_format="one ```python block of assert lines",
-            repair_attempts=1,
-            settings=ModelSettings(temperature=0.0, max_tokens=runner.settings.max_tokens, seed=runner.settings.seed),
-        )
-    except BudgetExceeded:
-        return [], []
-    return parsed.value or [], parsed.calls
+async def write_tests(runner: AgentRunner, problem: str, *, count: int) -> list[str]:
+    """One model call (plus one repair): up to `count` assert lines a correct program must pass
+    (none when the reply has none).
+
+    Raises:
+        BudgetExceeded: the budget is spent.
+    """
+    parsed = await runner.ask(
+        [Message("user", render("test_writer", problem=problem, count=count))],
+        CallTags(role="judge", purpose="write_tests"),
+        lambda text: parse_tests(text, count),
+        repair_format="one ```python block of assert lines",
+        repair_attempts=1,
+        settings=runner.settings.greedy(),
+    )
+    return parsed.value or []
 
 
 def verdict_from(outcomes: list[TestOutcome]) -> JudgeVerdict:
@@ -75,6 +77,16 @@ async def judge_by_tests(
     return verdict_from(outcomes), outcomes
 
 
+@dataclass(frozen=True)
+class Debugged:
+    """The debugger's result: the best program, its outcomes on the given tests, and how many
+    debugger calls it took."""
+
+    code: str
+    outcomes: list[TestOutcome]
+    calls: int
+
+
 async def debug(
     runner: AgentRunner,
     toolbox: ToolBox,
@@ -83,33 +95,31 @@ async def debug(
     tests: list[str],
     *,
     attempts: int,
-) -> tuple[str, list[TestOutcome], list[CallRecord]]:
-    """Run `code` on the given tests and let the model repair failures, keeping the best program."""
+) -> Debugged:
+    """Run `code` on the given tests and let the model repair failures, keeping the best program.
+
+    Every attempt is a follow-up: a spent budget ends the repairs and the best program so far stands.
+    """
     outcomes = await toolbox.run_tests(code, tests)
-    calls: list[CallRecord] = []
+    calls = 0
     best_code, best = code, outcomes
     for attempt in range(attempts):
         failed = next((o for o in best if not o.passed), None)
         if failed is None:
             break
         prompt = render("debugger", problem=problem, code=best_code, test=failed.test, error=failed.error or "failed")
-        try:
-            parsed = await runner.ask(
-                [Message("user", prompt)],
-                CallTags(role="verifier", purpose=f"debug{attempt + 1}"),
-                lambda text: extract_code_block(text, language="python"),
-                repair_format="the complete corrected program in one ```python block",
-                repair_attempts=0,
-                settings=ModelSettings(
-                    temperature=0.0, max_tokens=runner.settings.max_tokens, seed=runner.settings.seed
-                ),
-            )
-        except BudgetExceeded:
+        response = await runner.follow_up(
+            [Message("user", prompt)],
+            CallTags(role="verifier", purpose=f"debug{attempt + 1}"),
+            settings=runner.settings.greedy(),
+        )
+        if response is None:
             break
-        calls.extend(parsed.calls)
-        if parsed.value is None:
+        calls += 1
+        fixed = extract_code_block(response.text, language="python")
+        if fixed is None:
             continue
-        trial = await toolbox.run_tests(parsed.value, tests)
+        trial = await toolbox.run_tests(fixed, tests)
         if sum(o.passed for o in trial) > sum(o.passed for o in best):
-            best_code, best = parsed.value, trial
-    return best_code, best, calls
+            best_code, best = fixed, trial
+    return Debugged(code=best_code, outcomes=best, calls=calls)

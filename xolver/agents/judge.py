@@ -9,21 +9,26 @@ front of it, and its score is read only from an explicit ``Score:`` field: a rep
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
 from xolver._text import excerpt
 from xolver.agents.parsing import answers_match, parse_score, split_sections
+from xolver.agents.programs import latex_answer, print_hint, program_answer, python_block
 from xolver.agents.runner import AgentRunner
 from xolver.agents.templates import render
-from xolver.errors import BudgetExceeded
 from xolver.models.base import CallTags, Message
-from xolver.solution import CallRecord, Check, Trajectory
+from xolver.solution import Check, Trajectory
 from xolver.tools.toolbox import ToolBox
+
+if TYPE_CHECKING:
+    from xolver.config import AnswerFormat
 
 __all__ = [
     "BlindCheck",
+    "JudgeInput",
     "JudgeVerdict",
     "blind_check",
     "checkable_equation",
@@ -50,6 +55,16 @@ class BlindCheck:
     answer: str
     code: str
     output: str
+
+
+@dataclass(frozen=True)
+class JudgeInput:
+    """What the judge's opinion of one candidate is asked with."""
+
+    problem: str
+    candidate: Trajectory
+    check: BlindCheck | None = None
+    """The judge's blind check, when it made one: its answer is put in front of it."""
 
 
 def parse_verdict(text: str) -> JudgeVerdict | None:
@@ -168,32 +183,31 @@ async def blind_check(
     toolbox: ToolBox,
     problem: str,
     *,
-    answer_format: str,
+    answer_format: AnswerFormat,
     repair_attempts: int,
-) -> tuple[BlindCheck | None, list[CallRecord]]:
+) -> BlindCheck | None:
     """The judge computes the answer with its own program before seeing any candidate.
 
     The program runs in the sandbox (session "judge"); a failing one is sent back with its error up
     to `repair_attempts` times. Returns None when no program printed an answer.
-    """
-    from xolver.agents.solver import _PRINT_HINT, latex_answer, program_answer, python_block
 
-    hint = _PRINT_HINT.get(answer_format, _PRINT_HINT["auto"])
+    Raises:
+        BudgetExceeded: the budget is spent before the first call.
+    """
     history = [
         Message("system", render("judge_system")),
-        Message("user", render("judge_check", problem=problem, print_hint=hint)),
+        Message("user", render("judge_check", problem=problem, print_hint=print_hint(answer_format))),
     ]
-    settings = replace(runner.settings, temperature=0.0)
-    calls: list[CallRecord] = []
+    settings = runner.settings.greedy()
     for attempt in range(repair_attempts + 1):
-        purpose = "blind_check" if attempt == 0 else f"blind_check_repair{attempt}"
-        try:
-            response, record = await runner.call(history, CallTags(role="judge", purpose=purpose), settings=settings)
-        except BudgetExceeded:
-            if attempt == 0:
-                raise
-            break
-        calls.append(record)
+        tags = CallTags(role="judge", purpose="blind_check" if attempt == 0 else f"blind_check_repair{attempt}")
+        if attempt == 0:
+            response = await runner.call(history, tags, settings=settings)
+        else:
+            repaired = await runner.follow_up(history, tags, settings=settings)
+            if repaired is None:
+                break  # the budget is spent: no program printed an answer
+            response = repaired
         code = python_block(response.text)
         if code is None:
             feedback = render("repair", issue="it had no ```python block", format=CHECK_FORMAT)
@@ -202,14 +216,14 @@ async def blind_check(
             answer = program_answer(call.output, answer_format) if call.ok else None
             if answer is not None:
                 answer = await latex_answer(toolbox, _CHECKER_SESSION, answer, answer_format)
-                return BlindCheck(answer=answer, code=code, output=call.output), calls
+                return BlindCheck(answer=answer, code=code, output=call.output)
             feedback = (
                 f"Your program {'failed: ' + str(call.error) if not call.ok else 'printed nothing'}. Output:\n"
                 f"```\n{excerpt(call.output, 600) or '(no output)'}\n```\n"
                 "Fix it and reply with the corrected program in one ```python block; it must print the answer."
             )
         history = [*history, Message("assistant", response.text or "(empty)"), Message("user", feedback)]
-    return None, calls
+    return None
 
 
 # The judge's sandbox session: agents use their index, so a negative id never collides.
@@ -230,32 +244,29 @@ def format_check(check: BlindCheck | None, candidate: Trajectory) -> str:
     )
 
 
-async def judge(
-    runner: AgentRunner,
-    problem: str,
-    candidate: Trajectory,
-    *,
-    repair_attempts: int,
-    check: BlindCheck | None = None,
-) -> tuple[JudgeVerdict, list[CallRecord]]:
+async def judge(runner: AgentRunner, task: JudgeInput, *, repair_attempts: int) -> JudgeVerdict:
     """The judge's opinion of one candidate: a critique and a strictly parsed score.
 
     A candidate without an answer is not judged (no call). A reply with no ``Score:`` field after
     the bounded repair is recorded as unjudged (score None), never as 0 or 1.
+
+    Raises:
+        BudgetExceeded: the budget is spent.
     """
+    candidate = task.candidate
     if candidate.answer is None:
         reason = candidate.error or "no final answer"
-        return JudgeVerdict(score=None, critique=f"Not judged: {reason}."), []
+        return JudgeVerdict(score=None, critique=f"Not judged: {reason}.")
     evidence = format_evidence(candidate) + "".join(
         f"\n{c.detail}.\n" for c in candidate.checks if c.kind == "substitution"
     )
     prompt = render(
         "judge",
-        problem=problem,
+        problem=task.problem,
         role=candidate.role,
         response=excerpt(candidate.response, 1500),
         answer=candidate.answer,
-        evidence=evidence + format_check(check, candidate),
+        evidence=evidence + format_check(task.check, candidate),
     )
     parsed = await runner.ask(
         [Message("system", render("judge_system")), Message("user", prompt)],
@@ -264,8 +275,8 @@ async def judge(
         repair_format=FORMAT,
         repair_attempts=repair_attempts,
         # Judging is a check, not a creative act: sample greedily.
-        settings=replace(runner.settings, temperature=0.0),
+        settings=runner.settings.greedy(),
     )
     if parsed.value is None:
-        return JudgeVerdict(score=None, critique="Unjudged: the judge's reply had no usable score."), parsed.calls
-    return parsed.value, parsed.calls
+        return JudgeVerdict(score=None, critique="Unjudged: the judge's reply had no usable score.")
+    return parsed.value

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from xolver.agents.runner import AgentRunner
 from xolver.agents.templates import render
 from xolver.models.base import CallTags, Message
-from xolver.solution import CallRecord, PlannedRole
+from xolver.solution import PlannedRole
 
 __all__ = ["GENERIC_ROLES", "PlannerOutput", "pad_roles", "parse_plan", "plan_roles"]
 
@@ -98,10 +98,10 @@ def choose(plan: PlannerOutput | None, m: int) -> list[PlannedRole]:
 
 async def plan_roles(
     runner: AgentRunner, problem: str, *, agents: int, drafts: int, repair_attempts: int
-) -> tuple[list[PlannedRole], list[CallRecord]]:
+) -> list[PlannedRole]:
     """One planner call (plus bounded repairs): m roles for the team."""
     if agents == 1 and drafts <= 1:
-        return pad_roles([], 1), []
+        return pad_roles([], 1)
     prompt = render("planner", problem=problem, drafts=drafts, agents=agents)
     parsed = await runner.ask(
         [Message("user", prompt)],
@@ -110,4 +110,4 @@ async def plan_roles(
         repair_format=FORMAT,
         repair_attempts=repair_attempts,
     )
-    return choose(parsed.value, agents), parsed.calls
+    return choose(parsed.value, agents)

@@ -7,7 +7,7 @@ from xolver.agents.parsing import split_sections
 from xolver.agents.runner import AgentRunner
 from xolver.agents.templates import render
 from xolver.models.base import CallTags, Message
-from xolver.solution import CallRecord, Exemplar
+from xolver.solution import Exemplar
 
 __all__ = ["parse_recall", "recall"]
 
@@ -26,7 +26,7 @@ def parse_recall(text: str) -> Exemplar | None:
 
 async def recall(
     runner: AgentRunner, problem: str, *, agent: int | None = None, round_index: int | None = None
-) -> tuple[Exemplar | None, list[CallRecord]]:
+) -> Exemplar | None:
     """One recall call (plus one repair)."""
     parsed = await runner.ask(
         [Message("user", render("recall", problem=problem))],
@@ -35,4 +35,4 @@ async def recall(
         repair_format=FORMAT,
         repair_attempts=1,
     )
-    return parsed.value, parsed.calls
+    return parsed.value

@@ -1,24 +1,37 @@
-"""`AgentRunner`: the one place where agents call the model.
+"""`AgentRunner`: the one place where agents call the model, and what a spent budget means.
 
 Budgets, the usage ledger, `ModelCalled` events and bounded repair requests live here, once, so the
-role modules only build prompts and parse replies.
+role modules only build prompts and parse replies. Every call a runner makes, failed ones included,
+goes into its `Ledger`, which the graph turns into the state's ``calls``, ``budget_stop`` and
+``failures``; roles return their values only.
+
+The budget policy, in one place:
+
+* `AgentRunner.call` raises `BudgetExceeded` when the budget is spent: the role has nothing yet.
+* `AgentRunner.follow_up` (a repair, a tool round, a debugging attempt) returns None instead: the
+  role stops there and keeps what it has.
+* `AgentRunner.attempt` runs a role and turns a `BudgetExceeded` out of it into `Spent` (the ledger
+  keeps the first such kind: the solve stops after this round) and a provider failure into `Failed`
+  (recorded as a failure the solve survived, ignored, or raised, as the caller says).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
+
+from typing_extensions import assert_never
 
 from xolver.agents.templates import render
-from xolver.errors import BudgetExceeded, ModelError
+from xolver.errors import BudgetExceeded, BudgetKind, ModelError
 from xolver.events import AgentToken, ModelCalled
 from xolver.models.base import CallTags, Message, Model, ModelRequest, ModelResponse, ModelSettings, StreamingModel
 from xolver.solution import CallRecord
 
-__all__ = ["AgentRunner", "Budget", "Parsed"]
+__all__ = ["AgentRunner", "Budget", "Failed", "Ledger", "Parsed", "Spent", "failure_text"]
 
 T = TypeVar("T")
 
@@ -57,16 +70,52 @@ class Budget:
 
 
 @dataclass
+class Ledger:
+    """What the agent runners of one graph step spent, and what stopped them.
+
+    Attributes:
+        calls: every model call, in the order made (failed calls included).
+        spent: the first budget that stopped a role (`AgentRunner.attempt`), else None.
+        failures: provider failures the step survived, as ``"<where>: <Class>: <message>"``.
+    """
+
+    calls: list[CallRecord] = field(default_factory=list)
+    spent: BudgetKind | None = None
+    failures: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Spent:
+    """A role the budget stopped before it had a result."""
+
+    kind: BudgetKind
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A role whose model provider failed (after its retries)."""
+
+    error: ModelError
+
+
+ProviderErrors = Literal["record", "ignore", "raise"]
+
+
+def failure_text(where: str, error: ModelError) -> str:
+    """A failure the solve survived, as recorded in `Solution.failures`: ``"<where>: <Class>: <message>"``."""
+    return f"{where}: {type(error).__name__}: {error}"
+
+
+@dataclass
 class Parsed(Generic[T]):
-    """A parsed reply: the value (None when unparseable), the raw text, and the ledger entries."""
+    """A parsed reply: the value (None when unparseable) and the raw text it was read from."""
 
     value: T | None
     text: str
-    calls: list[CallRecord]
 
 
 class AgentRunner:
-    """Calls the model for an agent, recording usage and enforcing the budget.
+    """Calls the model for an agent, recording usage in its ledger and enforcing the budget.
 
     Args:
         model: the backbone.
@@ -74,6 +123,7 @@ class AgentRunner:
         emit: sink for `ModelCalled` events (LangGraph's stream writer in the graph).
         settings: default generation settings.
         stream_tokens: emit `AgentToken` events while the model generates, when it can stream.
+        ledger: where the calls go; runners of one graph step share one (default: a new one).
     """
 
     def __init__(
@@ -84,15 +134,14 @@ class AgentRunner:
         emit: Callable[[Any], None] | None = None,
         settings: ModelSettings | None = None,
         stream_tokens: bool = False,
+        ledger: Ledger | None = None,
     ) -> None:
         self.model = model
         self.budget = budget
         self._emit = emit or (lambda event: None)
         self.settings = settings or ModelSettings()
         self.stream_tokens = stream_tokens
-        # Every call this runner made, failed ones included: a role that fails midway still reports
-        # what it spent.
-        self.records: list[CallRecord] = []
+        self.ledger = ledger if ledger is not None else Ledger()
 
     def emit(self, event: Any) -> None:
         """Send an event to the solve's stream."""
@@ -100,12 +149,12 @@ class AgentRunner:
 
     async def call(
         self, messages: Sequence[Message], tags: CallTags, *, settings: ModelSettings | None = None
-    ) -> tuple[ModelResponse, CallRecord]:
-        """One model call.
+    ) -> ModelResponse:
+        """One model call, recorded in the ledger and the budget and announced as `ModelCalled`.
 
         Raises:
             BudgetExceeded: the budget was spent before (or, for time, during) the call.
-            ModelError: the provider failed after its retries.
+            ModelError: the provider failed after its retries (the failed call is in the ledger).
         """
         self.budget.check()
         request = ModelRequest(messages=tuple(messages), settings=settings or self.settings, tags=tags)
@@ -128,12 +177,48 @@ class AgentRunner:
         except asyncio.TimeoutError as e:
             raise BudgetExceeded("seconds", f"time budget of {self.budget.max_seconds:g} s spent") from e
         except ModelError as e:
-            failed = self._record(tags, None, time.monotonic() - started, error=str(e))
-            self._emit(ModelCalled(call=failed))
+            self._emit(ModelCalled(call=self._record(tags, None, time.monotonic() - started, error=str(e))))
             raise
-        record = self._record(tags, response, time.monotonic() - started)
-        self._emit(ModelCalled(call=record))
-        return response, record
+        self._emit(ModelCalled(call=self._record(tags, response, time.monotonic() - started)))
+        return response
+
+    async def follow_up(
+        self, messages: Sequence[Message], tags: CallTags, *, settings: ModelSettings | None = None
+    ) -> ModelResponse | None:
+        """A call that continues a role which already has a result (a repair, a tool round, a
+        debugging attempt): None when the budget is spent, so the role keeps what it has.
+
+        Raises:
+            ModelError: the provider failed after its retries.
+        """
+        try:
+            return await self.call(messages, tags, settings=settings)
+        except BudgetExceeded:
+            return None
+
+    async def attempt(self, role: Awaitable[T], *, where: str, errors: ProviderErrors = "record") -> T | Spent | Failed:
+        """Run a role: its value, or why it has none.
+
+        A spent budget is `Spent` (the ledger keeps the first kind; the graph stops the solve after
+        the round). A provider failure is `Failed`: recorded in the ledger's failures as a failure of
+        `where` (``errors="record"``), or not (``"ignore"``), or raised (``"raise"``).
+        """
+        try:
+            return await role
+        except BudgetExceeded as e:
+            self.ledger.spent = self.ledger.spent or e.kind
+            return Spent(e.kind)
+        except ModelError as e:
+            match errors:
+                case "record":
+                    self.ledger.failures.append(failure_text(where, e))
+                case "ignore":
+                    pass
+                case "raise":
+                    raise
+                case other:
+                    assert_never(other)
+            return Failed(e)
 
     def _record(
         self, tags: CallTags, response: ModelResponse | None, seconds: float, *, error: str | None = None
@@ -153,7 +238,7 @@ class AgentRunner:
             finish_reason=response.finish_reason if response else None,
         )
         self.budget.record(record)
-        self.records.append(record)
+        self.ledger.calls.append(record)
         return record
 
     async def ask(
@@ -169,11 +254,11 @@ class AgentRunner:
         """Call the model and parse the reply; on a parse failure, send up to `repair_attempts`
         repair requests that quote the problem with the reply and restate the format.
 
-        A budget running out during a repair returns the failure instead of raising, so a role
-        that got one answer keeps it.
+        The first call raises on a spent budget; a repair the budget stops returns the failure, so
+        a role that got one answer keeps it.
         """
-        response, record = await self.call(messages, tags, settings=settings)
-        parsed = await self.ask_again(
+        response = await self.call(messages, tags, settings=settings)
+        return await self.ask_again(
             messages,
             response.text,
             tags,
@@ -182,7 +267,6 @@ class AgentRunner:
             repair_attempts=repair_attempts,
             settings=settings,
         )
-        return Parsed(value=parsed.value, text=parsed.text, calls=[record, *parsed.calls])
 
     async def ask_again(
         self,
@@ -195,11 +279,7 @@ class AgentRunner:
         repair_attempts: int,
         settings: ModelSettings | None = None,
     ) -> Parsed[T]:
-        """Parse a reply already received for `messages`, sending repair requests when it fails.
-
-        The returned calls are only the repair calls.
-        """
-        calls: list[CallRecord] = []
+        """Parse a reply already received for `messages`, sending repair requests when it fails."""
         value = parse(text)
         history = list(messages)
         for attempt in range(repair_attempts):
@@ -211,11 +291,9 @@ class AgentRunner:
                 Message("user", render("repair", issue=issue, format=repair_format)),
             ]
             repair_tags = CallTags(role=tags.role, agent=tags.agent, round=tags.round, purpose=f"repair{attempt + 1}")
-            try:
-                response, record = await self.call(history, repair_tags, settings=settings)
-            except BudgetExceeded:
+            response = await self.follow_up(history, repair_tags, settings=settings)
+            if response is None:
                 break
-            calls.append(record)
             text = response.text
             value = parse(text)
-        return Parsed(value=value, text=text, calls=calls)
+        return Parsed(value=value, text=text)

@@ -2,29 +2,34 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
+from typing_extensions import assert_never
 
 from xolver._text import excerpt
-from xolver.agents.parsing import extract_answer, extract_boxed, extract_code_block, last_number, split_sections
+from xolver.agents.parsing import extract_answer, split_sections
+from xolver.agents.programs import PROGRAM_FORMAT, latex_answer, print_hint, program_answer, python_block
 from xolver.agents.runner import AgentRunner
 from xolver.agents.templates import render
-from xolver.errors import BudgetExceeded
 from xolver.events import ToolCalled
 from xolver.models.base import CallTags, Message, ModelResponse, ModelSettings
-from xolver.solution import CallRecord, Check, Exemplar, SolveMethod, ToolCall, Trajectory
+from xolver.solution import Check, Exemplar, SolveMethod, ToolCall, Trajectory
 from xolver.tools.toolbox import ToolBox
+
+if TYPE_CHECKING:
+    from xolver.config import AnswerFormat
 
 __all__ = [
     "Seat",
+    "SolverInput",
+    "SolverOptions",
     "SolverOutput",
     "format_experience",
     "format_shared",
     "parse_solution",
-    "program_answer",
     "solve",
     "team_seats",
 ]
@@ -36,7 +41,7 @@ CODE_FORMAT = (
 )
 
 
-def reply_format(answer_format: str) -> str:
+def reply_format(answer_format: AnswerFormat) -> str:
     return CODE_FORMAT if answer_format == "code" else FORMAT
 
 
@@ -61,7 +66,7 @@ class SolverOutput(BaseModel):
     answer: str
 
 
-def parse_solution(text: str, answer_format: str = "auto") -> SolverOutput | None:
+def parse_solution(text: str, answer_format: AnswerFormat = "auto") -> SolverOutput | None:
     """Thought and response sections (either may be missing) and an extractable final answer."""
     if not text or not text.strip():
         return None
@@ -117,16 +122,6 @@ def format_shared(entries: Sequence[Trajectory], *, with_critique: bool) -> str:
     return "\n\n".join(blocks)
 
 
-def python_block(text: str) -> str | None:
-    """The Python code an agent wants run: the last ```python (or unlabelled) fenced block."""
-    if "```" not in text:
-        return None
-    code = extract_code_block(text, language="python")
-    if code is None or not code.strip():
-        return None
-    return code
-
-
 def tool_feedback(call: ToolCall) -> str:
     status = "ran" if call.ok else f"failed: {call.error}"
     return (
@@ -141,6 +136,44 @@ class Seat:
 
     method: SolveMethod
     temperature: float
+
+
+@dataclass(frozen=True)
+class SolverInput:
+    """One agent's task in one round.
+
+    Attributes:
+        seat: the agent's method and temperature (default: reasoning at the runner's temperature).
+        reason: the planner's one-line reason for the role, shown in the system prompt.
+        previous: the agent's own previous attempt, when this round refines it.
+        shared: the shared memory a refinement reads (top candidates so far).
+    """
+
+    problem: str
+    agent: int
+    role: str
+    round: int
+    seat: Seat | None = None
+    reason: str = ""
+    exemplars: Sequence[Exemplar] = ()
+    previous: Trajectory | None = None
+    shared: Sequence[Trajectory] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """How every solver of a solve works (from the solve's config).
+
+    Attributes:
+        repair_attempts: repairs of an unparseable reply, or of a program that printed no answer.
+        share_critique: show the judge's critiques in the shared memory.
+        max_tool_calls: Python runs a reasoning seat may ask for per round.
+    """
+
+    answer_format: AnswerFormat = "auto"
+    repair_attempts: int = 1
+    share_critique: bool = True
+    max_tool_calls: int = 0
 
 
 def team_seats(
@@ -173,177 +206,86 @@ _BRIEFS = {
     "reasoning": "You reason step by step in words, check your arithmetic, and end with the final answer in \\boxed{}.",
     "program": "You solve problems by writing a short, correct Python program that computes the answer.",
 }
-PROGRAM_FORMAT = "Thought: <your plan in one or two sentences>\n```python\n<the program; it prints the answer>\n```"
-_PRINT_HINT = {
-    "integer": "Print a plain integer. ",
-    "boxed": (
-        "Print exact values (fractions, radicals, pi via sympy, e.g. print(sympy.nsimplify(x))), not rounded decimals. "
-    ),
-    "auto": "Print exact values, not rounded decimals, where that matters. ",
-}
-# Two words of three or more letters in a row: a sentence, not an expression (sqrt(2), 3*pi, x + 1).
-_PROSE = re.compile(r"[A-Za-z]{3,}[,;:]?\s+[A-Za-z]{3,}")
-_ANSWER_PREFIX = re.compile(r"^(?:final\s+answer|the\s+answer\s+is|answer)\s*[:=]?\s*", re.IGNORECASE)
-
-
-def program_answer(output: str, answer_format: str) -> str | None:
-    """The answer a program printed: its last non-empty output line, cleaned.
-
-    ``"Answer: 18"`` -> ``"18"``; ``"102.0"`` -> ``"102"``; a float's binary noise is rounded off
-    (``0.30000000000000004`` -> ``"0.3"``); integer tasks keep the last number of the line.
-    """
-    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
-    if not lines:
-        return None
-    line = _ANSWER_PREFIX.sub("", lines[-1]).strip().strip("$").strip()
-    if line.count("=") == 1 and "==" not in line:
-        # "17 * 23 = 391", "x = 5": the value is what follows the sign.
-        line = line.split("=")[1].strip() or line
-    boxed = extract_boxed(line)
-    if boxed:
-        line = boxed[-1]
-    if not line:
-        return None
-    if answer_format == "integer":
-        # An integer task's answer is an integer: 7.2 is a wrong program, not an answer to vote for.
-        number = last_number(line)
-        tidy = _tidy_number(number) if number else None
-        return tidy if tidy is not None and re.fullmatch(r"-?\d+", tidy) else None
-    if re.fullmatch(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?", line):
-        return _tidy_number(line)
-    if _PROSE.search(line):
-        # "Janet makes 38.00 dollars a day." is a sentence around the value, not a value.
-        number = last_number(line)
-        return _tidy_number(number) if number else None
-    return line
-
-
-_TO_LATEX = """
-import sympy as _sp
-try:
-    _v = _sp.sympify({text!r}, rational=False)
-    print(_sp.latex(_v))
-except Exception:
-    print({text!r})
-"""
-
-
-async def latex_answer(toolbox: ToolBox, session: int, answer: str, answer_format: str) -> str:
-    """A program's printed answer in LaTeX (``pi/2`` -> ``\\frac{\\pi}{2}``), so it votes with and is
-    graded like the reasoning seats' boxed answers. Numbers and integer tasks pass through. The
-    conversion runs in the sandbox: the text came from an untrusted program, and sympify evaluates.
-    """
-    if answer_format in {"integer", "choice", "code", "text"} or re.fullmatch(r"-?\d+(?:\.\d+)?", answer):
-        return answer
-    if "\\" in answer or len(answer) > 200:
-        return answer  # already LaTeX, or not a value
-    call = await toolbox.run_python(session, _TO_LATEX.format(text=answer))
-    converted = call.output.strip().splitlines()[-1].strip() if call.ok and call.output.strip() else ""
-    return converted or answer
-
-
-def _tidy_number(text: str) -> str:
-    try:
-        value = float(text)
-    except ValueError:
-        return text
-    if value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return f"{value:.10g}"
 
 
 async def solve(
     runner: AgentRunner,
-    problem: str,
+    task: SolverInput,
+    options: SolverOptions | None = None,
     *,
-    agent: int,
-    role: str,
-    round_index: int,
-    exemplars: Sequence[Exemplar],
-    previous: Trajectory | None,
-    shared: Sequence[Trajectory],
-    share_critique: bool,
-    answer_format: str,
-    repair_attempts: int,
     toolbox: ToolBox | None = None,
-    max_tool_calls: int = 0,
-    seat: Seat | None = None,
-    reason: str = "",
-) -> tuple[Trajectory, list[CallRecord]]:
+) -> Trajectory:
     """One agent's attempt in one round. Round 0 (or no previous attempt) solves from scratch.
 
     A *program* seat writes a program whose printed output is its answer (run in the agent's
     sandbox session; a failing program is sent back with its error, `repair_attempts` times). A
     *reasoning* seat answers in words; if it writes Python anyway, the block is run and the output
     shown, up to `max_tool_calls` times. A reply cut off at the token cap is never an answer.
+
+    Raises:
+        BudgetExceeded: the budget is spent before the first call.
     """
-    seat = seat or Seat(method="reasoning", temperature=runner.settings.temperature or 0.0)
+    options = options or SolverOptions()
+    answer_format = options.answer_format
+    seat = task.seat or Seat(method="reasoning", temperature=runner.settings.temperature or 0.0)
     if answer_format == "code":
         # The program is the answer and the tests judge it; running it as a "tool" would only echo it.
         toolbox = None
     method: SolveMethod = seat.method if toolbox is not None else "reasoning"
-    experience = format_experience(exemplars)
+    experience = format_experience(task.exemplars)
+    reason = task.reason
     system = render(
-        "solver_system", role=role, reason=f" ({reason.rstrip('.')})" if reason else "", brief=_BRIEFS[method]
+        "solver_system", role=task.role, reason=f" ({reason.rstrip('.')})" if reason else "", brief=_BRIEFS[method]
     )
     settings = replace(runner.settings, temperature=seat.temperature)
     if runner.settings.seed is not None:
-        settings = replace(settings, seed=runner.settings.seed + 101 * round_index + agent)
-    refine = round_index > 0 and previous is not None
-    if method == "program":
-        fmt = PROGRAM_FORMAT
-        variables = {"experience": experience, "problem": problem, "format": fmt}
-        variables["print_hint"] = _PRINT_HINT.get(answer_format, _PRINT_HINT["auto"])
-        if refine:
-            assert previous is not None
-            variables["previous"] = excerpt(previous.response, EXCERPT_CHARS) + f"\nFinal answer: {previous.answer}"
-            variables["shared"] = format_shared(shared, with_critique=share_critique)
-            prompt = render("solver_program_refine", **variables)
-        else:
-            prompt = render("solver_program", **variables)
-    else:
-        fmt = reply_format(answer_format)
-        tools = TOOLS_HINT if toolbox is not None and max_tool_calls > 0 and seat.method == "reasoning" else ""
-        if refine:
-            assert previous is not None
-            prompt = render(
-                "solver_refine",
-                experience=experience,
-                problem=problem,
-                tools=tools,
-                format=fmt,
-                previous=excerpt(previous.response, EXCERPT_CHARS) + f"\nFinal answer: {previous.answer}",
-                shared=format_shared(shared, with_critique=share_critique),
+        settings = replace(settings, seed=runner.settings.seed + 101 * task.round + task.agent)
+    previous = task.previous if task.round > 0 else None
+    refined: dict[str, str] = {}
+    if previous is not None:
+        refined = {
+            "previous": excerpt(previous.response, EXCERPT_CHARS) + f"\nFinal answer: {previous.answer}",
+            "shared": format_shared(task.shared, with_critique=options.share_critique),
+        }
+    tags = CallTags(role="solver", agent=task.agent, round=task.round)
+    base = Trajectory(agent=task.agent, role=task.role, round=task.round, method=method, temperature=seat.temperature)
+    match method:
+        case "program":
+            assert toolbox is not None
+            variables = {"experience": experience, "problem": task.problem, "format": PROGRAM_FORMAT}
+            variables["print_hint"] = print_hint(answer_format)
+            template = "solver_program_refine" if refined else "solver_program"
+            history = [Message("system", system), Message("user", render(template, **variables, **refined))]
+            return await _solve_by_program(
+                runner,
+                toolbox,
+                history,
+                tags,
+                base,
+                settings=settings,
+                answer_format=answer_format,
+                repairs=options.repair_attempts,
             )
-        else:
-            prompt = render("solver", experience=experience, problem=problem, tools=tools, format=fmt)
-    tags = CallTags(role="solver", agent=agent, round=round_index)
-    history = [Message("system", system), Message("user", prompt)]
-    base = Trajectory(agent=agent, role=role, round=round_index, method=method, temperature=seat.temperature)
-    if method == "program":
-        assert toolbox is not None
-        return await _solve_by_program(
-            runner,
-            toolbox,
-            history,
-            tags,
-            base,
-            settings=settings,
-            answer_format=answer_format,
-            repairs=repair_attempts,
-        )
-    return await _solve_by_reasoning(
-        runner,
-        toolbox if tools else None,
-        history,
-        tags,
-        base,
-        settings=settings,
-        answer_format=answer_format,
-        fmt=fmt,
-        repair_attempts=repair_attempts,
-        max_tool_calls=max_tool_calls,
-    )
+        case "reasoning":
+            fmt = reply_format(answer_format)
+            wants_tools = toolbox is not None and options.max_tool_calls > 0 and seat.method == "reasoning"
+            tools = TOOLS_HINT if wants_tools else ""
+            template = "solver_refine" if refined else "solver"
+            prompt = render(template, experience=experience, problem=task.problem, tools=tools, format=fmt, **refined)
+            return await _solve_by_reasoning(
+                runner,
+                toolbox if tools else None,
+                [Message("system", system), Message("user", prompt)],
+                tags,
+                base,
+                settings=settings,
+                answer_format=answer_format,
+                fmt=fmt,
+                repair_attempts=options.repair_attempts,
+                max_tool_calls=options.max_tool_calls,
+            )
+        case other:
+            assert_never(other)
 
 
 def _cut_off(response: ModelResponse) -> bool:
@@ -358,22 +300,20 @@ async def _solve_by_program(
     base: Trajectory,
     *,
     settings: ModelSettings,
-    answer_format: str,
+    answer_format: AnswerFormat,
     repairs: int,
-) -> tuple[Trajectory, list[CallRecord]]:
-    calls: list[CallRecord] = []
+) -> Trajectory:
     tool_calls: list[ToolCall] = []
     text, error = "", "no program found"
     for attempt in range(repairs + 1):
-        if attempt:
-            tags = CallTags(role=tags.role, agent=tags.agent, round=tags.round, purpose=f"repair{attempt}")
-            try:
-                response, record = await runner.call(history, tags, settings=settings)
-            except BudgetExceeded:
-                break
+        if attempt == 0:
+            response = await runner.call(history, tags, settings=settings)
         else:
-            response, record = await runner.call(history, tags, settings=settings)
-        calls.append(record)
+            tags = CallTags(role=tags.role, agent=tags.agent, round=tags.round, purpose=f"repair{attempt}")
+            repaired = await runner.follow_up(history, tags, settings=settings)
+            if repaired is None:
+                break
+            response = repaired
         text = response.text
         code = python_block(text)
         if code is None:
@@ -389,17 +329,14 @@ async def _solve_by_program(
                 sections = split_sections(text, SECTIONS)
                 response_text = f"```python\n{code}\n```\nIt printed:\n```\n{excerpt(call.output, 400)}\n```"
                 check = Check(kind="program", agrees=True, detail=f"its program printed {answer}")
-                return (
-                    base.model_copy(
-                        update={
-                            "thought": sections.get("thought", ""),
-                            "response": response_text,
-                            "answer": answer,
-                            "tool_calls": tool_calls,
-                            "checks": [check],
-                        }
-                    ),
-                    calls,
+                return base.model_copy(
+                    update={
+                        "thought": sections.get("thought", ""),
+                        "response": response_text,
+                        "answer": answer,
+                        "tool_calls": tool_calls,
+                        "checks": [check],
+                    }
                 )
             if not call.ok:
                 error, what = f"the program failed: {call.error}", f"failed: {call.error}"
@@ -414,10 +351,9 @@ async def _solve_by_program(
                 f"{'the answer as a plain integer' if answer_format == 'integer' else 'the answer'}."
             )
         history = [*history, Message("assistant", text or "(empty)"), Message("user", feedback)]
-    failed = base.model_copy(
+    return base.model_copy(
         update={"response": text.strip(), "parse_ok": False, "error": error, "tool_calls": tool_calls}
     )
-    return failed, calls
 
 
 async def _solve_by_reasoning(
@@ -428,16 +364,15 @@ async def _solve_by_reasoning(
     base: Trajectory,
     *,
     settings: ModelSettings,
-    answer_format: str,
+    answer_format: AnswerFormat,
     fmt: str,
     repair_attempts: int,
     max_tool_calls: int,
-) -> tuple[Trajectory, list[CallRecord]]:
+) -> Trajectory:
     def parse(text: str) -> SolverOutput | None:
         return parse_solution(text, answer_format)
 
-    response, record = await runner.call(history, tags, settings=settings)
-    calls = [record]
+    response = await runner.call(history, tags, settings=settings)
     text = response.text
     truncated = _cut_off(response)
     tool_calls: list[ToolCall] = []
@@ -452,16 +387,14 @@ async def _solve_by_reasoning(
             break  # the reply already states its answer; the output is shown to the judge
         history = [*history, Message("assistant", text), Message("user", tool_feedback(call))]
         tool_tags = CallTags(role="solver", agent=base.agent, round=base.round, purpose=f"tool{len(tool_calls)}")
-        try:
-            response, record = await runner.call(history, tool_tags, settings=settings)
-        except BudgetExceeded:
+        followed = await runner.follow_up(history, tool_tags, settings=settings)
+        if followed is None:
             break
-        calls.append(record)
-        text = response.text
-        truncated = _cut_off(response)
+        text = followed.text
+        truncated = _cut_off(followed)
     if truncated:
         # A chain of thought cut at the cap has no answer; its last number is a guess, not a result.
-        cut = base.model_copy(
+        return base.model_copy(
             update={
                 "response": text.strip(),
                 "parse_ok": False,
@@ -469,13 +402,11 @@ async def _solve_by_reasoning(
                 "tool_calls": tool_calls,
             }
         )
-        return cut, calls
     parsed = await runner.ask_again(
         history, text, tags, parse, repair_format=fmt, repair_attempts=repair_attempts, settings=settings
     )
-    calls.extend(parsed.calls)
     if parsed.value is None:
-        failed = base.model_copy(
+        return base.model_copy(
             update={
                 "response": parsed.text.strip(),
                 "parse_ok": False,
@@ -483,9 +414,7 @@ async def _solve_by_reasoning(
                 "tool_calls": tool_calls,
             }
         )
-        return failed, calls
     out = parsed.value
-    done = base.model_copy(
+    return base.model_copy(
         update={"thought": out.thought, "response": out.response, "answer": out.answer, "tool_calls": tool_calls}
     )
-    return done, calls

@@ -7,31 +7,39 @@ garbles it more often than a parser does.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from typing_extensions import assert_never
+
 from xolver._text import excerpt
 from xolver.agents.parsing import extract_answer, last_number
 from xolver.agents.runner import AgentRunner
 from xolver.agents.templates import render
-from xolver.errors import BudgetExceeded
-from xolver.models.base import CallTags, Message, ModelSettings
-from xolver.solution import CallRecord, Trajectory
+from xolver.models.base import CallTags, Message
+from xolver.solution import Trajectory
+
+if TYPE_CHECKING:
+    from xolver.config import AnswerFormat
 
 __all__ = ["format_instruction", "verify"]
 
-_INSTRUCTIONS = {
-    "auto": "Reply with the final answer only, as \\boxed{<answer>}.",
-    "boxed": "Reply with the final answer only, as \\boxed{<answer>}.",
-    "integer": "Reply with the final answer as a single integer in \\boxed{<integer>}.",
-    "choice": "Reply with the letter of the correct option only, as \\boxed{<letter>}.",
-    "code": "Reply with the complete final program in one ```python code block.",
-    "text": "Reply with the final answer only, as \\boxed{<answer>}.",
-}
+
+def format_instruction(answer_format: AnswerFormat) -> str:
+    """What the verifier's prompt asks for, by answer format."""
+    match answer_format:
+        case "auto" | "boxed" | "text":
+            return "Reply with the final answer only, as \\boxed{<answer>}."
+        case "integer":
+            return "Reply with the final answer as a single integer in \\boxed{<integer>}."
+        case "choice":
+            return "Reply with the letter of the correct option only, as \\boxed{<letter>}."
+        case "code":
+            return "Reply with the complete final program in one ```python code block."
+        case other:
+            assert_never(other)
 
 
-def format_instruction(answer_format: str) -> str:
-    return _INSTRUCTIONS.get(answer_format, _INSTRUCTIONS["auto"])
-
-
-def shape(answer: str, answer_format: str) -> str | None:
+def shape(answer: str, answer_format: AnswerFormat) -> str | None:
     """Bring an answer into the requested format, or None when it cannot be."""
     answer = answer.strip()
     if answer_format == "integer":
@@ -50,22 +58,26 @@ async def verify(
     problem: str,
     best: Trajectory | None,
     *,
-    answer_format: str,
+    answer_format: AnswerFormat,
     repair_attempts: int,
-) -> tuple[str, str, list[CallRecord]]:
-    """Returns (answer, source, calls); answer is "" and source "none" when nothing was found."""
+) -> tuple[str, str]:
+    """The final answer and where it came from; ``("", "none")`` when nothing was found.
+
+    Raises:
+        BudgetExceeded: the model was needed and the budget is spent.
+    """
     if best is None:
-        return "", "none", []
+        return "", "none"
     if best.answer is not None:
         shaped = shape(best.answer, answer_format)
         if shaped is not None:
             _, source = extract_answer(best.response, answer_format)
-            return shaped, source if source != "none" else "response", []
+            return shaped, source if source != "none" else "response"
     found, source = extract_answer(best.response, answer_format)
     if found is not None and (shaped := shape(found, answer_format)) is not None:
-        return shaped, source, []
+        return shaped, source
     if not best.response.strip():
-        return "", "none", []
+        return "", "none"
     prompt = render(
         "verifier",
         problem=problem,
@@ -77,17 +89,14 @@ async def verify(
         value, _ = extract_answer(text, answer_format)
         return shape(value, answer_format) if value is not None else None
 
-    try:
-        parsed = await runner.ask(
-            [Message("user", prompt)],
-            CallTags(role="verifier", agent=best.agent, round=best.round),
-            parse,
-            repair_format=format_instruction(answer_format),
-            repair_attempts=repair_attempts,
-            settings=ModelSettings(temperature=0.0, max_tokens=runner.settings.max_tokens, seed=runner.settings.seed),
-        )
-    except BudgetExceeded:
-        return "", "none", []
+    parsed = await runner.ask(
+        [Message("user", prompt)],
+        CallTags(role="verifier", agent=best.agent, round=best.round),
+        parse,
+        repair_format=format_instruction(answer_format),
+        repair_attempts=repair_attempts,
+        settings=runner.settings.greedy(),
+    )
     if parsed.value is None:
-        return "", "none", parsed.calls
-    return parsed.value, "model", parsed.calls
+        return "", "none"
+    return parsed.value, "model"

@@ -2,25 +2,46 @@
 
 plan -> write_tests (code tasks) -> retrieve -> solve x m (Send) -> collect -> judge x m (Send) -> update_shared
      -> (next round: solve x m | verify) -> write_back -> END
+
+The graph does not depend on the config: nodes and routing read it at run time from the runtime
+context (`SolveContext.config`), so one compiled graph serves every config and every solve.
 """
 
 from __future__ import annotations
 
-from functools import partial
+from functools import cache
 from typing import Any, cast
 
 from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import Send
 
-from xolver.config import XolverConfig
-from xolver.graph import nodes
-from xolver.graph.routing import dispatch_solvers, route_after_check, route_after_collect, route_after_update
+from xolver.graph import nodes, routing
 from xolver.graph.state import SolveContext, SolveState
 
 __all__ = ["build_graph", "graph_builder"]
 
 
-def graph_builder(config: XolverConfig) -> StateGraph[Any, Any, Any, Any]:
-    """The uncompiled `StateGraph` for `config` (routing depends on the team size and rounds)."""
+# Routing is pure (state, config); these read the config the solve runs with. The parameter must be
+# called `runtime` for LangGraph to pass it in.
+def _dispatch_solvers(state: SolveState, runtime: Runtime[SolveContext]) -> list[Send]:
+    return routing.dispatch_solvers(state, runtime.context.config)
+
+
+def _after_collect(state: SolveState, runtime: Runtime[SolveContext]) -> list[Send] | str:
+    return routing.route_after_collect(state, runtime.context.config)
+
+
+def _after_check(state: SolveState, runtime: Runtime[SolveContext]) -> list[Send] | str:
+    return routing.route_after_check(state, runtime.context.config)
+
+
+def _after_update(state: SolveState, runtime: Runtime[SolveContext]) -> list[Send] | str:
+    return routing.route_after_update(state, runtime.context.config)
+
+
+def graph_builder() -> StateGraph[Any, Any, Any, Any]:
+    """The uncompiled `StateGraph` (for a caller that compiles it with its own options)."""
     g: StateGraph[Any, Any, Any, Any] = StateGraph(SolveState, context_schema=SolveContext)
     g.add_node("plan", nodes.plan)
     g.add_node("write_tests", nodes.write_tests)
@@ -36,21 +57,30 @@ def graph_builder(config: XolverConfig) -> StateGraph[Any, Any, Any, Any]:
     g.add_edge(START, "plan")
     g.add_edge("plan", "write_tests")
     g.add_edge("write_tests", "retrieve")
-    g.add_conditional_edges("retrieve", partial(dispatch_solvers, cfg=config), ["solve"])
+    g.add_conditional_edges("retrieve", _dispatch_solvers, ["solve"])
     g.add_edge("solve", "collect")
-    g.add_conditional_edges("collect", partial(route_after_collect, cfg=config), ["check", "judge", "update_shared"])
-    g.add_conditional_edges("check", partial(route_after_check, cfg=config), ["judge", "update_shared"])
+    g.add_conditional_edges("collect", _after_collect, ["check", "judge", "update_shared"])
+    g.add_conditional_edges("check", _after_check, ["judge", "update_shared"])
     g.add_edge("judge", "update_shared")
-    g.add_conditional_edges("update_shared", partial(route_after_update, cfg=config), ["solve", "verify"])
+    g.add_conditional_edges("update_shared", _after_update, ["solve", "verify"])
     g.add_edge("verify", "write_back")
     g.add_edge("write_back", END)
     return g
 
 
-def build_graph(config: XolverConfig | None = None, *, checkpointer: Any = None) -> Any:
-    """The compiled Xolver graph.
+@cache
+def _compiled() -> Any:
+    return graph_builder().compile()
 
-    Input ``{"problem": str}``; run it with ``context=SolveContext(...)``. The output state holds
-    ``answer``, ``shared``, ``rounds_done``, ``calls`` and ``stop_reason``.
+
+def build_graph(*, checkpointer: Any = None) -> Any:
+    """The compiled Xolver graph, for every config.
+
+    Input ``{"problem": str}``; run it with ``context=SolveContext(...)``, whose config sets the
+    team, rounds and everything else. The output state holds ``answer``, ``shared``,
+    ``rounds_done``, ``calls`` and ``stop_reason``. The graph is compiled once per process; a
+    `checkpointer` is attached to a shallow copy of it (no recompilation). Without one, a graph run
+    as a subgraph uses its parent's.
     """
-    return graph_builder(config or XolverConfig()).compile(checkpointer=checkpointer)
+    graph = _compiled()
+    return graph if checkpointer is None else graph.copy(update={"checkpointer": checkpointer})

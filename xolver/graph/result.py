@@ -5,16 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from xolver.solution import (
-    AnswerTally,
-    CallRecord,
-    Exemplar,
-    PlannedRole,
-    RoundRecord,
-    Solution,
-    Trajectory,
-    UsageLedger,
-)
+from xolver.graph import codec
+from xolver.solution import Solution, UsageLedger
 
 __all__ = ["solution_from_state"]
 
@@ -28,7 +20,7 @@ def solution_from_state(
     seconds: float = 0.0,
 ) -> Solution:
     """Build a `Solution` from the Xolver graph's state (e.g. the result of ``build_graph(...).ainvoke``)."""
-    shared = [Trajectory.model_validate(e) for e in state.get("shared") or []]
+    shared = codec.shared(state)
     answer = state.get("answer", "")
     # `best` is the entry the answer came from: the first shared entry with that answer.
     from xolver.agents.parsing import answers_match
@@ -41,14 +33,14 @@ def solution_from_state(
         answer_format=answer_format,
         answer_source=state.get("answer_source", "none"),
         best=best,
-        roles=[PlannedRole.model_validate(r) for r in state.get("roles") or []],
-        exemplars=[Exemplar.model_validate(e) for e in state.get("exemplars") or []],
-        rounds=[RoundRecord.model_validate(r) for r in state.get("rounds_done") or []],
+        roles=codec.roles(state),
+        exemplars=codec.exemplars(state),
+        rounds=codec.rounds(state),
         stop_reason=state.get("stop_reason") or "max_rounds",
         checked=bool(state.get("checked")),
         check=state.get("check", ""),
         check_kind=state.get("check_kind"),
-        tally=[AnswerTally.model_validate(t) for t in state.get("tally") or []],
+        tally=codec.tally(state),
         failures=list(state.get("failures") or []),
         tests=list(state.get("tests") or []),
         synthesized_tests=list(state.get("synthesized_tests") or []),
@@ -56,5 +48,5 @@ def solution_from_state(
         model=model,
         thread_id=thread_id,
         wall_seconds=round(seconds, 3),
-        usage=UsageLedger(calls=[CallRecord.model_validate(c) for c in state.get("calls") or []]),
+        usage=UsageLedger(calls=codec.calls(state)),
     )

@@ -17,12 +17,16 @@ from langgraph.types import Send
 from typing_extensions import assert_never
 
 from xolver.agents.parsing import answers_match, normalize_answer
+from xolver.agents.solver import team_seats
 from xolver.config import XolverConfig
+from xolver.errors import BudgetKind
+from xolver.graph import codec
 from xolver.graph.aggregation import Group, agreement, tally
 from xolver.graph.state import AgentTask, JudgeTask, SolveState
-from xolver.solution import PlannedRole, TestOutcome, Trajectory
+from xolver.solution import StopReason, Trajectory
 
 __all__ = [
+    "budget_stop_reason",
     "candidates",
     "dispatch_judges",
     "dispatch_solvers",
@@ -42,15 +46,14 @@ OPINIONS_PER_ROUND = 2
 
 def candidates(state: SolveState) -> list[Trajectory]:
     """Every trajectory of the solve so far, with its judge verdict (score, critique, tests) applied."""
-    verdicts = {(v["agent"], v["round"]): v for v in state.get("verdicts") or []}
+    verdicts = {(v.agent, v.round): v for v in codec.verdicts(state)}
     out: list[Trajectory] = []
-    for raw in state.get("trajectories") or []:
-        t = Trajectory.model_validate(raw)
+    for t in codec.trajectories(state):
         v = verdicts.get((t.agent, t.round))
         if v is not None:
-            update: dict[str, Any] = {"score": v.get("score"), "critique": v.get("critique", "")}
-            if v.get("tests"):
-                update["tests"] = [TestOutcome.model_validate(o) for o in v["tests"]]
+            update: dict[str, Any] = {"score": v.score, "critique": v.critique}
+            if v.tests:
+                update["tests"] = v.tests
             t = t.model_copy(update=update)
         out.append(t)
     return out
@@ -58,8 +61,8 @@ def candidates(state: SolveState) -> list[Trajectory]:
 
 def groups_of(state: SolveState) -> list[Group]:
     """The solve's answers grouped and ranked (see `xolver.graph.aggregation`)."""
-    checker = state.get("checker") or {}
-    return tally(candidates(state), checker_answer=checker.get("answer"))
+    checker = codec.checker(state)
+    return tally(candidates(state), checker_answer=checker.answer if checker else None)
 
 
 def update_shared(entries: Sequence[Trajectory], m: int, *, code: bool = False) -> list[Trajectory]:
@@ -87,15 +90,28 @@ def update_shared(entries: Sequence[Trajectory], m: int, *, code: bool = False) 
     return sorted(pool, key=key)[:m]
 
 
-def stop_reason(state: SolveState, config: XolverConfig) -> str | None:
+def budget_stop_reason(kind: BudgetKind) -> StopReason:
+    """The stop reason of a solve whose `kind` budget ran out."""
+    match kind:
+        case "calls":
+            return "budget_calls"
+        case "tokens":
+            return "budget_tokens"
+        case "seconds":
+            return "budget_seconds"
+        case other:
+            assert_never(other)
+
+
+def stop_reason(state: SolveState, config: XolverConfig) -> StopReason | None:
     """Why the loop stops after the current round, or None to run another round."""
     budget = state.get("budget_stop")
     if budget:
-        return f"budget_{budget}"
+        return budget_stop_reason(budget)
     if config.early_stop:
         if config.answer_format == "code":
-            shared = state.get("shared") or []
-            if shared and (shared[0].get("score") or 0.0) >= config.perfect_score and shared[0].get("tests"):
+            shared = codec.shared(state)[:1]
+            if shared and (shared[0].score or 0.0) >= config.perfect_score and shared[0].tests:
                 return "checked"
         elif agreement(groups_of(state)):
             return "agreement"
@@ -114,9 +130,7 @@ def _latest_by_agent(state: SolveState) -> dict[int, dict[str, Any]]:
 
 def solver_tasks(state: SolveState, config: XolverConfig, round_index: int) -> list[Send]:
     """One `Send` per agent for `round_index`."""
-    from xolver.agents.solver import team_seats
-
-    roles = [PlannedRole.model_validate(r) for r in state.get("roles") or []]
+    roles = codec.roles(state)
     seats = team_seats(
         len(roles),
         methods=config.methods,
@@ -124,8 +138,7 @@ def solver_tasks(state: SolveState, config: XolverConfig, round_index: int) -> l
         code=config.answer_format == "code" or not config.python_tool,
     )
     exemplars = state.get("exemplars") or []
-    # Code tasks always refine: the next round reads which tests failed, an executed signal.
-    refine = round_index > 0 and (config.later_rounds == "refine" or config.answer_format == "code")
+    refine = round_index > 0 and _refines(config)
     # A fresh attempt gets what round 0 got; a refinement builds on its previous attempt instead.
     show_exemplars = not refine or config.exemplars_every_round
     latest = _latest_by_agent(state)
@@ -145,6 +158,19 @@ def solver_tasks(state: SolveState, config: XolverConfig, round_index: int) -> l
         }
         sends.append(Send("solve", task))
     return sends
+
+
+def _refines(config: XolverConfig) -> bool:
+    """Whether a later round refines the agents' previous attempts (else it samples fresh ones)."""
+    if config.answer_format == "code":
+        return True  # code tasks always refine: the next round reads which tests failed, an executed signal
+    match config.later_rounds:
+        case "refine":
+            return True
+        case "resample":
+            return False
+        case other:
+            assert_never(other)
 
 
 def dispatch_solvers(state: SolveState, cfg: XolverConfig) -> list[Send]:
@@ -169,7 +195,8 @@ def dispatch_judges(state: SolveState, cfg: XolverConfig | None = None) -> list[
     straight on to the shared-memory update otherwise (an opinion moves a vote by at most half a
     vote, so in the last round it would only buy a tie-break)."""
     current = state.get("round", 0)
-    now = [t for t in state.get("trajectories") or [] if t["round"] == current and t.get("error") != "budget"]
+    # Send payloads stay state data: the raw trajectories go to the judges as they are.
+    now = [t for t in state.get("trajectories") or [] if t["round"] == current and t.get("error") != codec.BUDGET_SPENT]
     if cfg is None or cfg.answer_format == "code":
         return [Send("judge", _judge_task(state, t)) for t in now] or "update_shared"
     if current + 1 >= cfg.total_rounds or not wants_opinions(state, cfg):
@@ -199,7 +226,8 @@ def wants_opinions(state: SolveState, cfg: XolverConfig) -> bool:
         case "unchecked":
             # An executed check already grounds the round; a small model's prose opinion mostly adds noise
             # and costs a call that a vote could have used.
-            return not (state.get("checker") or {}).get("answer")
+            checker = codec.checker(state)
+            return not (checker and checker.answer)
         case other:
             assert_never(other)
 

@@ -59,8 +59,6 @@ def xolver_node(
         >>> builder.add_node("solve", xolver_node(Xolver("openai/gpt-4o-mini"), problem="question"))
         >>> graph = builder.compile(checkpointer=InMemorySaver())
     """
-    graphs: dict[str, Any] = {}
-
     def pick(spec: str | StateMap, state: Mapping[str, Any]) -> Any:
         if callable(spec):
             return spec(state)
@@ -77,14 +75,11 @@ def xolver_node(
             ns = pick(namespace, state)
             if ns and ns != cfg.namespace:
                 cfg = cfg.model_copy(update={"namespace": str(ns)})
-        # One compiled graph per config (the routing depends on team size and rounds, not on the
-        # namespace, but the key is cheap and keeps this obviously right).
-        key = cfg.model_dump_json()
-        graph = graphs.get(key)
-        if graph is None:
-            graph = graphs[key] = build_graph(cfg)
+        # One compiled graph serves every config: the solve's config travels in its context.
         async with xolver.runtime.solve_context(cfg) as context:
-            final = await graph.ainvoke({"problem": text.strip()}, config=run_config(cfg, base=config), context=context)
+            final = await build_graph().ainvoke(
+                {"problem": text.strip()}, config=run_config(cfg, base=config), context=context
+            )
         solution = solution_from_state(final, model=xolver.model.name, answer_format=cfg.answer_format)
         if callable(output):
             return output(solution)

@@ -11,7 +11,7 @@ from xolver.memory.chroma import ChromaExperienceStore, default_memory_path
 from xolver.memory.embedders import Embedder, HashEmbedder, SentenceTransformerEmbedder
 from xolver.memory.importer import ImportReport, export_jsonl, import_jsonl
 from xolver.memory.in_memory import InMemoryExperienceStore
-from xolver.memory.learning import distill_prompt, parse_distillation, problem_record, should_write_back
+from xolver.memory.learning import parse_distillation, problem_record, should_write_back
 from xolver.memory.records import ExperienceRecord, RecordKind, ScoredRecord, content_hash
 from xolver.memory.retrieval import RetrievedExperience, retrieve_experience
 
@@ -32,7 +32,6 @@ __all__ = [
     "SentenceTransformerEmbedder",
     "content_hash",
     "default_memory_path",
-    "distill_prompt",
     "export_jsonl",
     "import_jsonl",
     "parse_distillation",

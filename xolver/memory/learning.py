@@ -1,8 +1,8 @@
-"""Learning after a solve: when to write back, the distillation prompt, and parsing its reply.
+"""Learning after a solve: when to write back, the problem record, and parsing a distillation.
 
-These are pure functions; the graph makes the model call. A weak model's distillation is often
-malformed, so the parser is tolerant (it takes what it can and drops the rest), and a code fragment
-is stored only if it at least parses as Python.
+These are pure functions. The distiller's prompt and its model call are in `xolver.agents.distiller`.
+A weak model's distillation is often malformed, so the parser is tolerant (it takes what it can and
+drops the rest), and a code fragment is stored only if it at least parses as Python.
 """
 
 from __future__ import annotations
@@ -10,35 +10,15 @@ from __future__ import annotations
 import ast
 import json
 import re
-from collections.abc import Sequence
 from typing import Any
 
 from xolver.memory.records import ExperienceRecord
 
 __all__ = [
-    "DISTILL_INSTRUCTIONS",
-    "distill_prompt",
     "parse_distillation",
     "problem_record",
     "should_write_back",
 ]
-
-DISTILL_INSTRUCTIONS = """\
-You solved the problem below. Distill what is reusable for *other* problems; do not restate this
-problem's numbers or its final answer.
-
-Reply with up to {max_strategies} strategies and up to {max_code} code fragments, in this format:
-
-STRATEGY: <one or two sentences: when it applies, then what to do>
-
-CODE: <what the function is for, one line>
-```python
-def helper(...):
-    ...
-```
-
-Only include code that is a self-contained, general helper (no input(), no prints of this problem's
-answer). Write NONE if nothing is worth keeping."""
 
 _FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 _HEADER = re.compile(
@@ -61,51 +41,6 @@ def should_write_back(score: float | None, verified: bool, threshold: float = 0.
     if verified:
         return True
     return score is not None and score >= threshold
-
-
-def distill_prompt(
-    problem: str,
-    solution: str,
-    *,
-    answer: str = "",
-    code: Sequence[str] = (),
-    max_strategies: int = 3,
-    max_code: int = 2,
-    max_chars: int = 6000,
-) -> str:
-    """The user message of the distillation call after a successful solve.
-
-    Args:
-        problem: the problem text.
-        solution: the best trajectory or its summary.
-        answer: the verified final answer.
-        code: code that ran successfully during the solve (sandbox snippets), newest last.
-        max_strategies: how many strategies to ask for.
-        max_code: how many code fragments to ask for.
-        max_chars: the solution and code are cut to this budget (short prompts help small models).
-    """
-    parts = [
-        DISTILL_INSTRUCTIONS.format(max_strategies=max_strategies, max_code=max_code),
-        "",
-        "PROBLEM:",
-        problem.strip(),
-    ]
-    budget = max_chars
-    sol = solution.strip()
-    if len(sol) > budget:
-        sol = sol[: budget // 2] + "\n...\n" + sol[-budget // 2 :]
-    parts += ["", "SOLUTION:", sol]
-    budget -= len(sol)
-    if answer:
-        parts += ["", f"FINAL ANSWER: {answer.strip()}"]
-    if code and max_code > 0 and budget > 200:
-        parts += ["", "CODE THAT RAN SUCCESSFULLY:"]
-        for snippet in reversed(code):
-            if len(snippet) + 20 > budget:
-                continue
-            parts += ["```python", snippet.strip(), "```"]
-            budget -= len(snippet) + 20
-    return "\n".join(parts)
 
 
 def _clean(text: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol, runtime_checkable
 
 __all__ = [
@@ -51,6 +51,10 @@ class ModelSettings:
     timeout: float | None = None
     reasoning_effort: str | None = None
     """For reasoning models: ``"low"``, ``"medium"`` or ``"high"``; other models ignore it."""
+
+    def greedy(self) -> ModelSettings:
+        """These settings at temperature 0 (checks and extraction are not creative acts)."""
+        return replace(self, temperature=0.0)
 
 
 @dataclass(frozen=True)

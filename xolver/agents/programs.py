@@ -1,0 +1,118 @@
+"""Program-of-thought: reading the program in a reply, and the answer a program printed.
+
+Used by the program seats (`xolver.agents.solver`) and the judge's blind check (`xolver.agents.judge`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from typing_extensions import assert_never
+
+from xolver.agents.parsing import extract_boxed, extract_code_block, last_number
+from xolver.tools.toolbox import ToolBox
+
+if TYPE_CHECKING:
+    from xolver.config import AnswerFormat
+
+__all__ = ["PROGRAM_FORMAT", "latex_answer", "print_hint", "program_answer", "python_block"]
+
+PROGRAM_FORMAT = "Thought: <your plan in one or two sentences>\n```python\n<the program; it prints the answer>\n```"
+
+
+def print_hint(answer_format: AnswerFormat) -> str:
+    """What a program seat (or the judge's blind check) is told to print, by answer format."""
+    match answer_format:
+        case "integer":
+            return "Print a plain integer. "
+        case "boxed":
+            return (
+                "Print exact values (fractions, radicals, pi via sympy, e.g. print(sympy.nsimplify(x))), "
+                "not rounded decimals. "
+            )
+        case "auto" | "choice" | "code" | "text":
+            return "Print exact values, not rounded decimals, where that matters. "
+        case other:
+            assert_never(other)
+
+
+# Two words of three or more letters in a row: a sentence, not an expression (sqrt(2), 3*pi, x + 1).
+_PROSE = re.compile(r"[A-Za-z]{3,}[,;:]?\s+[A-Za-z]{3,}")
+_ANSWER_PREFIX = re.compile(r"^(?:final\s+answer|the\s+answer\s+is|answer)\s*[:=]?\s*", re.IGNORECASE)
+
+
+def program_answer(output: str, answer_format: AnswerFormat) -> str | None:
+    """The answer a program printed: its last non-empty output line, cleaned.
+
+    ``"Answer: 18"`` -> ``"18"``; ``"102.0"`` -> ``"102"``; a float's binary noise is rounded off
+    (``0.30000000000000004`` -> ``"0.3"``); integer tasks keep the last number of the line.
+    """
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    if not lines:
+        return None
+    line = _ANSWER_PREFIX.sub("", lines[-1]).strip().strip("$").strip()
+    if line.count("=") == 1 and "==" not in line:
+        # "17 * 23 = 391", "x = 5": the value is what follows the sign.
+        line = line.split("=")[1].strip() or line
+    boxed = extract_boxed(line)
+    if boxed:
+        line = boxed[-1]
+    if not line:
+        return None
+    if answer_format == "integer":
+        # An integer task's answer is an integer: 7.2 is a wrong program, not an answer to vote for.
+        number = last_number(line)
+        tidy = _tidy_number(number) if number else None
+        return tidy if tidy is not None and re.fullmatch(r"-?\d+", tidy) else None
+    if re.fullmatch(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?", line):
+        return _tidy_number(line)
+    if _PROSE.search(line):
+        # "Janet makes 38.00 dollars a day." is a sentence around the value, not a value.
+        number = last_number(line)
+        return _tidy_number(number) if number else None
+    return line
+
+
+_TO_LATEX = """
+import sympy as _sp
+try:
+    _v = _sp.sympify({text!r}, rational=False)
+    print(_sp.latex(_v))
+except Exception:
+    print({text!r})
+"""
+
+
+async def latex_answer(toolbox: ToolBox, session: int, answer: str, answer_format: AnswerFormat) -> str:
+    """A program's printed answer in LaTeX (``pi/2`` -> ``\\frac{\\pi}{2}``), so it votes with and is
+    graded like the reasoning seats' boxed answers. Numbers and integer tasks pass through. The
+    conversion runs in the sandbox: the text came from an untrusted program, and sympify evaluates.
+    """
+    if answer_format in {"integer", "choice", "code", "text"} or re.fullmatch(r"-?\d+(?:\.\d+)?", answer):
+        return answer
+    if "\\" in answer or len(answer) > 200:
+        return answer  # already LaTeX, or not a value
+    call = await toolbox.run_python(session, _TO_LATEX.format(text=answer))
+    converted = call.output.strip().splitlines()[-1].strip() if call.ok and call.output.strip() else ""
+    return converted or answer
+
+
+def _tidy_number(text: str) -> str:
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.10g}"
+
+
+def python_block(text: str) -> str | None:
+    """The Python code an agent wants run: the last ```python (or unlabelled) fenced block."""
+    if "```" not in text:
+        return None
+    code = extract_code_block(text, language="python")
+    if code is None or not code.strip():
+        return None
+    return code
