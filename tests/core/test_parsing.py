@@ -15,6 +15,7 @@ from xolver.agents.parsing import (
 from xolver.agents.planner import choose, pad_roles, parse_plan
 from xolver.agents.solver import parse_solution
 from xolver.agents.templates import PromptError, render
+from xolver.config import AnswerFormat
 
 
 @pytest.mark.parametrize(
@@ -177,7 +178,7 @@ def test_render_is_strict() -> None:
         ("sqrt(2)/2", "auto", "sqrt(2)/2"),
     ],
 )
-def test_program_answer_reads_the_last_printed_line(output: str, fmt: str, answer: str | None) -> None:
+def test_program_answer_reads_the_last_printed_line(output: str, fmt: AnswerFormat, answer: str | None) -> None:
     from xolver.agents.programs import program_answer
 
     assert program_answer(output, fmt) == answer

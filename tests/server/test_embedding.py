@@ -64,7 +64,8 @@ async def test_xolver_node_in_a_parent_graph_with_its_own_state_and_checkpointer
 
     graph = _parent(xolver_node(xo, problem="question", output=keep, namespace="tenant"))
     config: Any = {"configurable": {"thread_id": "t1"}}
-    custom, updates = [], []
+    custom: list[tuple[Any, Any]] = []
+    updates: list[tuple[Any, Any]] = []
     async for namespace, mode, chunk in graph.astream(
         {"question": "What is 17 * 23?", "tenant": "acme"},
         config=config,
