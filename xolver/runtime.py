@@ -119,6 +119,29 @@ class SolveRuntime:
             return self._store
         return await asyncio.to_thread(self.open_memory)
 
+    def replace_model(self, model: Model | None = None, *, config: XolverConfig | None = None) -> Model:
+        """Run later solves on another model and keep the store (chat's ``/model NAME``).
+
+        Args:
+            model: a `Model` the caller owns (never closed here); default: the model `config`
+                names (`model_from_config`), built here and closed by `close`.
+            config: what the default model is built from (default: this runtime's config, which
+                stays as it is).
+
+        The model this runtime built before is closed; a caller's is left open. When the new model
+        cannot be built, the current one stays.
+
+        Raises:
+            UserError: `config` names no usable model.
+        """
+        new = model if model is not None else model_from_config(config or self.config)
+        with self._lock:
+            old = self.model if self._owns_model else None
+            self.model, self._owns_model = new, model is None
+        if old is not None and old is not new:
+            _close(old)
+        return new
+
     def budget(self, config: XolverConfig | None = None) -> Budget:
         """A fresh budget with the config's call, token and time limits (its clock starts now)."""
         cfg = config or self.config

@@ -143,13 +143,6 @@ def test_completion_cap_does_not_starve_a_reasoning_model() -> None:
     assert resolve_model("openai/tiny", reasoning=True).reasoning  # type: ignore[attr-defined]
 
 
-def test_chat_wrapper_keeps_the_reasoning_flag() -> None:
-    from xolver.ui.chat import _for_chat
-
-    assert completion_cap(_for_chat(LiteLLMModel("openai/tiny", reasoning=True)), 200) == REASONING_CAP_FLOOR
-    assert completion_cap(_for_chat(LiteLLMModel("openai/tiny", reasoning=False)), 200) == 200
-
-
 async def test_scripted_thinking_reply_is_split() -> None:
     thinking = " ".join(f"step{i}" for i in range(600))
     model = ScriptedModel([f"<think>{thinking}</think>\nFinal answer: 5"])
