@@ -3,6 +3,7 @@ config (routing reads the config from the runtime context)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from langgraph.checkpoint.memory import InMemorySaver
@@ -40,12 +41,12 @@ def test_one_compiled_graph_serves_every_config() -> None:
     assert with_saver.checkpointer is saver and build_graph().checkpointer is None
     # The routing reads the seats and the rounds from the run's context, not from the build.
     def methods(**config: Any) -> list[str]:
-        return [s.arg["method"] for s in _dispatch_solvers(_state(), _runtime(**config))]
+        return [s.arg["method"] for s in asyncio.run(_dispatch_solvers(_state(), _runtime(**config)))]
 
     assert methods() == ["program", "reasoning", "program", "reasoning"]
     assert methods(methods=["reasoning"]) == methods(python_tool=False) == ["reasoning"] * 4
-    assert _after_update(_state(), _runtime(rounds=0, early_stop=False)) == "verify"
-    next_round = _after_update(_state(), _runtime(agents=3, rounds=1, early_stop=False))
+    assert asyncio.run(_after_update(_state(), _runtime(rounds=0, early_stop=False))) == "verify"
+    next_round = asyncio.run(_after_update(_state(), _runtime(agents=3, rounds=1, early_stop=False)))
     assert isinstance(next_round, list) and {s.arg["round"] for s in next_round} == {1}
 
 

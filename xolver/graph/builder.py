@@ -23,20 +23,21 @@ __all__ = ["build_graph", "graph_builder"]
 
 
 # Routing is pure (state, config); these read the config the solve runs with. The parameter must be
-# called `runtime` for LangGraph to pass it in.
-def _dispatch_solvers(state: SolveState, runtime: Runtime[SolveContext]) -> list[Send]:
+# called `runtime` for LangGraph to pass it in. They are async so LangGraph calls them in the event
+# loop rather than in a worker thread.
+async def _dispatch_solvers(state: SolveState, runtime: Runtime[SolveContext]) -> list[Send]:
     return routing.dispatch_solvers(state, runtime.context.config)
 
 
-def _after_collect(state: SolveState, runtime: Runtime[SolveContext]) -> list[Send] | str:
+async def _after_collect(state: SolveState, runtime: Runtime[SolveContext]) -> list[Send] | str:
     return routing.route_after_collect(state, runtime.context.config)
 
 
-def _after_check(state: SolveState, runtime: Runtime[SolveContext]) -> list[Send] | str:
+async def _after_check(state: SolveState, runtime: Runtime[SolveContext]) -> list[Send] | str:
     return routing.route_after_check(state, runtime.context.config)
 
 
-def _after_update(state: SolveState, runtime: Runtime[SolveContext]) -> list[Send] | str:
+async def _after_update(state: SolveState, runtime: Runtime[SolveContext]) -> list[Send] | str:
     return routing.route_after_update(state, runtime.context.config)
 
 
