@@ -15,9 +15,6 @@ os.environ.pop("XOLVER_MODEL", None)
 # Solves in tests use an in-process memory unless a test asks for the Chroma store explicitly.
 os.environ["XOLVER_MEMORY_STORE"] = "memory"
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
-
 
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:

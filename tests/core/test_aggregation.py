@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.core.scripts import PLAN, by_role, solved, verdict
+from tests._support.scripts import PLAN, by_role, solved, verdict
 from xolver import Xolver
 from xolver.graph.aggregation import agreement, tally
 from xolver.models.base import ModelRequest

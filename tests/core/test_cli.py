@@ -6,29 +6,17 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.core.fake_openai import fake_openai_server
-from tests.core.scripts import PLAN, program, solved, verdict
+from tests._support.fake_openai import fake_openai_server
+from tests._support.scripts import respond_391
 from xolver.cli import main
 from xolver.models import allow_model_requests
 
 
-def _respond(body: dict[str, Any]) -> tuple[int, str]:
-    prompt = body["messages"][-1]["content"]
-    if "expert roles" in prompt:
-        return 200, PLAN
-    if "Candidate solution" in prompt:
-        return 200, verdict(1)
-    if "```python\n<the program" in prompt:  # a program seat, or the judge's blind check
-        return 200, program("391")
-    return 200, solved("391")
-
-
 def test_solve_json_against_an_openai_compatible_server(capsys: pytest.CaptureFixture[str]) -> None:
-    with fake_openai_server(_respond) as (base, requests), allow_model_requests():
+    with fake_openai_server(respond_391) as (base, requests), allow_model_requests():
         code = main(["solve", "What is 17 * 23?", "--model", "openai/tiny", "--api-base", base, "--json"])
     out, err = capsys.readouterr()
     assert code == 0, err
@@ -49,7 +37,7 @@ def test_solve_plain_reads_file_and_stdin(
 ) -> None:
     problem = tmp_path / "p.txt"
     problem.write_text("What is 17 * 23?\n")
-    with fake_openai_server(_respond) as (base, _), allow_model_requests():
+    with fake_openai_server(respond_391) as (base, _), allow_model_requests():
         assert (
             main(["solve", "--file", str(problem), "-m", "openai/tiny", "--api-base", base, "-a", "1", "-r", "0"]) == 0
         )

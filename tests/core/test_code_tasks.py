@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.core.scripts import PLAN
+from tests._support.scripts import PLAN
 from xolver import Xolver
 from xolver.models.testing import ScriptedModel
 

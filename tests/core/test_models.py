@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.core.fake_openai import FakeReply, fake_openai_server
+from tests._support.fake_openai import FakeReply, fake_openai_server
 from xolver.errors import ModelRequestsBlocked, PermanentModelError, TransientModelError, UserError
 from xolver.models import allow_model_requests, resolve_model
 from xolver.models.base import CallTags, Message, ModelRequest, ModelSettings

@@ -10,8 +10,8 @@ from typing import Literal
 
 import pytest
 
-from tests.conftest import REPO
-from tests.core.fake_openai import FakeReply, fake_openai_server
+from tests._support import REPO
+from tests._support.fake_openai import FakeReply, fake_openai_server
 from xolver.errors import PermanentModelError, TransientModelError, UserError
 from xolver.models import allow_model_requests
 from xolver.models.base import Message, ModelRequest, ModelSettings
@@ -130,7 +130,7 @@ async def test_an_unreachable_server_is_a_transient_failure() -> None:
 def test_a_solve_against_a_server_on_this_machine_never_imports_litellm() -> None:
     probe = (
         "import sys\n"
-        "from tests.core.fake_openai import fake_openai_server\n"
+        "from tests._support.fake_openai import fake_openai_server\n"
         "from xolver import Xolver\n"
         "reply = 'Thought: 6 * 7\\nResponse: 42\\nFinal answer: \\\\boxed{42}'\n"
         "with fake_openai_server(lambda body: (200, reply)) as (base, _):\n"

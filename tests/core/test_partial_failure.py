@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.core.fake_openai import fake_openai_server
-from tests.core.scripts import PLAN, by_role, program, solved, verdict
+from tests._support.fake_openai import fake_openai_server
+from tests._support.scripts import PLAN, by_role, program, solved, verdict
 from xolver import Xolver
 from xolver.models import allow_model_requests
 from xolver.models.base import ModelRequest, ModelResponse, Usage

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.core.scripts import PLAN, by_role, solved, verdict
+from tests._support.scripts import PLAN, by_role, solved, verdict
 from xolver import Xolver
 from xolver.errors import PermanentModelError, TransientModelError, UserError
 from xolver.events import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.core.scripts import PLAN, by_role, solved, verdict
+from tests._support.scripts import PLAN, by_role, solved, verdict
 from xolver import Xolver
 from xolver.agents.judge import JudgeInput, judge
 from xolver.agents.runner import AgentRunner, Budget

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.eval.test_runner import _doubler
+from tests.eval.helpers import doubler
 from xolver.cli import main
 from xolver.models.testing import FunctionModel
 
@@ -26,7 +26,7 @@ def toy_data(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def test_model(monkeypatch: pytest.MonkeyPatch) -> FunctionModel:
-    model = FunctionModel(_doubler, name="doubler")
+    model = FunctionModel(doubler, name="doubler")
     monkeypatch.setattr("xolver.models.resolve_model", lambda *a, **k: model)
     return model
 
@@ -94,7 +94,7 @@ def test_exit_codes(
 
 
 def test_memory_mode_on_means_frozen(toy_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.core.scripts import PLAN, by_role, solved, verdict
+    from tests._support.scripts import PLAN, by_role, solved, verdict
 
     model = FunctionModel(by_role(planner=PLAN, solver=solved("2"), judge=verdict(1.0), verifier="\\boxed{2}"))
     monkeypatch.setattr("xolver.models.resolve_model", lambda *a, **k: model)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from tests.core.scripts import PLAN, by_role, solved, verdict
+from tests._support.scripts import PLAN, by_role, solved, verdict
+from tests.eval.helpers import doubler
 from xolver.config import XolverConfig
 from xolver.errors import UserError
 from xolver.eval.datasets import Task
@@ -36,15 +37,8 @@ def _config(method: str = "single", **extra: object) -> RunConfig:
     return RunConfig.model_validate(values)
 
 
-def _doubler(request: ModelRequest) -> str:
-    """Answers 'What is i + i?' correctly except for i = 3 (says 7)."""
-    text = request.messages[-1].content
-    i = int(text.split("What is ")[1].split(" ")[0])
-    return f"Adding gives ... \\boxed{{{7 if i == 3 else 2 * i}}}"
-
-
 async def test_single_call_grades_and_counts_usage() -> None:
-    model = FunctionModel(_doubler)
+    model = FunctionModel(doubler)
     results = await run_eval(TASKS, _config(), model=model)
     assert [r.correct for r in results] == [True, True, False, True, True]
     assert all(r.calls == 1 and r.prompt_tokens > 0 and r.completion_tokens > 0 for r in results)
@@ -100,7 +94,7 @@ async def test_model_errors_are_recorded_and_the_run_goes_on() -> None:
     def flaky(request: ModelRequest) -> str:
         if "3 + 3" in request.messages[-1].content:
             raise PermanentModelError("context too long", model="test")
-        return _doubler(request)
+        return doubler(request)
 
     results = await run_eval(TASKS, _config(), model=FunctionModel(flaky))
     assert [r.error is not None for r in results] == [False, False, True, False, False]
@@ -120,7 +114,7 @@ async def test_results_are_appended_and_an_interrupted_run_resumes(tmp_path: Pat
         calls += 1
         if calls > 2:
             raise _Interrupted("power cut")
-        return _doubler(request)
+        return doubler(request)
 
     with pytest.raises(_Interrupted):
         await run_eval(TASKS, _config(), model=FunctionModel(dies_after_two), out=out)
@@ -132,11 +126,11 @@ async def test_results_are_appended_and_an_interrupted_run_resumes(tmp_path: Pat
     with out.open("a") as handle:
         handle.write('{"type": "result", "id": "q3", "ind')
     with pytest.raises(UserError, match="already exists"):
-        await run_eval(TASKS, _config(), model=FunctionModel(_doubler), out=out)
+        await run_eval(TASKS, _config(), model=FunctionModel(doubler), out=out)
     with pytest.raises(UserError, match="seed=0"):
-        await run_eval(TASKS, _config(seed=1), model=FunctionModel(_doubler), out=out, resume=True)
+        await run_eval(TASKS, _config(seed=1), model=FunctionModel(doubler), out=out, resume=True)
 
-    model = FunctionModel(_doubler)
+    model = FunctionModel(doubler)
     seen: list[str] = []
     results = await run_eval(
         TASKS, _config(), model=model, out=out, resume=True, on_result=lambda r, p: seen.append(r.id)
@@ -156,7 +150,7 @@ async def test_concurrency_keeps_task_order_in_results() -> None:
     async def slow_first(request: ModelRequest) -> str:
         if "1 + 1" in request.messages[-1].content:
             await asyncio.sleep(0.05)
-        return _doubler(request)
+        return doubler(request)
 
     results = await run_eval(TASKS, _config(concurrency=3), model=FunctionModel(slow_first))
     assert [r.id for r in results] == [t.id for t in TASKS]

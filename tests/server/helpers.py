@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from tests.core.scripts import PLAN, program, solved, verdict, wants_program
+from tests._support.scripts import PLAN, program, solved, verdict, wants_program
 from xolver.models.base import ModelRequest
 
 

@@ -8,26 +8,14 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
 
 import pytest
 from mcp import Client, StdioServerParameters
 
-from tests.core.fake_openai import fake_openai_server
-from tests.core.scripts import PLAN, program, solved, verdict
+from tests._support.fake_openai import fake_openai_server
+from tests._support.scripts import respond_391
 
 pytestmark = pytest.mark.slow
-
-
-def _respond(body: dict[str, Any]) -> tuple[int, str]:
-    prompt = body["messages"][-1]["content"]
-    if "expert roles" in prompt:
-        return 200, PLAN
-    if "Candidate solution" in prompt:
-        return 200, verdict(1)
-    if "```python\n<the program" in prompt:  # a program seat, or the judge's blind check
-        return 200, program("391")
-    return 200, solved("391")
 
 
 def _server(api_base: str, *extra: str) -> StdioServerParameters:
@@ -37,7 +25,7 @@ def _server(api_base: str, *extra: str) -> StdioServerParameters:
 
 
 async def test_list_and_call_solve_and_search_memory() -> None:
-    with fake_openai_server(_respond) as (base, requests):
+    with fake_openai_server(respond_391) as (base, requests):
         params = _server(base, "--store", "chroma", "--embedder", "hash", "--agents", "2", "--rounds", "1")
         async with Client(params, read_timeout_seconds=120) as client:
             tools = {t.name: t for t in (await client.list_tools()).tools}
@@ -79,7 +67,7 @@ async def test_list_and_call_solve_and_search_memory() -> None:
 
 
 async def test_memory_add_only_behind_the_flag() -> None:
-    with fake_openai_server(_respond) as (base, requests):
+    with fake_openai_server(respond_391) as (base, requests):
         params = _server(base, "--store", "memory", "--allow-memory-writes", "--namespace", "team")
         async with Client(params, read_timeout_seconds=120) as client:
             assert "memory_add" in {t.name for t in (await client.list_tools()).tools}

@@ -12,8 +12,8 @@ import httpx
 import openai
 import pytest
 
-from tests.core.fake_openai import fake_openai_server
-from tests.server.test_mcp import _respond
+from tests._support.fake_openai import fake_openai_server
+from tests._support.scripts import respond_391
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +27,7 @@ def _free_port() -> int:
 def test_serve_command_end_to_end_without_leaking_keys() -> None:
     port = _free_port()
     env = {**os.environ, "XOLVER_ALLOW_MODEL_REQUESTS": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    with fake_openai_server(_respond) as (base, requests):
+    with fake_openai_server(respond_391) as (base, requests):
         argv = [
             sys.executable, "-m", "xolver", "serve", "--model", "openai/tiny", "--api-base", base,
             "--model-api-key", "provider-secret", "--api-key", "client-secret", "--port", str(port),

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from tests.core.scripts import PLAN, by_role, program, solved, verdict
+from tests._support.scripts import PLAN, by_role, program, solved, verdict
 from xolver.config import XolverConfig
 from xolver.errors import TransientModelError
 from xolver.memory.bm25 import InMemoryExperienceStore
@@ -316,7 +316,7 @@ def test_chat_command_with_piped_input(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`xolver chat` through `main`, stdin and stdout piped, a fake OpenAI-compatible server."""
-    from tests.core.fake_openai import fake_openai_server
+    from tests._support.fake_openai import fake_openai_server
     from xolver.cli import main
     from xolver.models import allow_model_requests
 

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO
-from tests.core.fake_openai import fake_openai_server
-from tests.core.scripts import PLAN, program, solved, verdict
+from tests._support import REPO
+from tests._support.fake_openai import fake_openai_server
+from tests._support.scripts import PLAN, program, solved, verdict
 
 pytestmark = [
     pytest.mark.slow,

@@ -69,3 +69,20 @@ def by_role(**replies: Any) -> Any:
         return reply
 
     return handler
+
+
+def respond_391(body: dict[str, Any]) -> tuple[int, str]:
+    """A `fake_openai_server` responder for a team asked "What is 17 * 23?": everyone says 391.
+
+    It tells the requests apart by their prompts (the planner's "expert roles", the judge's
+    "Candidate solution", a program seat's or the blind check's program template), so a change to
+    those prompts' wording shows up here, in one place.
+    """
+    prompt = body["messages"][-1]["content"]
+    if "expert roles" in prompt:
+        return 200, PLAN
+    if "Candidate solution" in prompt:
+        return 200, verdict(1)
+    if "```python\n<the program" in prompt:  # a program seat, or the judge's blind check
+        return 200, program("391")
+    return 200, solved("391")
