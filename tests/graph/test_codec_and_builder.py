@@ -39,6 +39,7 @@ def test_one_compiled_graph_serves_every_config() -> None:
     saver = InMemorySaver()
     with_saver = build_graph(checkpointer=saver)
     assert with_saver.checkpointer is saver and build_graph().checkpointer is None
+
     # The routing reads the seats and the rounds from the run's context, not from the build.
     def methods(**config: Any) -> list[str]:
         return [s.arg["method"] for s in asyncio.run(_dispatch_solvers(_state(), _runtime(**config)))]
