@@ -64,4 +64,4 @@ async def test_the_blind_check_runs_its_program(toolbox: ToolBox) -> None:
         found = await blind_check(runner, toolbox, PROBLEM, answer_format="integer", repair_attempts=1)
     assert found is not None and found.answer == "391"
     assert [c.purpose for c in runner.ledger.calls] == ["blind_check", "blind_check_repair1"]
-    assert "Print a plain integer." in model.requests[0].messages[-1].content
+    assert "Print the exact value" in model.requests[0].messages[-1].content

@@ -25,7 +25,10 @@ def print_hint(answer_format: AnswerFormat) -> str:
     """What a program seat (or the judge's blind check) is told to print, by answer format."""
     match answer_format:
         case "integer":
-            return "Print a plain integer. "
+            # Not "print a plain integer": told that, Qwen2.5-Coder-0.5B casts to int too early (its
+            # greedy program fell from 5 to 2 right on the first 10 GSM8K problems). A non-integer it
+            # prints is refused by `program_answer` and sent back for repair instead.
+            return "Print the exact value, not a rounded decimal. "
         case "boxed":
             return (
                 "Print exact values (fractions, radicals, pi via sympy, e.g. print(sympy.nsimplify(x))), "
