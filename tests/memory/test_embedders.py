@@ -60,6 +60,7 @@ def test_sentence_transformer_embedder_loads_offline_and_ranks_meaning(
     assert real_embedder.embed([]) == []
 
 
+@pytest.mark.slow  # imports sentence-transformers and torch (seconds)
 def test_unknown_model_is_a_user_error(tmp_path: pytest.TempPathFactory) -> None:
     e = SentenceTransformerEmbedder(str(tmp_path) + "/no-such-model")
     with pytest.raises(UserError, match="cannot load embedding model"):

@@ -128,12 +128,14 @@ async def test_isolation_report(sandbox: PythonSandbox) -> None:
 # --------------------------------------------------------------------------- hostile snippets
 
 
+@pytest.mark.slow  # sandbox stress: seconds of CPU or timeouts by design
 async def test_fork_bomb(sandbox: PythonSandbox) -> None:
     result = await sandbox.run("import os\nwhile True:\n    os.fork()", timeout=3)
     _failed(result, "exception", "timeout", "crashed")
     await _healthy(sandbox)
 
 
+@pytest.mark.slow  # sandbox stress: seconds of CPU or timeouts by design
 async def test_memory_bomb(sandbox: PythonSandbox) -> None:
     result = await sandbox.run("blocks = []\nwhile True:\n    blocks.append(bytearray(64 * 1024 * 1024))")
     _failed(result, "memory", "crashed")
@@ -142,11 +144,13 @@ async def test_memory_bomb(sandbox: PythonSandbox) -> None:
     await _healthy(sandbox)
 
 
+@pytest.mark.slow  # sandbox stress: seconds of CPU or timeouts by design
 async def test_infinite_loop_hits_cpu_limit(sandbox: PythonSandbox) -> None:
     result = await sandbox.run("while True:\n    pass")
     _failed(result, "cpu_limit", "timeout")
 
 
+@pytest.mark.slow  # sandbox stress: seconds of CPU or timeouts by design
 async def test_recursion_bomb(sandbox: PythonSandbox) -> None:
     result = await sandbox.run("def f(n):\n    return f(n + 1)\nf(0)")
     _failed(result, "exception")
@@ -297,6 +301,7 @@ async def test_daemon_does_not_outlive_the_snippet(sandbox: PythonSandbox) -> No
     assert _processes_with(marker) == []
 
 
+@pytest.mark.slow  # sandbox stress: seconds of CPU or timeouts by design
 async def test_sleep_forever_in_a_c_call(sandbox: PythonSandbox) -> None:
     result = await sandbox.run("import time\ntime.sleep(10**6)", timeout=1)
     _failed(result, "timeout")
