@@ -112,7 +112,8 @@ class XolverConfig(BaseModel):
         description="What the rounds after the first are. 'resample': fresh, independent attempts at "
         "explore_temperature, so every candidate is a new sample for the vote (measured better with small models, "
         "which copy what they are shown); 'refine': the paper's refinement, each agent sees its previous attempt and "
-        "the shared memory with checks and the judge's critiques. Code tasks always refine: they read the test results.",
+        "the shared memory with checks and the judge's critiques. Code tasks always refine: they read the test "
+        "results.",
     )
     judge_opinions: Literal["unchecked", "always", "never"] = Field(
         "unchecked",

@@ -4,6 +4,7 @@ property through whole solves with a judge that says nothing useful."""
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -114,7 +115,13 @@ def test_a_stand_in_team_with_a_useless_judge_answers_the_majority_vote(judge_re
 
     model = FunctionModel(by_role(planner=PLAN, solver=solver, judge=judge_reply))
     # The paper's refinement, where the judge's opinions are asked for the next round to read.
-    team = {"agents": 3, "rounds": 2, "methods": ["reasoning"], "later_rounds": "refine", "blind_check": False}
+    team: dict[str, Any] = {
+        "agents": 3,
+        "rounds": 2,
+        "methods": ["reasoning"],
+        "later_rounds": "refine",
+        "blind_check": False,
+    }
     solution = Xolver(model, **team, memory=None).solve("What is 2 + 3?")
     every = [t.answer for r in solution.rounds for t in r.trajectories if t.answer is not None]
     assert len(every) == 9

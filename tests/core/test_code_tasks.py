@@ -43,9 +43,9 @@ def test_checked_means_an_executed_program_computed_the_answer_never_a_token_mat
     # A reasoning agent whose snippet prints its answer is a token match: not checked.
     reply = "```python\nprint(6 * 7)\n```\nFinal answer: \\boxed{42}"
     with ScriptedModel({"planner": [PLAN], "solver": [reply]}) as model:
-        solution = Xolver(
-            model, agents=1, rounds=0, methods=["reasoning"], blind_check=False, memory=None
-        ).solve("What is 6 * 7?")
+        solution = Xolver(model, agents=1, rounds=0, methods=["reasoning"], blind_check=False, memory=None).solve(
+            "What is 6 * 7?"
+        )
     assert solution.answer == "42" and not solution.checked and solution.check_kind is None
     # A program seat's program computed it: checked, and the Solution says which check.
     program = "Thought: multiply\n```python\nprint(6 * 7)\n```"

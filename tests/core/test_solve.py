@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -158,9 +159,7 @@ def test_an_unparseable_judge_reply_is_repaired_once() -> None:
     ) as model:
         solution = Xolver(
             model, agents=2, rounds=1, methods=["reasoning"], later_rounds="refine", blind_check=False, memory=None
-        ).solve(
-            "What is 17 * 23?"
-        )
+        ).solve("What is 17 * 23?")
     # Two answers in round 0 and a round to come: the judge gives its opinion of both.
     scores = sorted(t.score for t in solution.rounds[0].trajectories if t.score is not None)
     assert scores == [0.0, 1.0]
@@ -230,7 +229,7 @@ def test_scripted_model_fails_loudly() -> None:
 
 def test_events_stream_in_order_and_round_trip() -> None:
     model = FunctionModel(by_role(planner=PLAN, solver=solved("4"), judge=verdict(1)))
-    team = {"agents": 2, "rounds": 1, "later_rounds": "refine", "early_stop": False}
+    team: dict[str, Any] = {"agents": 2, "rounds": 1, "later_rounds": "refine", "early_stop": False}
     events = list(Xolver(model, **team, memory=None).stream("2+2?"))
     kinds = [type(e) for e in events]
     assert kinds[0] is SolveStarted and kinds[-1] is SolveFinished
@@ -276,7 +275,7 @@ async def test_agents_and_judges_run_concurrently() -> None:
     ("limits", "reason"),
     [({"max_calls": 3}, "budget_calls"), ({"max_total_tokens": 60}, "budget_tokens")],
 )
-def test_budgets_stop_the_solve_cleanly(limits: dict[str, int], reason: str) -> None:
+def test_budgets_stop_the_solve_cleanly(limits: dict[str, Any], reason: str) -> None:
     model = FunctionModel(by_role(planner=PLAN, solver=solved("7"), judge=verdict(0)))
     solution = Xolver(model, agents=3, rounds=2, memory=None, **limits).solve("p")
     assert solution.stop_reason == reason
@@ -310,7 +309,7 @@ def test_empty_problem_is_a_user_error() -> None:
 
 
 def test_one_agents_provider_failure_is_recorded_and_the_others_answer_stands() -> None:
-    def flaky(request: ModelRequest) -> object:
+    def flaky(request: ModelRequest) -> str | TransientModelError:
         if request.tags.role == "solver" and request.tags.agent == 1:
             return TransientModelError("m: Timeout (the local server is busy)", model="m")
         return {"planner": PLAN, "solver": solved("5"), "judge": verdict(1)}[request.tags.role]
@@ -430,7 +429,7 @@ def test_token_streaming_emits_agent_tokens_that_add_up_to_the_reply() -> None:
     from xolver.events import AgentToken
 
     model = FunctionModel(by_role(planner=PLAN, solver=solved("4"), judge=verdict(1)))
-    team = {"agents": 1, "rounds": 0, "methods": ["reasoning"], "memory": None}
+    team: dict[str, Any] = {"agents": 1, "rounds": 0, "methods": ["reasoning"], "memory": None}
     events = list(Xolver(model, **team, stream_tokens=True).stream("2+2?"))
     tokens = [e for e in events if isinstance(e, AgentToken) and e.role == "solver"]
     assert "".join(t.text for t in tokens) == solved("4")

@@ -32,10 +32,10 @@ async def test_list_and_call_solve_and_search_memory() -> None:
             assert set(tools) == {"solve", "memory_search"}  # memory_add needs --allow-memory-writes
             assert {"problem", "agents", "rounds", "namespace"} <= set(tools["solve"].input_schema["properties"])
 
-            progress: list[str] = []
+            notes: list[str] = []
 
-            async def on_progress(done: float, total: float | None, message: str | None) -> None:
-                progress.append(message or "")
+            async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+                notes.append(message or "")
 
             result = await client.call_tool(
                 "solve",
@@ -52,7 +52,7 @@ async def test_list_and_call_solve_and_search_memory() -> None:
             # opinion and no second round; then the distillation
             assert data["calls"] == len(requests) == 4
             assert data["stop_reason"] == "agreement" and data["checked"] and data["check"]
-            assert progress[-1].startswith("Answer: 391 (from ") and "Checked: " in progress[-1]
+            assert notes[-1].startswith("Answer: 391 (from ") and "Checked: " in notes[-1]
             assert all(r["_auth"] == "Bearer test-key" for r in requests)
 
             # The verified solve was written back to alice's memory, and only hers.

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from tests.server.helpers import Rendezvous, Stuck, reply, running
 from xolver.config import XolverConfig
@@ -21,7 +22,7 @@ from xolver.models.testing import FunctionModel
 from xolver.server.openai_app import ServerSettings, create_app
 from xolver.server.service import SolveService
 
-QUESTION = [{"role": "user", "content": "What is 17 * 23?"}]
+QUESTION: list[ChatCompletionMessageParam] = [{"role": "user", "content": "What is 17 * 23?"}]
 
 
 def _service(model: FunctionModel, **config: Any) -> SolveService:
@@ -55,7 +56,7 @@ def test_completion_returns_the_answer_and_counts_every_internal_call(model: Fun
         )
     ) as url:
         client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
-        response = client.chat.completions.create(model="xolver", messages=QUESTION)  # type: ignore[arg-type]
+        response = client.chat.completions.create(model="xolver", messages=QUESTION)
     assert response.choices[0].message.content == "391"
     assert response.choices[0].finish_reason == "stop"
     assert response.usage is not None
@@ -72,7 +73,7 @@ def test_completion_returns_the_answer_and_counts_every_internal_call(model: Fun
 
 def test_agreeing_methods_stop_without_a_judge(base: str, model: FunctionModel) -> None:
     client = openai.OpenAI(base_url=base, api_key="unused", max_retries=0)
-    response = client.chat.completions.create(model="xolver", messages=QUESTION)  # type: ignore[arg-type]
+    response = client.chat.completions.create(model="xolver", messages=QUESTION)
     assert response.choices[0].message.content == "391"
     # Reasoning and the program seat agree in the first round: 1 planner + 3 solvers, no judge.
     assert [r.tags.role for r in model.requests] == ["planner", "solver", "solver", "solver"]
@@ -89,7 +90,7 @@ def test_per_request_team_options_through_extra_body(base: str, model: FunctionM
     response = client.chat.completions.create(
         model="xolver/function",
         messages=QUESTION,
-        extra_body={"agents": 1, "rounds": 0},  # type: ignore[arg-type]
+        extra_body={"agents": 1, "rounds": 0},
     )
     assert response.choices[0].message.content == "391"
     assert [r.tags.role for r in model.requests] == ["planner", "solver", "judge"]
@@ -115,7 +116,7 @@ def test_streaming_carries_progress_while_the_solve_runs_then_the_answer() -> No
         client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
         stream = client.chat.completions.create(
             model="xolver",
-            messages=QUESTION,  # type: ignore[arg-type]
+            messages=QUESTION,
             stream=True,
             stream_options={"include_usage": True},
         )
@@ -162,7 +163,7 @@ async def test_concurrent_requests_are_solved_concurrently() -> None:
     with running(create_app(_service(model, agents=1, rounds=0), ServerSettings(request_timeout=60))) as url:
         client = openai.AsyncOpenAI(base_url=url, api_key="unused", max_retries=0, timeout=90)
         responses = await asyncio.gather(
-            *(client.chat.completions.create(model="xolver", messages=QUESTION) for _ in range(3))  # type: ignore[arg-type]
+            *(client.chat.completions.create(model="xolver", messages=QUESTION) for _ in range(3))
         )
     assert [r.choices[0].message.content for r in responses] == ["391"] * 3
     assert rendezvous.most_in_flight == 3
@@ -173,12 +174,12 @@ def test_api_key_required_when_configured(model: FunctionModel) -> None:
         for key in ("wrong", "s3cret-but-longer"):
             client = openai.OpenAI(base_url=url, api_key=key, max_retries=0)
             with pytest.raises(openai.AuthenticationError, match="API key"):
-                client.chat.completions.create(model="xolver", messages=QUESTION)  # type: ignore[arg-type]
+                client.chat.completions.create(model="xolver", messages=QUESTION)
             with pytest.raises(openai.AuthenticationError):
                 client.models.list()
         assert httpx.get(f"{url}/models").status_code == 401  # no Authorization header at all
         good = openai.OpenAI(base_url=url, api_key="s3cret", max_retries=0)
-        assert good.chat.completions.create(model="xolver", messages=QUESTION).choices[0].message.content == "391"  # type: ignore[arg-type]
+        assert good.chat.completions.create(model="xolver", messages=QUESTION).choices[0].message.content == "391"
     assert len(model.requests) == 4  # one solve (planner, 3 solvers): refused requests never reached the model
 
 
@@ -207,7 +208,7 @@ def test_unknown_model_invalid_json_and_oversized_body(model: FunctionModel) -> 
     with running(create_app(_service(model), ServerSettings(max_body_bytes=2_000))) as url:
         client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
         with pytest.raises(openai.NotFoundError, match="not served here"):
-            client.chat.completions.create(model="gpt-4o", messages=QUESTION)  # type: ignore[arg-type]
+            client.chat.completions.create(model="gpt-4o", messages=QUESTION)
         bad = httpx.post(f"{url}/chat/completions", content=b"{not json", headers={"Content-Type": "application/json"})
         assert bad.status_code == 422 and "invalid request body" in bad.json()["error"]["message"]
         huge = {"model": "xolver", "messages": [{"role": "user", "content": "x" * 5_000}]}
@@ -226,10 +227,10 @@ def test_namespaces_keep_tenants_apart() -> None:
     cfg = XolverConfig(agents=1, rounds=0, memory_mode="learn")
     with running(create_app(SolveService(model, config=cfg, memory=store))) as url:
         client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
-        client.chat.completions.create(model="xolver", messages=QUESTION, extra_body={"namespace": "alice"})  # type: ignore[arg-type]
+        client.chat.completions.create(model="xolver", messages=QUESTION, extra_body={"namespace": "alice"})
         assert (store.count(namespace="alice"), store.count(namespace="bob")) == (1, 0)
-        client.chat.completions.create(model="xolver", messages=QUESTION, extra_body={"namespace": "bob"})  # type: ignore[arg-type]
-        client.chat.completions.create(model="xolver", messages=QUESTION)  # type: ignore[arg-type]
+        client.chat.completions.create(model="xolver", messages=QUESTION, extra_body={"namespace": "bob"})
+        client.chat.completions.create(model="xolver", messages=QUESTION)
     solver_prompts = [r.messages[-1].content for r in model.requests if r.tags.role == "solver"]
     # alice's first solve saw no experience; bob's did not see alice's; the default tenant neither.
     assert store.count(namespace="bob") == 1 and store.count(namespace="default") == 1
@@ -242,10 +243,10 @@ def test_locked_namespace_refuses_others(model: FunctionModel) -> None:
     with running(create_app(service)) as url:
         client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
         with pytest.raises(openai.UnprocessableEntityError, match="only serves namespace 'team-a'"):
-            client.chat.completions.create(model="xolver", messages=QUESTION, extra_body={"namespace": "b"})  # type: ignore[arg-type]
+            client.chat.completions.create(model="xolver", messages=QUESTION, extra_body={"namespace": "b"})
         with pytest.raises(openai.UnprocessableEntityError, match="agents must be at most 2"):
-            client.chat.completions.create(model="xolver", messages=QUESTION, extra_body={"agents": 3})  # type: ignore[arg-type]
-        ok = client.chat.completions.create(model="xolver", messages=QUESTION, extra_body={"namespace": "team-a"})  # type: ignore[arg-type]
+            client.chat.completions.create(model="xolver", messages=QUESTION, extra_body={"agents": 3})
+        ok = client.chat.completions.create(model="xolver", messages=QUESTION, extra_body={"namespace": "team-a"})
         assert ok.choices[0].message.content == "391"
 
 
@@ -279,6 +280,6 @@ def test_request_timeout_cancels_the_solve() -> None:
     with running(create_app(_service(model, agents=1, rounds=0), ServerSettings(request_timeout=0.5))) as url:
         client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
         with pytest.raises(openai.APIStatusError, match=r"did not finish within 0\.5 seconds") as info:
-            client.chat.completions.create(model="xolver", messages=QUESTION)  # type: ignore[arg-type]
+            client.chat.completions.create(model="xolver", messages=QUESTION)
         assert info.value.status_code == 504
     assert stuck.cancelled.is_set()

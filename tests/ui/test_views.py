@@ -42,7 +42,8 @@ LONG_CRITIQUE = "the multiplication is right but the answer should also state th
 def render(renderable: RenderableType, width: int = 80) -> str:
     console = Console(file=io.StringIO(), width=width)
     console.print(renderable)
-    out = console.file.getvalue()  # type: ignore[attr-defined]
+    assert isinstance(console.file, io.StringIO)
+    out = console.file.getvalue()
     assert "\x1b" not in out
     assert all(len(line) <= width for line in out.splitlines())
     return out
