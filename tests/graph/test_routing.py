@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from langgraph.types import Send
@@ -10,12 +10,12 @@ from langgraph.types import Send
 from xolver.config import XolverConfig
 from xolver.graph.routing import dispatch_judges, route_after_collect, solver_tasks
 from xolver.graph.state import SolveState
-from xolver.solution import Check, PlannedRole, Trajectory
+from xolver.solution import Check, PlannedRole, SolveMethod, Trajectory
 
 
-def _candidate(agent: int, answer: str, method: str = "reasoning") -> dict[str, Any]:
+def _candidate(agent: int, answer: str, method: SolveMethod = "reasoning") -> dict[str, Any]:
     checks = [Check(kind="program", agrees=True, detail=f"its program printed {answer}")] if method == "program" else []
-    t = Trajectory(agent=agent, role=f"R{agent}", round=0, method=method, answer=answer, checks=checks)  # type: ignore[arg-type]
+    t = Trajectory(agent=agent, role=f"R{agent}", round=0, method=method, answer=answer, checks=checks)
     return t.model_dump(mode="json")
 
 
@@ -47,8 +47,8 @@ def test_an_executed_blind_check_grounds_the_round_so_no_prose_opinions_are_boug
 
 
 @pytest.mark.parametrize(("policy", "with_check", "without_check"), [("always", 2, 2), ("never", 0, 0)])
-def test_judge_opinions_policy(policy: str, with_check: int, without_check: int) -> None:
-    cfg = XolverConfig(model="scripted", rounds=2, later_rounds="refine", judge_opinions=policy)  # type: ignore[arg-type]
+def test_judge_opinions_policy(policy: Literal["always", "never"], with_check: int, without_check: int) -> None:
+    cfg = XolverConfig(model="scripted", rounds=2, later_rounds="refine", judge_opinions=policy)
     assert len(_judged(dispatch_judges(_disagreeing("12"), cfg))) == with_check
     assert len(_judged(dispatch_judges(_disagreeing(None), cfg))) == without_check
 

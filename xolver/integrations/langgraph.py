@@ -59,6 +59,7 @@ def xolver_node(
         >>> builder.add_node("solve", xolver_node(Xolver("openai/gpt-4o-mini"), problem="question"))
         >>> graph = builder.compile(checkpointer=InMemorySaver())
     """
+
     def pick(spec: str | StateMap, state: Mapping[str, Any]) -> Any:
         if callable(spec):
             return spec(state)
