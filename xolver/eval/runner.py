@@ -22,19 +22,18 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from xolver._version import __version__
 from xolver.errors import ModelError, UserError
-from xolver.eval.checking import Grade, answers_equivalent, check_answer
+from xolver.eval.checking import Grade, check_answer
 from xolver.eval.datasets import Task
+from xolver.eval.methods import Attempt, MethodSolver, baseline_prompt
+from xolver.eval.records import METHODS, CandidateResult, Method, ProblemResult, RunConfig
 
 if TYPE_CHECKING:
     from xolver.config import XolverConfig
     from xolver.memory.base import ExperienceStore
-    from xolver.models.base import Model, ModelResponse
+    from xolver.models.base import Model
     from xolver.tools.sandbox import PythonSandbox
 
 __all__ = [
@@ -50,88 +49,6 @@ __all__ = [
     "run_eval",
     "select_tasks",
 ]
-
-Method = Literal["xolver", "single", "self-consistency"]
-METHODS: tuple[Method, ...] = ("xolver", "single", "self-consistency")
-
-# Config fields that may differ between the first part of a run and its resumption.
-_RESUMABLE = frozenset({"limit", "concurrency", "xolver_version", "data_path"})
-
-
-class RunConfig(BaseModel):
-    """Everything needed to reproduce a run; written as the first line of its results file."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    dataset: str
-    data_path: str
-    dataset_sha256: str
-    method: Method
-    model: str
-    seed: int = 0
-    temperature: float = 0.0
-    max_tokens: int | None = None
-    limit: int | None = None
-    shuffle: bool = False
-    concurrency: int = 1
-    agents: int | None = None
-    rounds: int | None = None
-    memory_mode: str | None = None
-    samples: int | None = None
-    fields: dict[str, str] = Field(default_factory=dict)
-    xolver_version: str = __version__
-
-    def differences(self, other: RunConfig) -> list[str]:
-        """Fields (other than limit/concurrency/version/path) whose values differ."""
-        mine, theirs = self.model_dump(), other.model_dump()
-        return [k for k in mine if k not in _RESUMABLE and mine[k] != theirs.get(k)]
-
-
-class CandidateResult(BaseModel):
-    """One agent's answer in one round of a xolver solve, graded like the final answer."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    round: int
-    agent: int
-    method: str
-    temperature: float | None = None
-    answer: str | None = None
-    correct: bool | None = None  # None: no answer, or a code task (graded only as a whole)
-
-
-class ProblemResult(BaseModel):
-    """The outcome of one problem, as stored in the results file."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    id: str
-    index: int
-    correct: bool
-    score: float
-    answer: str | None = None
-    gold: str | None = None
-    check: str = "none"
-    check_detail: str = ""
-    tests_passed: int = 0
-    tests_total: int = 0
-    calls: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
-    wall_seconds: float = 0.0
-    votes: int | None = None
-    stop_reason: str | None = None
-    verifier_checked: bool | None = None
-    verifier_check: str | None = None
-    calls_by_role: dict[str, int] = Field(default_factory=dict)
-    error: str | None = None
-    # xolver: every agent's answer of every round, graded (math), so a run shows which seats were right.
-    candidates: list[CandidateResult] = Field(default_factory=list)
-
-    @property
-    def tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
 
 
 @dataclass
@@ -266,167 +183,14 @@ def _open_results(out: Path, config: RunConfig, *, resume: bool) -> tuple[_Resul
     return writer, done
 
 
-# ----------------------------------------------------------------------------- methods
-
-_MATH_INSTRUCTION = "Solve the problem step by step. End with the final answer on its own line as \\boxed{{ANSWER}}."
-
-
-def baseline_prompt(task: Task) -> str:
-    """The user message of the single-call and self-consistency baselines."""
-    if task.kind == "code":
-        return task.problem
-    return f"{task.problem}\n\n{_MATH_INSTRUCTION}"
-
-
-@dataclass
-class _Attempt:
-    answer: str | None
-    calls: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
-    votes: int | None = None
-    stop_reason: str | None = None
-    checked: bool | None = None
-    checked_how: str | None = None
-    by_role: dict[str, int] = field(default_factory=dict)
-    candidates: list[CandidateResult] = field(default_factory=list)
-
-    def charge(self, response: ModelResponse) -> None:
-        self.calls += 1
-        self.prompt_tokens += response.usage.prompt_tokens
-        self.completion_tokens += response.usage.completion_tokens
-        self.cost += response.cost
-
-
-def _final_answer(task: Task, text: str) -> str | None:
-    from xolver.agents.parsing import extract_answer
-
-    if task.kind == "code":
-        return text if text.strip() else None
-    answer, _source = extract_answer(text, task.answer_format if task.answer_format != "code" else "auto")
-    return answer
-
-
-async def _sample(model: Model, task: Task, *, temperature: float, max_tokens: int | None, seed: int) -> ModelResponse:
-    from xolver.models.base import CallTags, Message, ModelRequest, ModelSettings
-    from xolver.models.retry import RetryPolicy, with_retries
-
-    request = ModelRequest(
-        messages=[
-            Message("system", "You are a careful expert problem solver."),
-            Message("user", baseline_prompt(task)),
-        ],
-        settings=ModelSettings(temperature=temperature, max_tokens=max_tokens, seed=seed),
-        tags=CallTags(role="solver", purpose="baseline"),
-    )
-    return await with_retries(lambda: model.complete(request), RetryPolicy())
-
-
-async def _vote(task: Task, answers: list[str | None]) -> tuple[str | None, int]:
-    """The majority answer and its vote count; ties go to the earliest answer."""
-    clusters: list[tuple[str, int]] = []
-    for answer in answers:
-        if not answer:
-            continue
-        for i, (representative, count) in enumerate(clusters):
-            if task.kind == "code":
-                same = " ".join(representative.split()) == " ".join(answer.split())
-            else:
-                same = await asyncio.to_thread(answers_equivalent, representative, answer, integer=task.integer_answer)
-            if same:
-                clusters[i] = (representative, count + 1)
-                break
-        else:
-            clusters.append((answer, 1))
-    if not clusters:
-        return None, 0
-    best = max(range(len(clusters)), key=lambda i: (clusters[i][1], -i))
-    return clusters[best]
-
-
-@dataclass
-class _Solver:
-    """What a run needs to solve one task with its method."""
-
-    config: RunConfig
-    model: Model
-    xolver_config: XolverConfig | None
-    memory: ExperienceStore | None
-    _teams: dict[str, Any] = field(default_factory=dict)
-
-    def team(self, answer_format: str) -> Any:
-        from xolver.api import Xolver
-
-        if answer_format not in self._teams:
-            assert self.xolver_config is not None
-            config = self.xolver_config.model_copy(update={"answer_format": answer_format})
-            self._teams[answer_format] = Xolver(self.model, config=config, memory=self.memory)
-        return self._teams[answer_format]
-
-    async def attempt(self, task: Task, index: int) -> _Attempt:
-        method = self.config.method
-        if method == "xolver":
-            from xolver.eval.checking import public_test_snippets
-
-            tests = public_test_snippets(task.tests) if task.tests is not None else None
-            solution = await self.team(task.answer_format).asolve(task.problem, tests=tests or None)
-            totals = solution.usage.totals
-            return _Attempt(
-                checked=solution.checked,
-                checked_how=solution.check or None,
-                by_role={role: t.calls for role, t in solution.usage.by_role().items()},
-                candidates=[
-                    CandidateResult(
-                        round=r.index, agent=t.agent, method=t.method, temperature=t.temperature, answer=t.answer
-                    )
-                    for r in solution.rounds
-                    for t in r.trajectories
-                ],
-                answer=solution.answer or None,
-                calls=totals.calls,
-                prompt_tokens=totals.prompt_tokens,
-                completion_tokens=totals.completion_tokens,
-                cost=totals.cost,
-                stop_reason=solution.stop_reason,
-            )
-        seed = self.config.seed + 1000 * index
-        if method == "single":
-            response = await _sample(
-                self.model, task, temperature=self.config.temperature, max_tokens=self.config.max_tokens, seed=seed
-            )
-            attempt = _Attempt(answer=_final_answer(task, response.text))
-            attempt.charge(response)
-            return attempt
-        samples = self.config.samples or 1
-        # Distinct seeds: a seeded local backend would otherwise return the same sample N times.
-        responses = await asyncio.gather(
-            *(
-                _sample(
-                    self.model,
-                    task,
-                    temperature=self.config.temperature,
-                    max_tokens=self.config.max_tokens,
-                    seed=seed + i,
-                )
-                for i in range(samples)
-            )
-        )
-        attempt = _Attempt(answer=None)
-        for response in responses:
-            attempt.charge(response)
-        attempt.answer, attempt.votes = await _vote(task, [_final_answer(task, r.text) for r in responses])
-        return attempt
-
-
-async def _solve_one(solver: _Solver, task: Task, index: int, sandbox: PythonSandbox | None) -> ProblemResult:
+async def _solve_one(solver: MethodSolver, task: Task, index: int, sandbox: PythonSandbox | None) -> ProblemResult:
     started = time.monotonic()
     error: str | None = None
     try:
         attempt = await solver.attempt(task, index)
     except ModelError as e:
         # A provider failure loses this problem, not the run; --resume retries it.
-        attempt, error = _Attempt(answer=None), f"{type(e).__name__}: {e}"
+        attempt, error = Attempt(answer=None), f"{type(e).__name__}: {e}"
     grade = (
         await check_answer(task, attempt.answer, sandbox=sandbox)
         if attempt.answer
@@ -512,7 +276,7 @@ async def run_eval(
             progress.resumed += 1
             if on_result is not None:
                 on_result(done[task.id], progress)
-    solver = _Solver(config=config, model=model, xolver_config=xolver_config, memory=memory)
+    solver = MethodSolver(config=config, model=model, xolver_config=xolver_config, memory=memory)
     sandbox = None
     if any(t.kind == "code" for t in tasks):
         from xolver.eval.checking import code_sandbox
