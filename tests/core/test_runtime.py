@@ -13,7 +13,7 @@ from xolver import Xolver
 from xolver.config import XolverConfig
 from xolver.errors import UserError
 from xolver.events import AgentStarted
-from xolver.memory.bm25 import InMemoryExperienceStore
+from xolver.memory.in_memory import InMemoryExperienceStore
 from xolver.memory.stores import StoreSpec
 from xolver.models.base import ModelRequest
 from xolver.models.testing import FunctionModel

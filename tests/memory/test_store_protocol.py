@@ -104,10 +104,7 @@ def test_search_mode_is_the_configs_retrieval_mode() -> None:
 
 
 def test_old_import_paths_still_work() -> None:
-    from xolver.memory import bm25, chroma
+    from xolver.memory import chroma
 
-    assert bm25.InMemoryExperienceStore is InMemoryExperienceStore
     assert chroma.ChromaExperienceStore is ChromaExperienceStore
     assert callable(chroma.default_memory_path) and chroma.KINDS == ("problem", "strategy", "code")
-    with pytest.raises(AttributeError):
-        bm25.NoSuchThing  # noqa: B018

@@ -18,7 +18,7 @@ from rich.console import Console
 from tests._support.scripts import PLAN, by_role, program, solved, verdict
 from xolver.config import XolverConfig
 from xolver.errors import TransientModelError
-from xolver.memory.bm25 import InMemoryExperienceStore
+from xolver.memory.in_memory import InMemoryExperienceStore
 from xolver.memory.records import ExperienceRecord
 from xolver.models.base import ModelRequest
 from xolver.models.testing import FunctionModel

@@ -2,8 +2,7 @@
 
 Implemented here rather than taken from rank_bm25 because the index must grow one record at a time
 as solves write experience back. `InMemoryExperienceStore` (in `xolver.memory.in_memory`) and the
-Chroma store's side index rank with it; ``from xolver.memory.bm25 import InMemoryExperienceStore``
-still works.
+Chroma store's side index rank with it.
 """
 
 from __future__ import annotations
@@ -12,10 +11,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # pragma: no cover
-    from xolver.memory.in_memory import InMemoryExperienceStore as InMemoryExperienceStore
+from typing import Any
 
 __all__ = ["BM25Index", "tokenize"]
 
@@ -160,12 +156,3 @@ class BM25Index:
             if s > 0:
                 out[i] = s
         return out
-
-
-def __getattr__(name: str) -> type[InMemoryExperienceStore]:
-    # The store used to live in this module; it imports this one, so it is loaded on request.
-    if name == "InMemoryExperienceStore":
-        from xolver.memory.in_memory import InMemoryExperienceStore
-
-        return InMemoryExperienceStore
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
