@@ -2,9 +2,10 @@
 
 A `FunctionModel` sleeps L seconds on every call, so a perfect orchestrator finishes a solve in
 (longest chain of dependent calls) x L. The chain is counted from the solve's own call ledger: the
-planner, then per round one solver level and one judge level (agents run in parallel), then each
-verifier call (and any other call) in sequence. The judge scores 0.5 so no round stops early.
-A zero-latency run measures the framework's own CPU time per solve.
+planner, then per round the longest chain of one agent's calls (agents run in parallel) and of one
+judge opinion's calls, then every other call (the blind check, the verifier) in sequence. Program
+seats get a program, reasoning seats a chain of thought, all with the same answer; early stopping
+is off, so every round runs. A zero-latency run measures the framework's own CPU time per solve.
 
     python benchmarks/orchestration_bench.py --write-docs
 """
@@ -15,6 +16,7 @@ import argparse
 import asyncio
 import statistics
 import time
+from collections import Counter
 from pathlib import Path
 
 from _machine import LoadSampler, describe_machine, machine_facts
@@ -40,10 +42,18 @@ REPLIES = {
 }
 
 
+PROGRAM = "Thought: multiply\n```python\nprint(17 * 23)\n```"
+
+
 def model(latency: float) -> FunctionModel:
     async def answer(request: ModelRequest) -> str:
         if latency:
             await asyncio.sleep(latency)
+        system = request.messages[0].content if request.messages else ""
+        if request.tags.purpose.startswith("blind_check") or (
+            request.tags.role == "solver" and "Python program" in system
+        ):
+            return PROGRAM
         return REPLIES.get(request.tags.role, "ok")
 
     return FunctionModel(answer, name=f"sleep-{latency:g}s")
@@ -52,13 +62,16 @@ def model(latency: float) -> FunctionModel:
 def critical_calls(solution: Solution) -> int:
     """Longest chain of dependent calls, from the ledger (parallel agents share a level)."""
     levels = 0
-    parallel: set[tuple[str, int | None]] = set()
+    per_branch: Counter[tuple[str, int | None, int | None]] = Counter()
     for call in solution.usage.calls:
-        if call.role in {"solver", "judge"} and call.purpose == "answer":
-            parallel.add((call.role, call.round))
+        if call.role in {"solver", "judge"} and call.agent is not None:
+            per_branch[(call.role, call.round, call.agent)] += 1  # one agent's calls follow each other
         else:
-            levels += 1  # planner, verifier, repairs, memory calls: each waits for the previous
-    return levels + len(parallel)
+            levels += 1  # planner, blind check, verifier, memory calls: each waits for the previous
+    longest: dict[tuple[str, int | None], int] = {}
+    for (role, round_index, _agent), count in per_branch.items():
+        longest[(role, round_index)] = max(longest.get((role, round_index), 0), count)
+    return levels + sum(longest.values())
 
 
 async def timed_solves(xo: Xolver, count: int) -> tuple[list[float], list[float], list[Solution]]:
@@ -75,7 +88,9 @@ async def timed_solves(xo: Xolver, count: int) -> tuple[list[float], list[float]
 async def measure(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     rows = []
     for agents, rounds in [(1, 0), (3, 0), (3, 2), (5, 2)]:
-        with Xolver(model(args.latency), agents=agents, rounds=rounds, memory_mode="off", temperature=0.2) as xo:
+        with Xolver(
+            model(args.latency), agents=agents, rounds=rounds, memory_mode="off", early_stop=False, temperature=0.2
+        ) as xo:
             await timed_solves(xo, 1)  # warm-up: graph compile, imports
             walls, _, solutions = await timed_solves(xo, args.repeats)
         chain = critical_calls(solutions[0])
@@ -87,7 +102,7 @@ async def measure(args: argparse.Namespace) -> tuple[list[str], list[str]]:
         )
     cpu_rows = []
     for agents, rounds in [(1, 0), (3, 2)]:
-        with Xolver(model(0.0), agents=agents, rounds=rounds, memory_mode="off") as xo:
+        with Xolver(model(0.0), agents=agents, rounds=rounds, memory_mode="off", early_stop=False) as xo:
             await timed_solves(xo, 2)
             walls, cpus, solutions = await timed_solves(xo, args.cpu_repeats)
         calls = solutions[0].usage.totals.calls
@@ -127,8 +142,8 @@ async def run(args: argparse.Namespace) -> str:
             f"Machine: {describe_machine(machine_facts('langgraph'))}{measured}. Command: `{command(args)}`.",
             "",
             f"Every model call sleeps L = {args.latency:g} s. The critical path is the longest chain of dependent "
-            "calls (planner, then one solver level and one judge level per round, then the verifier) times L; "
-            "the judge scores 0.5 so every round runs. Median of "
+            "calls (planner, then per round the longest chain of one agent's calls, then the blind check and "
+            "the verifier) times L; early stopping is off, so every round runs. Median of "
             f"{args.repeats} solves after a warm-up. Target: ratio <= 1.10 at m = 3, I = 2.",
             "",
             "| agents m | rounds I | calls | chain (calls) | critical path s | wall s | wall / critical path |",
