@@ -357,7 +357,7 @@ def _xolver_lines(run: MethodRun) -> list[str]:
         stop_correct[reason] += int(r.correct)
     stop_text = ", ".join(f"`{k}` {v} ({stop_correct[k]} correct)" for k, v in stops.most_common())
     checked = [r for r in run.results if r.verifier_checked]
-    how = Counter(r.verifier_check or "unspecified" for r in checked)
+    how = Counter(_check_kind(r.verifier_check) for r in checked)
     how_text = " (" + ", ".join(f"{k}: {v}" for k, v in how.most_common()) + ")" if how else ""
     roles: Counter[str] = Counter()
     for r in run.results:
@@ -371,6 +371,20 @@ def _xolver_lines(run: MethodRun) -> list[str]:
         f"{sum(r.correct for r in checked)} of them correct. Calls per problem by role: {role_text}.",
         *_seat_lines(run),
     ]
+
+
+def _check_kind(how: str | None) -> str:
+    """The kind of executed check a result's `verifier_check` sentence describes."""
+    text = (how or "").lower()
+    if text.startswith("its program"):
+        return "a program seat's program"
+    if text.startswith("the judge's own program"):
+        return "the judge's blind check"
+    if text.startswith("sympy"):
+        return "a SymPy substitution"
+    if "test" in text:
+        return "tests"
+    return "unspecified"
 
 
 def _seat_lines(run: MethodRun) -> list[str]:
