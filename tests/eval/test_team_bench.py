@@ -146,7 +146,7 @@ def test_section_from_partial_runs(report: ModuleType, results_dir: Path) -> Non
     assert "SHA-256 `1d96" in section and "(equal to `--expect-sha256`)" in section
     # xolver's own ledger.
     assert "`max_rounds` 6 (5 correct), `agreement` 6 (5 correct)" in section
-    assert "agreed with the final answer on 4 of 12 (sympy: 4), 3 of them correct" in section
+    assert "agreed with the final answer on 4 of 12 (a SymPy substitution: 4), 3 of them correct" in section
     assert "planner 1.00, solver 12.00, judge 4.00, verifier 1.00" in section
 
 
