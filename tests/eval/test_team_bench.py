@@ -76,6 +76,16 @@ def results_dir(tmp_path: Path) -> Path:
             verifier_check="sympy" if i < 4 else None,
             calls_by_role={"planner": 1, "solver": 12, "judge": 4, "verifier": 1},
         )
+    # Two problems record their graded candidates: a greedy program seat (right once) and a
+    # sampled reasoning seat (never right, once no answer).
+    xolver[0]["candidates"] = [
+        {"round": 0, "agent": 0, "method": "program", "temperature": 0.0, "answer": "5", "correct": True},
+        {"round": 0, "agent": 1, "method": "reasoning", "temperature": 0.7, "answer": "6", "correct": False},
+    ]
+    xolver[2]["candidates"] = [
+        {"round": 0, "agent": 0, "method": "program", "temperature": 0.0, "answer": "7", "correct": False},
+        {"round": 1, "agent": 1, "method": "reasoning", "temperature": 0.7, "answer": None, "correct": None},
+    ]
     xolver[11]["calls"] = 17  # mean 17.92, median 18
     team = _config("xolver", agents=3, rounds=2, memory_mode="off")
     _write_results(out / "gsm8k-xolver.jsonl", team, xolver)
@@ -126,6 +136,8 @@ def test_section_from_partial_runs(report: ModuleType, results_dir: Path) -> Non
     )
     assert "| xolver | m = 3, I = 2, memory off, temperature 0.2, max tokens 256 | 12 of 12 | 10/12 |" in section
     assert "17.92 (18)" in section
+    assert "program, greedy 1/2 (50%), reasoning, sampled 0/2 (0%)" in section
+    assert "Some candidate was right on 1 of 2 problems" in section and "chose a right one on 1 of those" in section
     assert "| self-consistency | 18 samples, temperature 0.7, max tokens 256 | 8 of 12 | 5/8 |" in section
     assert "**Partial run**: single 12 of 12, xolver 12 of 12, self-consistency 8 of 12" in section
     assert "1 single result(s) beyond the first 12 problems" in section
