@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from xolver.agents.coder import debug, write_tests
@@ -15,15 +13,6 @@ from xolver.tools.toolbox import ToolBox
 WRONG = "def add(a, b):\n    return a - b"
 FIXED = "```python\ndef add(a, b):\n    return a + b\n```"
 TESTS = ["assert add(2, 2) == 4", "assert add(0, 1) == 1"]
-
-
-@pytest.fixture
-async def toolbox() -> AsyncIterator[ToolBox]:
-    box = ToolBox(timeout=20, max_seconds=60)
-    try:
-        yield box
-    finally:
-        await box.aclose()
 
 
 async def test_the_test_writer_keeps_assert_lines_and_raises_on_a_spent_budget() -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from xolver.agents.judge import BlindCheck, JudgeInput, blind_check, judge
@@ -15,15 +13,6 @@ from xolver.tools.toolbox import ToolBox
 
 PROBLEM = "What is 17 * 23?"
 CANDIDATE = Trajectory(agent=2, role="Checker", round=1, response="17 * 23 = 391", answer="391")
-
-
-@pytest.fixture
-async def toolbox() -> AsyncIterator[ToolBox]:
-    box = ToolBox(timeout=20, max_seconds=60)
-    try:
-        yield box
-    finally:
-        await box.aclose()
 
 
 async def test_the_opinion_is_asked_greedily_with_the_blind_checks_answer_in_front_of_it() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
@@ -20,15 +19,6 @@ PROBLEM = "What is 17 * 23?"
 SOLVED = "Thought: 17 * 23 = 391\nResponse: the product is 391\nFinal answer: \\boxed{391}"
 REASONING = Seat(method="reasoning", temperature=0.0)
 PROGRAM = Seat(method="program", temperature=0.0)
-
-
-@pytest.fixture
-async def toolbox() -> AsyncIterator[ToolBox]:
-    box = ToolBox(timeout=20, max_seconds=60)
-    try:
-        yield box
-    finally:
-        await box.aclose()
 
 
 TASK = SolverInput(problem=PROBLEM, agent=1, role="Calculator", round=0, seat=REASONING)
