@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from xolver.errors import ConfigError
 
@@ -23,7 +23,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["AnswerFormat", "XolverConfig", "config_file_path", "xolver_home"]
+__all__ = ["MODEL_ROLES", "AnswerFormat", "RoleModel", "XolverConfig", "config_file_path", "xolver_home"]
 
 AnswerFormat = Literal["auto", "boxed", "integer", "choice", "code", "text"]
 DEFAULT_MODEL = "local"
@@ -38,6 +38,20 @@ def config_file_path() -> Path:
     """The config file read by `XolverConfig.load`: ``$XOLVER_CONFIG`` or ``<home>/config.toml``."""
     explicit = os.environ.get("XOLVER_CONFIG")
     return Path(explicit).expanduser() if explicit else xolver_home() / "config.toml"
+
+
+MODEL_ROLES = ("planner", "solver", "judge", "verifier", "learner", "retriever", "other")
+"""The roles `XolverConfig.models` can give a model of their own (`xolver.models.base.AgentKind`)."""
+
+
+class RoleModel(BaseModel):
+    """A role's model with its own server or key (an entry of `XolverConfig.models`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str = Field(min_length=1)
+    api_base: str | None = None
+    api_key: str | None = Field(None, repr=False)
 
 
 class XolverConfig(BaseModel):
@@ -194,6 +208,35 @@ class XolverConfig(BaseModel):
         None, description="SQLite file for LangGraph checkpoints (resume by thread id)."
     )
 
+    # --- cost levers: a model per role, fallbacks, a dollar budget, a model-call cache
+    models: dict[str, str | RoleModel] = Field(
+        default_factory=dict,
+        description="A model per role (planner, solver, judge, verifier, learner, retriever, other): a model "
+        "string, or a table with model, api_base and api_key. A role not named uses `model`; api_base and api_key "
+        "apply to `model` only. In the config file: a [models] table.",
+    )
+    fallback_models: list[str] = Field(
+        default_factory=list,
+        description="Models tried in order when a call's model fails with a provider error after its retries.",
+    )
+    max_cost: float | None = Field(
+        None, gt=0, description="US dollars per solve (prices from litellm; local models cost nothing)."
+    )
+    cache: bool = Field(
+        False,
+        description="Keep the replies of temperature-0 model calls on disk, keyed by the full request, and "
+        "answer a repeated request from there (sampled calls are never cached).",
+    )
+    cache_path: Path | None = Field(None, description="The model-call cache file (default $XOLVER_HOME/cache.sqlite).")
+
+    @field_validator("models")
+    @classmethod
+    def _check_roles(cls, value: dict[str, str | RoleModel]) -> dict[str, str | RoleModel]:
+        unknown = sorted(set(value) - set(MODEL_ROLES))
+        if unknown:
+            raise ValueError(f"unknown role(s) {', '.join(map(repr, unknown))}; roles: {', '.join(MODEL_ROLES)}")
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> XolverConfig:
         if self.candidate_roles is not None and self.candidate_roles < self.agents:
@@ -229,6 +272,8 @@ class XolverConfig(BaseModel):
             if not isinstance(table, dict):
                 raise ConfigError(f"config file {str(file)!r}: [xolver] must be a table")
             data.update(table)
+            if "xolver" in parsed and "models" in parsed:  # a top-level [models] table beside [xolver]
+                data["models"] = {**data.get("models", {}), **parsed["models"]}
         env_map = {"XOLVER_MODEL": "model", "XOLVER_API_BASE": "api_base", "XOLVER_MEMORY_STORE": "memory_store"}
         for env, key in env_map.items():
             if os.environ.get(env):
