@@ -33,7 +33,6 @@ __all__ = ["ChatSession", "compose_problem"]
 
 T = TypeVar("T")
 _PROMPT = "› "
-_CONTEXT_TURNS = 3
 _IN_PROCESS: Any = object()
 """The default `memory`: a fresh in-process store for this session."""
 
@@ -41,19 +40,14 @@ _IN_PROCESS: Any = object()
 def compose_problem(question: str, earlier: list[Turn]) -> str:
     """The problem sent for `question`, quoting the answered turns of `earlier` (the last few).
 
-    A solve sees no chat history of its own, so the conversation travels in the problem text.
+    A solve sees no chat history of its own, so the conversation travels in the problem text; the
+    rule is `xolver.conversation.compose_problem`, which the OpenAI endpoint follows too.
     """
-    answered = [t for t in earlier if t.solution is not None][-_CONTEXT_TURNS:]
-    if not answered:
-        return question
-    lines = ["Earlier in this conversation:"]
-    for turn in answered:
-        assert turn.solution is not None
-        asked = " ".join(turn.question.split())
-        lines.append(f"Q: {asked[:600]}")
-        lines.append(f"A: {turn.solution.answer or '(no answer)'}")
-    lines += ["", f"Follow-up question (answer this one): {question}"]
-    return "\n".join(lines)
+    from xolver.conversation import Exchange
+    from xolver.conversation import compose_problem as compose
+
+    answered = [Exchange(t.question, t.solution.answer) for t in earlier if t.solution is not None]
+    return compose(question, answered)
 
 
 class ChatSession:
