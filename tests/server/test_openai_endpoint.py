@@ -192,14 +192,15 @@ def test_api_key_required_when_configured(model: FunctionModel) -> None:
         ({"messages": [{"role": "user", "content": "   "}]}, "has no text"),
         ({"messages": QUESTION, "agents": 0}, "agents: Input should be greater than or equal to 1"),
         ({"messages": QUESTION, "rounds": "many"}, "rounds: Input should be a valid integer"),
-        ({"messages": QUESTION, "n": 2}, "n: Input should be less than or equal to 1"),
+        ({"messages": QUESTION, "n": 0}, "n: Input should be greater than or equal to 1"),
+        ({"messages": QUESTION, "n": 5}, "n must be at most 4 on this server"),
     ],
 )
-def test_malformed_bodies_get_422_with_a_clear_message(base: str, body: dict[str, Any], message: str) -> None:
+def test_malformed_bodies_get_400_with_a_clear_message(base: str, body: dict[str, Any], message: str) -> None:
     client = openai.OpenAI(base_url=base, api_key="unused", max_retries=0)
     known = {k: v for k, v in body.items() if k in {"messages", "n"}}
     extra = {k: v for k, v in body.items() if k not in known}
-    with pytest.raises(openai.UnprocessableEntityError) as info:
+    with pytest.raises(openai.BadRequestError) as info:
         client.chat.completions.create(model="xolver", **known, extra_body=extra)
     assert message in str(info.value)
 
@@ -210,7 +211,7 @@ def test_unknown_model_invalid_json_and_oversized_body(model: FunctionModel) -> 
         with pytest.raises(openai.NotFoundError, match="not served here"):
             client.chat.completions.create(model="gpt-4o", messages=QUESTION)
         bad = httpx.post(f"{url}/chat/completions", content=b"{not json", headers={"Content-Type": "application/json"})
-        assert bad.status_code == 422 and "invalid request body" in bad.json()["error"]["message"]
+        assert bad.status_code == 400 and "invalid request body" in bad.json()["error"]["message"]
         huge = {"model": "xolver", "messages": [{"role": "user", "content": "x" * 5_000}]}
         assert httpx.post(f"{url}/chat/completions", json=huge).status_code == 413
 
@@ -242,9 +243,9 @@ def test_locked_namespace_refuses_others(model: FunctionModel) -> None:
     service = SolveService(model, config=cfg, memory=None, lock_namespace=True, max_agents=2)
     with running(create_app(service)) as url:
         client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
-        with pytest.raises(openai.UnprocessableEntityError, match="only serves namespace 'team-a'"):
+        with pytest.raises(openai.BadRequestError, match="only serves namespace 'team-a'"):
             client.chat.completions.create(model="xolver", messages=QUESTION, extra_body={"namespace": "b"})
-        with pytest.raises(openai.UnprocessableEntityError, match="agents must be at most 2"):
+        with pytest.raises(openai.BadRequestError, match="agents must be at most 2"):
             client.chat.completions.create(model="xolver", messages=QUESTION, extra_body={"agents": 3})
         ok = client.chat.completions.create(model="xolver", messages=QUESTION, extra_body={"namespace": "team-a"})
         assert ok.choices[0].message.content == "391"

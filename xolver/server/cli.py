@@ -26,6 +26,7 @@ examples:
   xolver serve
   xolver serve --model openai/gpt-4o-mini --api-key "$XOLVER_SERVER_API_KEY"
   xolver serve --model openai/qwen --api-base http://127.0.0.1:8080/v1 --port 9000
+  xolver serve --cors-origin http://localhost:3000        # a browser app on that origin may call it
 
   curl http://127.0.0.1:8000/v1/chat/completions -H 'Content-Type: application/json' \\
     -d '{"model": "xolver", "messages": [{"role": "user", "content": "What is 17 * 23?"}],
@@ -103,6 +104,16 @@ def register(subparsers: Any) -> None:
     http.add_argument("--max-body", type=positive_int, default=1_000_000, help="largest request body in bytes")
     http.add_argument("--max-agents", type=positive_int, help="largest team a request may ask for")
     http.add_argument("--max-rounds", type=non_negative_int, help="most rounds a request may ask for")
+    http.add_argument(
+        "--max-n", type=positive_int, default=4, help="largest n (independent team solves) per request (default 4)"
+    )
+    http.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="let browser apps on ORIGIN call the endpoint (repeatable; '*' for any); default: no CORS",
+    )
     http.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
     mcp = subparsers.add_parser(
@@ -152,7 +163,13 @@ def _run_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     service = _service(args, provider_key=args.model_api_key)
     api_key = args.api_key or os.environ.get("XOLVER_SERVER_API_KEY") or None
-    settings = ServerSettings(api_key=api_key, max_body_bytes=args.max_body, request_timeout=args.timeout)
+    settings = ServerSettings(
+        api_key=api_key,
+        max_body_bytes=args.max_body,
+        request_timeout=args.timeout,
+        max_choices=args.max_n,
+        cors_origins=tuple(args.cors_origin),
+    )
     app = create_app(service, settings)
     log = logging.getLogger("xolver.server")
     # Says whether a key is required, never the key itself.

@@ -29,6 +29,8 @@ def error_body(message: str, *, type_: str, code: str | None = None, param: str 
 class RequestGuard:
     """Refuse requests without the right bearer token (401) or with too large a body (413).
 
+    Both carry ``x-should-retry: false``. A CORS preflight (``OPTIONS``) passes without a token.
+
     Args:
         app: the wrapped ASGI application.
         api_key: the token every request under ``/v1`` must carry as ``Authorization: Bearer``;
@@ -46,7 +48,10 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v for k, v in scope.get("headers", [])}
-        protected = self._key is not None and str(scope.get("path", "")).startswith("/v1")
+        # A browser's CORS preflight (OPTIONS) never carries credentials: it is not refused here.
+        protected = (
+            self._key is not None and scope.get("method") != "OPTIONS" and str(scope.get("path", "")).startswith("/v1")
+        )
         if protected and self._key is not None and not _authorized(headers, self._key):
             await _respond(
                 send,
@@ -113,6 +118,11 @@ async def _respond(
     send: Send, status: int, body: dict[str, Any], *, extra_headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
     data = json.dumps(body).encode("utf-8")
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(data)).encode()),
+        # The same request would be refused again: the official clients must not resend it.
+        (b"x-should-retry", b"false"),
+    ]
     await send({"type": "http.response.start", "status": status, "headers": headers + (extra_headers or [])})
     await send({"type": "http.response.body", "body": data})
