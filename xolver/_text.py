@@ -16,6 +16,7 @@ STOP_TEXT = {
     "budget_calls": "model-call budget spent",
     "budget_tokens": "token budget spent",
     "budget_seconds": "time budget spent",
+    "budget_cost": "dollar budget spent",
     "no_answer": "no agent produced an answer",
 }
 

@@ -78,6 +78,25 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         help="requests in flight to the model (default: 1 for a server on this machine, else no limit; 0: no limit)",
     )
     group.add_argument("--config", type=Path, help="config file (default: ~/.xolver/config.toml)")
+    roles = parser.add_argument_group("cost levers")
+    for role in ("judge", "solver"):
+        roles.add_argument(f"--{role}-model", metavar="MODEL", help=f"the {role}s' model (default: --model)")
+        roles.add_argument(
+            f"--{role}-api-base", metavar="URL", help=f"server of --{role}-model (default: the provider's own)"
+        )
+    roles.add_argument(
+        "--fallback-model",
+        dest="fallback_models",
+        action="append",
+        metavar="MODEL",
+        help="a model to try when a call's model fails with a provider error (repeatable, tried in order)",
+    )
+    roles.add_argument(
+        "--cache",
+        action="store_true",
+        default=None,
+        help="answer repeated temperature-0 model calls from the on-disk cache ($XOLVER_HOME/cache.sqlite)",
+    )
 
 
 def add_team_options(parser: argparse.ArgumentParser) -> None:
@@ -115,6 +134,7 @@ def add_team_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-calls", type=positive_int, help="model-call budget per solve")
     group.add_argument("--max-total-tokens", type=positive_int, help="token budget per solve")
     group.add_argument("--max-seconds", type=positive_float, help="wall-time budget per solve")
+    group.add_argument("--max-cost", type=positive_float, metavar="USD", help="dollar budget per solve")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -217,13 +237,33 @@ def config_from_args(args: argparse.Namespace, **extra: Any) -> Any:
         "max_calls": getattr(args, "max_calls", None),
         "max_total_tokens": getattr(args, "max_total_tokens", None),
         "max_seconds": getattr(args, "max_seconds", None),
+        "max_cost": getattr(args, "max_cost", None),
+        "fallback_models": getattr(args, "fallback_models", None),
+        "cache": getattr(args, "cache", None),
         "checkpoint_path": getattr(args, "checkpoint", None),
         "memory_path": getattr(args, "memory_path", None),
         "namespace": getattr(args, "namespace", None),
         "embedder": getattr(args, "embedder", None),
     }
     values.update(extra)  # the caller's values win over the parsed options of the same name
-    return XolverConfig.load(getattr(args, "config", None), **values)
+    config = XolverConfig.load(getattr(args, "config", None), **values)
+    roles = _role_models(args)
+    if not roles:
+        return config
+    # The flags name roles on top of the config file's [models] table.
+    return XolverConfig.load(getattr(args, "config", None), **{**values, "models": {**config.models, **roles}})
+
+
+def _role_models(args: argparse.Namespace) -> dict[str, Any]:
+    """``--judge-model`` / ``--solver-model`` (with their ``--*-api-base``) as `XolverConfig.models` entries."""
+    roles: dict[str, Any] = {}
+    for role in ("judge", "solver"):
+        model, api_base = getattr(args, f"{role}_model", None), getattr(args, f"{role}_api_base", None)
+        if api_base and not model:
+            raise _UsageError(f"xolver: error: --{role}-api-base needs --{role}-model")
+        if model:
+            roles[role] = {"model": model, "api_base": api_base} if api_base else model
+    return roles
 
 
 def _run_solve(args: argparse.Namespace) -> int:

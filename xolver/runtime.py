@@ -145,7 +145,9 @@ class SolveRuntime:
     def budget(self, config: XolverConfig | None = None) -> Budget:
         """A fresh budget with the config's call, token and time limits (its clock starts now)."""
         cfg = config or self.config
-        return Budget(max_calls=cfg.max_calls, max_tokens=cfg.max_total_tokens, max_seconds=cfg.max_seconds)
+        return Budget(
+            max_calls=cfg.max_calls, max_tokens=cfg.max_total_tokens, max_seconds=cfg.max_seconds, max_cost=cfg.max_cost
+        )
 
     def toolbox(self, config: XolverConfig | None = None) -> ToolBox | None:
         """A fresh toolbox (the Python sandbox of one solve), or None when ``python_tool`` is off."""

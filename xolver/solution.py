@@ -32,6 +32,7 @@ StopReason = Literal[
     "budget_calls",
     "budget_tokens",
     "budget_seconds",
+    "budget_cost",  # the dollar budget (max_cost) is spent
     "no_answer",  # no agent produced a usable response
 ]
 
@@ -149,13 +150,17 @@ class CallRecord(_Record):
     ok: bool = True
     error: str | None = None
     finish_reason: str | None = None  # "length": the reply hit the completion cap
+    cached: bool = False  # answered from the model-call cache: no provider call, no cost
 
 
 class UsageTotals(_Record):
+    """Sums over model calls; `cache_hits` of them were answered from the model-call cache."""
+
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float = 0.0
+    cache_hits: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -191,6 +196,7 @@ def _sum(calls: list[CallRecord]) -> UsageTotals:
         prompt_tokens=sum(c.prompt_tokens for c in calls),
         completion_tokens=sum(c.completion_tokens for c in calls),
         cost=sum(c.cost for c in calls),
+        cache_hits=sum(c.cached for c in calls),
     )
 
 

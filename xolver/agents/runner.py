@@ -29,7 +29,7 @@ from xolver.agents.templates import render
 from xolver.errors import BudgetExceeded, BudgetKind, ModelError
 from xolver.events import AgentToken, ModelCalled
 from xolver.models.base import CallTags, Message, Model, ModelRequest, ModelResponse, ModelSettings, StreamingModel
-from xolver.solution import CallRecord
+from xolver.solution import CallRecord, StopReason
 
 __all__ = ["AgentRunner", "Budget", "Failed", "Ledger", "Parsed", "Spent", "failure_text"]
 
@@ -40,15 +40,24 @@ T = TypeVar("T")
 class Budget:
     """Limits of one solve and what has been spent. Checked before every model call.
 
-    A call in flight is not interrupted by the call or token limits (the token limit can overshoot
-    by one call); the wall-clock limit cancels the call in flight.
+    A call in flight is not interrupted by the call, token or dollar limits (those can overshoot by
+    one call); the wall-clock limit cancels the call in flight. A call answered from the model-call
+    cache counts as a call and its tokens, so a budget stops a solve at the same point with the
+    cache as without it, but it costs nothing.
+
+    A spent dollar budget (`max_cost`) stops the solve as a spent call budget does (the graph's
+    routing knows the kinds calls, tokens and seconds) and sets `cost_spent`, from which the graph
+    names the stop ``budget_cost`` (`stop_reason_of`).
     """
 
     max_calls: int | None = None
     max_tokens: int | None = None
     max_seconds: float | None = None
+    max_cost: float | None = None
     calls: int = 0
     tokens: int = 0
+    cost: float = 0.0
+    cost_spent: bool = False
     started: float = field(default_factory=time.monotonic)
 
     def check(self) -> None:
@@ -58,6 +67,13 @@ class Budget:
             raise BudgetExceeded("tokens", f"token budget of {self.max_tokens} spent")
         if self.remaining_seconds() is not None and (self.remaining_seconds() or 0.0) <= 0:
             raise BudgetExceeded("seconds", f"time budget of {self.max_seconds:g} s spent")
+        if self.max_cost is not None and self.cost >= self.max_cost:
+            self.cost_spent = True
+            raise BudgetExceeded("calls", f"dollar budget of ${self.max_cost:g} spent (${self.cost:.4f})")
+
+    def stop_reason_of(self, reason: StopReason | None) -> StopReason | None:
+        """A stop reason from the graph's routing, with a spent dollar budget named as such."""
+        return "budget_cost" if reason == "budget_calls" and self.cost_spent else reason
 
     def remaining_seconds(self) -> float | None:
         if self.max_seconds is None:
@@ -67,6 +83,7 @@ class Budget:
     def record(self, call: CallRecord) -> None:
         self.calls += 1
         self.tokens += call.prompt_tokens + call.completion_tokens
+        self.cost += call.cost
 
 
 @dataclass
@@ -236,6 +253,7 @@ class AgentRunner:
             ok=error is None,
             error=error,
             finish_reason=response.finish_reason if response else None,
+            cached=response.cached if response else False,
         )
         self.budget.record(record)
         self.ledger.calls.append(record)

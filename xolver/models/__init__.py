@@ -100,15 +100,58 @@ def model_from_config(config: XolverConfig) -> Model:
     """The model an `XolverConfig` names, with its server, key, timeout, reasoning and concurrency
     settings: the one place every surface (API, CLI, chat, eval, server) builds its model from config.
 
+    With ``models`` (a model per role), ``fallback_models`` or ``cache`` set, the result is made of
+    models (`xolver.models.composite`, `xolver.models.cache`): each role's model, with the fallbacks
+    after it, behind the model-call cache. One model string (with the same server and key) is built
+    once, however many roles name it. Without them it is the plain backend.
+
     Raises:
         UserError: as `resolve_model`.
     """
-    return resolve_model(
-        config.model,
-        api_base=config.api_base,
-        api_key=config.api_key,
-        timeout=config.request_timeout,
-        reasoning=config.reasoning,
-        reasoning_effort=config.reasoning_effort,
-        max_concurrency=config.max_concurrency,
-    )
+    from xolver.config import RoleModel
+
+    built: dict[tuple[str, str | None, str | None], Model] = {}
+
+    def build(spec: str, api_base: str | None, api_key: str | None, *, main: bool = False) -> Model:
+        key = (spec.strip(), api_base, api_key)
+        if key not in built:
+            built[key] = resolve_model(
+                spec,
+                api_base=api_base,
+                api_key=api_key,
+                timeout=config.request_timeout,
+                reasoning=config.reasoning if main else None,
+                reasoning_effort=config.reasoning_effort,
+                max_concurrency=config.max_concurrency,
+            )
+        return built[key]
+
+    primary = build(config.model, config.api_base, config.api_key, main=True)
+    if not (config.models or config.fallback_models or config.cache):
+        return primary
+
+    from xolver.config import xolver_home
+    from xolver.models.cache import CachedModel, ModelCallCache
+    from xolver.models.composite import FallbackModel, RoleModels
+
+    fallbacks = [build(spec, None, None) for spec in config.fallback_models]
+    cache = ModelCallCache(config.cache_path or xolver_home() / "cache.sqlite") if config.cache else None
+
+    def chain(model: Model, api_base: str | None) -> Model:
+        others = [f for f in fallbacks if f is not model]
+        out: Model = FallbackModel([model, *others]) if others else model
+        if cache is not None:
+            identity = f"{model.name}@{api_base}" if api_base else model.name
+            out = CachedModel(out, cache, identity=identity, owns_cache=True)
+        return out
+
+    default = chain(primary, config.api_base)
+    by_role: dict[str, Model] = {}
+    for role, spec in config.models.items():
+        if isinstance(spec, RoleModel):
+            by_role[role] = chain(build(spec.model, spec.api_base, spec.api_key), spec.api_base)
+        elif spec.strip() == config.model.strip():
+            by_role[role] = default
+        else:
+            by_role[role] = chain(build(spec, None, None), None)
+    return RoleModels(default, by_role) if by_role else default

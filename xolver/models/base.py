@@ -98,6 +98,8 @@ class ModelResponse:
             in the reply ("" when there was none or the provider hides it).
         finish_reason: why generation stopped, as the provider says: ``"stop"``, ``"length"`` (the
             token cap), ``"content_filter"``, ...; None when unknown.
+        cached: whether the reply came from the model-call cache (`xolver.models.cache`) instead of
+            the provider; a cached reply costs nothing.
     """
 
     text: str
@@ -106,6 +108,7 @@ class ModelResponse:
     model: str = ""
     reasoning: str = ""
     finish_reason: str | None = None
+    cached: bool = False
 
     @property
     def truncated(self) -> bool:

@@ -1,0 +1,122 @@
+"""Models made of models: one per role (`RoleModels`) and fallbacks on provider failure (`FallbackModel`).
+
+Both are ordinary `Model`s, so the agents, the runner and the ledger see one model: a call's
+`CallTags.role` picks the role's model, and the `ModelResponse.model` of each call names the model
+that answered it (the ledger records that name).
+
+    >>> judge = FallbackModel([resolve_model("openai/gpt-4o"), resolve_model("anthropic/claude-3-5-haiku-latest")])
+    >>> team = RoleModels(resolve_model("openai/gpt-4o-mini"), {"judge": judge})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from xolver.errors import ModelError, UserError
+from xolver.models.base import Model, ModelRequest, ModelResponse, StreamingModel, TextSink
+
+__all__ = ["FallbackModel", "RoleModels", "close_model"]
+
+
+def close_model(model: object) -> None:
+    """Close a model that has a ``close`` method (the in-process backend frees its weights)."""
+    close = getattr(model, "close", None)
+    if callable(close):
+        close()
+
+
+async def _complete(model: Model, request: ModelRequest, on_text: TextSink | None) -> ModelResponse:
+    if on_text is not None and isinstance(model, StreamingModel):
+        return await model.complete_streaming(request, on_text)
+    return await model.complete(request)
+
+
+def _reasoning(models: Sequence[Model]) -> bool:
+    # `completion_cap` raises a role's cap for a reasoning model: any reasoning member needs it.
+    return any(getattr(m, "reasoning", False) is True for m in models)
+
+
+class FallbackModel:
+    """The first model that answers, in order: each next one is tried when the one before fails with
+    a `ModelError` (after that model's own retries: a rate limit, an outage, an unknown model, a
+    refused request). When every model fails, the last failure is raised.
+
+    Args:
+        models: the primary model first, then its fallbacks.
+    """
+
+    def __init__(self, models: Sequence[Model]) -> None:
+        if not models:
+            raise UserError("FallbackModel needs at least one model")
+        self.models: tuple[Model, ...] = tuple(models)
+        self.fallbacks_used = 0
+        """Calls a fallback answered because the model before it failed."""
+
+    @property
+    def name(self) -> str:
+        return self.models[0].name
+
+    @property
+    def reasoning(self) -> bool:
+        return _reasoning(self.models)
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        return await self._first(request, None)
+
+    async def complete_streaming(self, request: ModelRequest, on_text: TextSink) -> ModelResponse:
+        return await self._first(request, on_text)
+
+    async def _first(self, request: ModelRequest, on_text: TextSink | None) -> ModelResponse:
+        failure: ModelError | None = None
+        for index, model in enumerate(self.models):
+            try:
+                response = await _complete(model, request, on_text)
+            except ModelError as e:
+                failure = e
+                continue
+            self.fallbacks_used += index > 0
+            return response
+        assert failure is not None  # the loop ran at least once
+        raise failure
+
+    def close(self) -> None:
+        for model in self.models:
+            close_model(model)
+
+
+class RoleModels:
+    """A model per role: a call goes to the model of its `CallTags.role`, else to `default`.
+
+    Args:
+        default: the model of every role not in `by_role` (its name is this model's name).
+        by_role: role (``"judge"``, ``"solver"``, ...) -> its model.
+    """
+
+    def __init__(self, default: Model, by_role: Mapping[str, Model]) -> None:
+        self.default = default
+        self.by_role = dict(by_role)
+
+    @property
+    def name(self) -> str:
+        return self.default.name
+
+    @property
+    def reasoning(self) -> bool:
+        return _reasoning([self.default, *self.by_role.values()])
+
+    def for_role(self, role: str) -> Model:
+        """The model that answers `role`'s calls."""
+        return self.by_role.get(role, self.default)
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        return await self.for_role(request.tags.role).complete(request)
+
+    async def complete_streaming(self, request: ModelRequest, on_text: TextSink) -> ModelResponse:
+        return await _complete(self.for_role(request.tags.role), request, on_text)
+
+    def close(self) -> None:
+        seen: set[int] = set()
+        for model in [self.default, *self.by_role.values()]:
+            if id(model) not in seen:
+                seen.add(id(model))
+                close_model(model)
