@@ -107,6 +107,8 @@ class Worker:
             "max_processes": limits.max_processes,
             "cpu_hard_seconds": limits.session_cpu_seconds,
             "max_output_bytes": limits.max_output_bytes,
+            "seccomp": limits.seccomp,
+            "readable_paths": list(limits.readable_paths),
         }
         try:
             self.proc = await asyncio.create_subprocess_exec(

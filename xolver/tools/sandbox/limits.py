@@ -28,6 +28,9 @@ class SandboxLimits(BaseModel):
         session_cpu_seconds: CPU seconds a session's worker may use over its whole life.
         network: allow network access (skips the network namespace).
         namespaces: use Linux namespaces where the OS permits (switch off only to debug).
+        seccomp: install the syscall filter (`xolver.tools.sandbox._worker.seccomp`) on Linux.
+        readable_paths: host files or directories a snippet may also read (bound read-only into the
+            minimal filesystem view), for example ``("/etc/ssl",)`` or a data directory.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -43,10 +46,26 @@ class SandboxLimits(BaseModel):
     session_cpu_seconds: int = Field(default=3600, ge=1)
     network: bool = False
     namespaces: bool = True
+    seccomp: bool = True
+    readable_paths: tuple[str, ...] = ()
 
 
 class Isolation(BaseModel):
-    """Which isolation layers a worker actually got (see `xolver.tools.sandbox`)."""
+    """Which isolation layers a worker actually got, as the worker found them (see `xolver.tools.sandbox`).
+
+    Attributes:
+        user, net, ipc, mount, pid: whether that Linux namespace was created.
+        filesystem: the snippet cannot write outside its fresh tmpfs (``/tmp``, ``/dev/shm``, scratch).
+        view: what it can *read*: ``"minimal"`` (only the interpreter, its ``sys.path``, ``/usr`` and
+            the few ``/etc`` files Python needs), ``"host-read-only"`` (the host's whole tree,
+            read-only) or ``"host"`` (nothing hidden, nothing read-only).
+        writable_mounts: mounts that should have been read-only but stayed writable.
+        proc: ``"private"`` (only the worker's PID namespace), ``"hidden"`` or ``"host"``.
+        capabilities: ``"dropped"`` or ``"kept"``.
+        seccomp: the syscall filter is installed.
+        executor: the backend that runs the worker (``"local"``, ``"bwrap"``, ``"docker"``, ...).
+        notes: why a layer is missing or narrowed.
+    """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -56,19 +75,35 @@ class Isolation(BaseModel):
     mount: bool = False
     pid: bool = False
     filesystem: bool = False
+    view: Literal["minimal", "host-read-only", "host"] = "host"
+    writable_mounts: list[str] = Field(default_factory=list)
     proc: str = "host"
     capabilities: str = "kept"
+    seccomp: bool = False
+    executor: str = "local"
     notes: list[str] = Field(default_factory=list)
 
     @property
     def full(self) -> bool:
-        """Whether network, processes and filesystem are all isolated."""
-        return self.user and self.pid and self.filesystem and self.proc == "private"
+        """Whether network, processes, filesystem reads and writes and syscalls are all confined."""
+        return (
+            self.user
+            and self.net
+            and self.pid
+            and self.filesystem
+            and self.view == "minimal"
+            and self.proc == "private"
+            and self.seccomp
+        )
 
     def summary(self) -> str:
         """One line for logs and docs."""
-        layers = [name for name in ("user", "net", "ipc", "mount", "pid", "filesystem") if getattr(self, name)]
-        text = f"namespaces: {', '.join(layers) or 'none'}; /proc: {self.proc}; capabilities: {self.capabilities}"
+        layers = [name for name in ("user", "net", "ipc", "mount", "pid") if getattr(self, name)]
+        text = (
+            f"executor: {self.executor}; namespaces: {', '.join(layers) or 'none'}; "
+            f"filesystem: {self.view} view, {'no' if self.filesystem else 'some'} writable host mounts; "
+            f"/proc: {self.proc}; capabilities: {self.capabilities}; seccomp: {'on' if self.seccomp else 'off'}"
+        )
         return text + (f"; notes: {'; '.join(self.notes)}" if self.notes else "")
 
 

@@ -46,8 +46,11 @@ def new_report() -> dict[str, Any]:
         "mount": False,
         "pid": False,
         "filesystem": False,
+        "view": "host",
+        "writable_mounts": [],
         "proc": "host",
         "capabilities": "kept",
+        "seccomp": False,
         "notes": [],
     }
 
@@ -94,7 +97,10 @@ def enter_namespaces(cfg: dict[str, Any], report: dict[str, Any]) -> None:
 
 
 def lock_filesystem(cfg: dict[str, Any], report: dict[str, Any]) -> None:
-    """Make every mount read-only, put fresh tmpfs on the temp dirs, and a fresh /proc for our PID ns."""
+    """The fallback view: the host's tree with every mount read-only and fresh tmpfs on the temp dirs.
+
+    Used only where the minimal view (`rootfs.build_root`) is refused; files stay readable.
+    """
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     with open("/proc/self/mountinfo") as f:
         lines = f.read().splitlines()
@@ -111,6 +117,8 @@ def lock_filesystem(cfg: dict[str, Any], report: dict[str, Any]) -> None:
             mount(None, target, None, flags)
         except OSError:
             failed.append(target)
+    report["view"] = "host-read-only"
+    report["writable_mounts"] = failed
     if "/" in failed:
         report["notes"].append("could not make / read-only")
         return
@@ -123,7 +131,8 @@ def lock_filesystem(cfg: dict[str, Any], report: dict[str, Any]) -> None:
                 mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, size)
             except OSError as e:
                 report["notes"].append(f"tmpfs on {path} refused ({e.strerror})")
-    report["filesystem"] = True
+    # True only when nothing outside the fresh tmpfs stayed writable.
+    report["filesystem"] = not report["writable_mounts"]
 
 
 def mount_proc(report: dict[str, Any]) -> None:

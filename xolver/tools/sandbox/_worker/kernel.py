@@ -12,6 +12,7 @@ import time
 import traceback
 from typing import Any
 
+from . import seccomp
 from .cleanup import kill_leftovers
 from .isolation import apply_limits
 from .libc import LIBC, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS, drop_capabilities, prctl
@@ -71,6 +72,11 @@ def serve(cfg: dict[str, Any], req_fd: int, rep_fd: int, report: dict[str, Any])
             report["capabilities"] = "dropped"
         except OSError as e:
             report["notes"].append(f"could not drop capabilities ({e.strerror})")
+    if cfg.get("seccomp", True) and LIBC is not None:
+        why_not = seccomp.install()
+        report["seccomp"] = not why_not
+        if why_not:
+            report["notes"].append(why_not)
     apply_limits(cfg)
     limit = int(cfg["max_output_bytes"])
     out = BoundedStream(1, limit)

@@ -28,6 +28,9 @@ MS_STRICTATIME = 1 << 24
 PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_CHILD_SUBREAPER = 36
+MNT_DETACH = 2
+# pivot_root has no libc wrapper; its number per architecture (the seccomp table holds the rest).
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
 MOUNT_FLAG_NAMES = {
     "ro": MS_RDONLY,
     "nosuid": MS_NOSUID,
@@ -68,6 +71,19 @@ def mount(src: str | None, target: str, fstype: str | None, flags: int, data: st
     assert LIBC is not None
     enc = [None if s is None else s.encode() for s in (src, target, fstype, data)]
     _check(LIBC.mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]), f"mount {target}")
+
+
+def umount2(target: str, flags: int) -> None:
+    assert LIBC is not None
+    _check(LIBC.umount2(target.encode(), ctypes.c_int(flags)), f"umount {target}")
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    assert LIBC is not None
+    number = SYS_PIVOT_ROOT.get(os.uname().machine)
+    if number is None:
+        raise OSError(0, f"pivot_root: unknown syscall number on {os.uname().machine}")
+    _check(LIBC.syscall(ctypes.c_long(number), new_root.encode(), put_old.encode()), "pivot_root")
 
 
 def prctl(option: int, arg: int) -> None:

@@ -12,19 +12,15 @@ from typing import Any
 from .cleanup import kill_leftovers
 from .isolation import enter_namespaces, lock_filesystem, mount_proc, new_report
 from .kernel import serve
-from .libc import LIBC, PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG, prctl
+from .libc import LIBC, MNT_DETACH, PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG, prctl, umount2
 from .protocol import write_frame
+from .rootfs import build_root, interpreter_paths
 
 
 def init(cfg: dict[str, Any], req_fd: int, rep_fd: int, report: dict[str, Any], devnull: int) -> None:
     """Be PID 1 of the new PID namespace (or a subreaper without one): set up mounts, fork the kernel, reap."""
     if report["mount"]:
-        try:
-            lock_filesystem(cfg, report)
-        except OSError as e:
-            report["notes"].append(f"filesystem lock failed ({e.strerror})")
-        if report["pid"]:
-            mount_proc(report)
+        _set_up_filesystem(cfg, report)
     init_pid = os.getpid()
     kernel = os.fork()
     if kernel == 0:
@@ -40,6 +36,24 @@ def init(cfg: dict[str, Any], req_fd: int, rep_fd: int, report: dict[str, Any], 
         os._exit(0)
     _release_fds(devnull, req_fd, rep_fd)
     os._exit(_wait_for(kernel, reap_others=True))
+
+
+def _set_up_filesystem(cfg: dict[str, Any], report: dict[str, Any]) -> None:
+    """The minimal view where the OS allows it, else the host's tree read-only (and say which)."""
+    if cfg.get("view", "minimal") == "minimal" and report["pid"]:
+        try:
+            build_root(cfg, report)
+            return
+        except OSError as e:
+            report["notes"].append(f"minimal filesystem view refused ({e.strerror or e}); host tree read-only instead")
+            with contextlib.suppress(OSError):
+                umount2(os.path.realpath(cfg["scratch"]), MNT_DETACH)
+    try:
+        lock_filesystem(cfg, report)
+    except OSError as e:
+        report["notes"].append(f"filesystem lock failed ({e.strerror})")
+    if report["pid"]:
+        mount_proc(report)
 
 
 def _release_fds(devnull: int, *fds: int) -> None:
@@ -69,6 +83,7 @@ def _wait_for(child: int, *, reap_others: bool) -> int:
 def main() -> None:
     """Entry point: parse the config, isolate, fork init and kernel, and supervise them."""
     cfg: dict[str, Any] = json.loads(sys.argv[1])
+    cfg.update(interpreter_paths())
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != int(cfg["host_pid"]):
         os._exit(1)
