@@ -1,0 +1,394 @@
+"""The official `openai` client's features, one by one, against `xolver serve` (a real uvicorn on 127.0.0.1).
+
+Each test is a row of the conformance table in docs/serve.md: what the client does, and what
+xolver answers. Clients are the stock ones (``OpenAI()`` with its default two retries) wherever
+retries matter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from openai.types.chat import ChatCompletionFunctionToolParam, ChatCompletionMessageParam
+from pydantic import BaseModel
+
+from tests.server.helpers import reply, running
+from xolver.config import XolverConfig
+from xolver.errors import PermanentModelError, TransientModelError
+from xolver.models.base import ModelRequest
+from xolver.models.testing import FunctionModel
+from xolver.server.openai_app import ServerSettings, create_app
+from xolver.server.service import SolveService
+
+QUESTION: list[ChatCompletionMessageParam] = [{"role": "user", "content": "What is 17 * 23?"}]
+Scope = MutableMapping[str, Any]
+ASGI = Callable[[Scope, Any, Any], Awaitable[None]]
+
+
+class CountingPosts:
+    """ASGI wrapper that counts the POST requests reaching the server (retries included)."""
+
+    def __init__(self, app: ASGI) -> None:
+        self.app = app
+        self.posts = 0
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            self.posts += 1
+        await self.app(scope, receive, send)
+
+
+def _app(model: FunctionModel, settings: ServerSettings | None = None, **config: Any) -> Any:
+    cfg = XolverConfig(**{"agents": 2, "rounds": 0, "memory_mode": "off", **config})
+    return create_app(SolveService(model, config=cfg, memory=None), settings or ServerSettings(request_timeout=60))
+
+
+@contextmanager
+def _served(
+    model: FunctionModel, settings: ServerSettings | None = None, **config: Any
+) -> Iterator[tuple[str, CountingPosts]]:
+    counted = CountingPosts(_app(model, settings, **config))
+    with running(counted) as url:
+        yield url, counted
+
+
+def _planner_calls(model: FunctionModel) -> int:
+    return sum(r.tags.role == "planner" for r in model.requests)
+
+
+# ----------------------------------------------------------------------------- a failed solve runs once
+
+
+@pytest.mark.parametrize(
+    ("error", "exception", "status", "code", "retry_after"),
+    [
+        (
+            PermanentModelError("openai/tiny: the prompt is longer than the model's context window (4096)", status=400),
+            openai.BadRequestError,
+            400,
+            "context_length_exceeded",
+            None,
+        ),
+        (
+            PermanentModelError("openai/tiny: model not found: check the model name and --api-base", status=404),
+            openai.BadRequestError,
+            400,
+            "model_not_found",
+            None,
+        ),
+        (
+            TransientModelError("openai/tiny: RateLimitError (slow down)", status=429),
+            openai.RateLimitError,
+            429,
+            "rate_limit_exceeded",
+            "30",
+        ),
+        (
+            TransientModelError("openai/tiny: HTTP 503 (overloaded)", status=503),
+            openai.InternalServerError,
+            503,
+            "backbone_unavailable",
+            "10",
+        ),
+    ],
+)
+def test_a_failed_solve_is_attempted_once_by_the_stock_client(
+    error: Exception, exception: type[openai.APIStatusError], status: int, code: str, retry_after: str | None
+) -> None:
+    def failing(request: ModelRequest) -> str:
+        raise error
+
+    model = FunctionModel(failing)
+    with _served(model) as (url, counted):
+        client = openai.OpenAI(base_url=url, api_key="unused")  # the default: max_retries=2
+        with pytest.raises(exception) as info:
+            client.chat.completions.create(model="xolver", messages=QUESTION)
+    assert counted.posts == 1 and _planner_calls(model) == 1
+    response = info.value.response
+    assert response.status_code == status and response.headers["x-should-retry"] == "false"
+    assert response.headers.get("retry-after") == retry_after
+    assert info.value.code == code and isinstance(info.value.body, dict) and info.value.body["message"]
+
+
+def test_a_spent_budget_with_no_answer_is_a_400_sent_once() -> None:
+    model = FunctionModel(reply)
+    with _served(model, max_calls=1) as (url, counted):
+        client = openai.OpenAI(base_url=url, api_key="unused")
+        with pytest.raises(openai.BadRequestError, match="calls budget was spent") as info:
+            client.chat.completions.create(model="xolver", messages=QUESTION)
+    assert info.value.code == "budget_exhausted" and counted.posts == 1
+
+
+def test_a_timeout_is_not_retried_by_the_client() -> None:
+    async def slow(request: ModelRequest) -> str:
+        if request.tags.role == "solver":
+            await asyncio.sleep(30)
+        return reply(request)
+
+    model = FunctionModel(slow)
+    with _served(model, ServerSettings(request_timeout=0.3)) as (url, counted):
+        client = openai.OpenAI(base_url=url, api_key="unused")
+        with pytest.raises(openai.APIStatusError, match="did not finish") as info:
+            client.chat.completions.create(model="xolver", messages=QUESTION)
+    assert info.value.status_code == 504 and counted.posts == 1
+
+
+# ----------------------------------------------------------------------------- n, conversation, formats
+
+
+def test_n_returns_independent_solves() -> None:
+    model = FunctionModel(reply)
+    with _served(model) as (url, _):
+        client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
+        response = client.chat.completions.create(model="xolver", messages=QUESTION, n=2)
+        assert [c.index for c in response.choices] == [0, 1]
+        assert [c.message.content for c in response.choices] == ["391", "391"]
+        assert _planner_calls(model) == 2
+        extra = response.model_extra or {}
+        assert extra["xolver"]["calls"] == len(model.requests) == sum(c["calls"] for c in extra["xolver"]["choices"])
+        assert response.usage is not None and response.usage.prompt_tokens > 0
+
+        stream = client.chat.completions.create(model="xolver", messages=QUESTION, n=2, stream=True)
+        content: dict[int, str] = {0: "", 1: ""}
+        finished = set()
+        for chunk in stream:
+            for choice in chunk.choices:
+                content[choice.index] += choice.delta.content or ""
+                if choice.finish_reason == "stop":
+                    finished.add(choice.index)
+        assert content == {0: "391", 1: "391"} and finished == {0, 1}
+        assert _planner_calls(model) == 4
+
+        with pytest.raises(openai.BadRequestError, match="n must be at most 4"):
+            client.chat.completions.create(model="xolver", messages=QUESTION, n=5)
+
+
+def test_system_message_and_earlier_turns_are_part_of_the_problem() -> None:
+    model = FunctionModel(reply)
+    messages: list[ChatCompletionMessageParam] = [
+        {"role": "system", "content": "Answer with a plain number."},
+        {"role": "user", "content": "What is 17 * 23?"},
+        {"role": "assistant", "content": "391"},
+        {"role": "user", "content": "Now double that number."},
+    ]
+    with _served(model) as (url, _):
+        client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
+        client.chat.completions.create(model="xolver", messages=messages)
+    problem = next(r for r in model.requests if r.tags.role == "planner").messages[-1].content
+    assert "Instructions: Answer with a plain number." in problem
+    assert "Q: What is 17 * 23?\nA: 391" in problem
+    assert "Follow-up question (answer this one): Now double that number." in problem
+
+
+class Product(BaseModel):
+    factors: list[int]
+    value: int
+
+
+def _shaping(first: str, then: str = "") -> Callable[[ModelRequest], str]:
+    def respond(request: ModelRequest) -> str:
+        if request.tags.purpose == "response_format":
+            return first
+        if request.tags.purpose == "response_format_repair":
+            return then
+        return reply(request)
+
+    return respond
+
+
+def test_response_format_json_schema_through_parse() -> None:
+    model = FunctionModel(_shaping('```json\n{"factors": [17, 23], "value": 391}\n```'))
+    with _served(model) as (url, _):
+        client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
+        completion = client.chat.completions.parse(model="xolver", messages=QUESTION, response_format=Product)
+    parsed = completion.choices[0].message.parsed
+    assert parsed == Product(factors=[17, 23], value=391)
+    shaping = next(r for r in model.requests if r.tags.purpose == "response_format")
+    prompt = shaping.messages[-1].content
+    assert "The team's final answer: 391" in prompt and '"factors"' in prompt
+    extra = completion.model_extra or {}
+    assert extra["xolver"]["calls"] == len(model.requests)
+
+
+def test_response_format_is_repaired_a_bounded_number_of_times() -> None:
+    # The first reply misses a required field; the repair sees the validator's message.
+    model = FunctionModel(_shaping('{"value": 391}', '{"factors": [17, 23], "value": 391}'))
+    with _served(model) as (url, _):
+        client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
+        completion = client.chat.completions.parse(model="xolver", messages=QUESTION, response_format=Product)
+        assert completion.choices[0].message.parsed == Product(factors=[17, 23], value=391)
+        repair = next(r for r in model.requests if r.tags.purpose == "response_format_repair")
+        assert "'factors' is a required property" in repair.messages[-1].content
+
+        never = FunctionModel(_shaping("391", "still not json"))
+    with _served(never) as (url, counted):
+        client = openai.OpenAI(base_url=url, api_key="unused")
+        with pytest.raises(
+            openai.APIStatusError, match="could not be written in the requested response_format"
+        ) as info:
+            client.chat.completions.parse(model="xolver", messages=QUESTION, response_format=Product)
+    assert info.value.status_code == 502 and counted.posts == 1
+    assert sum(r.tags.purpose.startswith("response_format") for r in never.requests) == 3
+
+
+def test_response_format_json_object() -> None:
+    model = FunctionModel(_shaping('Sure: {"answer": 391}'))
+    with _served(model) as (url, _):
+        client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
+        completion = client.chat.completions.create(
+            model="xolver", messages=QUESTION, response_format={"type": "json_object"}
+        )
+        assert json.loads(completion.choices[0].message.content or "") == {"answer": 391}
+        bad_schema = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "nonsense"}}}
+        with pytest.raises(openai.BadRequestError, match="not a valid JSON Schema"):
+            client.chat.completions.create(
+                model="xolver", messages=QUESTION, extra_body={"response_format": bad_schema}
+            )
+
+
+# ----------------------------------------------------------------------------- refused, never dropped
+
+
+_TOOL: ChatCompletionFunctionToolParam = {
+    "type": "function",
+    "function": {"name": "calc", "parameters": {"type": "object", "properties": {}}},
+}
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"tools": [_TOOL]}, "tools are not supported"),
+        ({"tools": [_TOOL], "tool_choice": "required"}, "tools are not supported"),
+        ({"tool_choice": {"type": "function", "function": {"name": "calc"}}}, "'calc' asks for a tool call"),
+        ({"logprobs": True}, "logprobs are not supported"),
+        ({"modalities": ["text", "audio"]}, "only text output"),
+    ],
+)
+def test_what_cannot_be_honoured_is_a_400_that_names_it(fields: dict[str, Any], message: str) -> None:
+    model = FunctionModel(reply)
+    with _served(model) as (url, _):
+        client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
+        with pytest.raises(openai.BadRequestError, match=message) as info:
+            client.chat.completions.create(model="xolver", messages=QUESTION, extra_body=fields)
+    assert info.value.code == "unsupported_parameter" and model.requests == []
+
+
+def test_tools_with_tool_choice_none_are_fine() -> None:
+    model = FunctionModel(reply)
+    with _served(model) as (url, _):
+        client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
+        response = client.chat.completions.create(
+            model="xolver",
+            messages=QUESTION,
+            tools=[_TOOL],
+            tool_choice="none",
+        )
+    assert response.choices[0].message.content == "391" and not response.choices[0].message.tool_calls
+
+
+def test_image_parts_and_tool_messages_are_refused() -> None:
+    model = FunctionModel(reply)
+    image: list[ChatCompletionMessageParam] = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "What is in this picture?"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+            ],
+        }
+    ]
+    tool_turn: list[ChatCompletionMessageParam] = [
+        {"role": "user", "content": "What is 17 * 23?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "calc", "arguments": "{}"}}],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "391"},
+        {"role": "user", "content": "And?"},
+    ]
+    with _served(model) as (url, _):
+        client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
+        with pytest.raises(openai.BadRequestError, match=r"messages\[0\]\.content\[1\] is a 'image_url' part"):
+            client.chat.completions.create(model="xolver", messages=image)
+        with pytest.raises(openai.BadRequestError, match=r"messages\[1\] is a tool call"):
+            client.chat.completions.create(model="xolver", messages=tool_turn)
+        text_parts: list[ChatCompletionMessageParam] = [
+            {"role": "user", "content": [{"type": "text", "text": "What is 17 * 23?"}]}
+        ]
+        assert client.chat.completions.create(model="xolver", messages=text_parts).choices[0].message.content == "391"
+    assert _planner_calls(model) == 1
+
+
+# ----------------------------------------------------------------------------- HTTP surface
+
+
+def test_malformed_bodies_are_400() -> None:
+    model = FunctionModel(reply)
+    with _served(model) as (url, _):
+        for content in (b"{not json", b"[]", b'{"model": "xolver"}'):
+            bad = httpx.post(f"{url}/chat/completions", content=content, headers={"Content-Type": "application/json"})
+            assert bad.status_code == 400, content
+            assert bad.headers["x-should-retry"] == "false"
+            assert bad.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_cors_preflight_without_a_key_and_headers_on_responses() -> None:
+    model = FunctionModel(reply)
+    settings = ServerSettings(api_key="s3cret", cors_origins=("http://app.example",), request_timeout=60)
+    preflight = {
+        "Origin": "http://app.example",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type",
+    }
+    with _served(model, settings) as (url, _):
+        answer = httpx.options(f"{url}/chat/completions", headers=preflight)
+        assert answer.status_code == 200
+        assert answer.headers["access-control-allow-origin"] == "http://app.example"
+        assert "authorization" in answer.headers["access-control-allow-headers"].lower()
+        refused = httpx.get(f"{url}/models", headers={"Origin": "http://app.example"})
+        assert refused.status_code == 401 and refused.headers["access-control-allow-origin"] == "http://app.example"
+        body = {"model": "xolver", "messages": QUESTION}
+        ok = httpx.post(
+            f"{url}/chat/completions",
+            json=body,
+            headers={"Origin": "http://app.example", "Authorization": "Bearer s3cret"},
+            timeout=60,
+        )
+        assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == "http://app.example"
+        other = httpx.options(f"{url}/chat/completions", headers={**preflight, "Origin": "http://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+    with _served(model) as (url, _):  # no --cors-origin: no CORS headers at all
+        plain = httpx.options(f"{url}/chat/completions", headers=preflight)
+        assert "access-control-allow-origin" not in plain.headers
+
+
+def test_other_routes_are_openai_shaped_404s() -> None:
+    model = FunctionModel(reply)
+    with _served(model) as (url, counted):
+        client = openai.OpenAI(base_url=url, api_key="unused")
+        with pytest.raises(openai.NotFoundError, match="serves /v1/chat/completions") as info:
+            client.responses.create(model="xolver", input="What is 17 * 23?")
+        assert info.value.response.headers["x-should-retry"] == "false" and counted.posts == 1
+        with pytest.raises(openai.NotFoundError, match="not served here"):
+            client.chat.completions.create(model="gpt-4o", messages=QUESTION)
+
+
+def test_responses_are_the_openai_types_with_raw_headers() -> None:
+    model = FunctionModel(reply)
+    with _served(model) as (url, _):
+        client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
+        raw = client.chat.completions.with_raw_response.create(model="xolver", messages=QUESTION)
+        completion = raw.parse()
+    assert raw.headers["x-request-id"] == completion.id and completion.id.startswith("chatcmpl-")
+    assert completion.object == "chat.completion" and completion.choices[0].message.role == "assistant"
+    data = raw.http_response.json()
+    assert data["choices"][0]["logprobs"] is None and data["choices"][0]["message"]["refusal"] is None
