@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from xolver import tracing
 from xolver.agents.runner import Budget
 from xolver.config import XolverConfig
 from xolver.graph.state import SolveContext
@@ -156,19 +157,30 @@ class SolveRuntime:
 
     @contextlib.asynccontextmanager
     async def solve_context(self, config: XolverConfig | None = None) -> AsyncIterator[SolveContext]:
-        """The dependencies of one solve: this model and store, a fresh budget and toolbox.
+        """The dependencies of one solve: this model and store, a fresh budget and toolbox, and the
+        solve's spans when tracing is on (`xolver.tracing`).
 
         The store is opened first if need be (not when the solve's ``memory_mode`` is off); the
-        toolbox's sandbox is stopped when the block ends, however it ends.
+        toolbox's sandbox is stopped and the solve's span ended when the block ends, however it ends.
         """
         cfg = config or self.config
         memory = await self.aopen_memory() if cfg.memory_mode != "off" else None
         # The time budget starts after the store is open: loading an embedder is not the solve's time.
         budget = self.budget(cfg)
         tools = self.toolbox(cfg)
+        trace = tracing.start_solve(cfg, model=self.model.name)
         try:
-            yield SolveContext(model=self.model, config=cfg, budget=budget, memory=memory, tools=tools)
+            yield SolveContext(model=self.model, config=cfg, budget=budget, memory=memory, tools=tools, trace=trace)
+        except GeneratorExit:  # the caller stopped reading the solve's events: not a failure
+            raise
+        except BaseException as e:
+            if trace is not None:
+                trace.finish(error=e)
+                trace = None
+            raise
         finally:
+            if trace is not None:
+                trace.finish()
             if tools is not None:
                 await tools.aclose()
 

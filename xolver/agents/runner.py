@@ -30,6 +30,7 @@ from xolver.errors import BudgetExceeded, BudgetKind, ModelError
 from xolver.events import AgentToken, ModelCalled
 from xolver.models.base import CallTags, Message, Model, ModelRequest, ModelResponse, ModelSettings, StreamingModel
 from xolver.solution import CallRecord, StopReason
+from xolver.tracing import model_call_span
 
 __all__ = ["AgentRunner", "Budget", "Failed", "Ledger", "Parsed", "Spent", "failure_text"]
 
@@ -186,16 +187,18 @@ class AgentRunner:
             pending = model.complete_streaming(request, on_text)
         else:
             pending = model.complete(request)
-        try:
-            if remaining is None:
-                response = await pending
-            else:
-                response = await asyncio.wait_for(pending, timeout=max(0.0, remaining))
-        except asyncio.TimeoutError as e:
-            raise BudgetExceeded("seconds", f"time budget of {self.budget.max_seconds:g} s spent") from e
-        except ModelError as e:
-            self._emit(ModelCalled(call=self._record(tags, None, time.monotonic() - started, error=str(e))))
-            raise
+        with model_call_span(model, request) as span:
+            try:
+                if remaining is None:
+                    response = await pending
+                else:
+                    response = await asyncio.wait_for(pending, timeout=max(0.0, remaining))
+            except asyncio.TimeoutError as e:
+                raise BudgetExceeded("seconds", f"time budget of {self.budget.max_seconds:g} s spent") from e
+            except ModelError as e:
+                self._emit(ModelCalled(call=self._record(tags, None, time.monotonic() - started, error=str(e))))
+                raise
+            span.response(response)
         self._emit(ModelCalled(call=self._record(tags, response, time.monotonic() - started)))
         return response
 

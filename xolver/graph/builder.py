@@ -9,8 +9,10 @@ context (`SolveContext.config`), so one compiled graph serves every config and e
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from functools import cache
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
@@ -41,20 +43,40 @@ async def _after_update(state: SolveState, runtime: Runtime[SolveContext]) -> li
     return routing.route_after_update(state, runtime.context.config)
 
 
+N = TypeVar("N", bound=Callable[..., Awaitable[dict[str, Any]]])
+
+
+def _traced(name: str, node: N) -> N:
+    """`node` in an ``xolver.step`` span when the solve is traced (`SolveContext.trace`)."""
+
+    @functools.wraps(node)
+    async def traced(state: Any, runtime: Runtime[SolveContext]) -> dict[str, Any]:
+        trace = runtime.context.trace
+        if trace is None:
+            return await node(state, runtime)
+        with trace.step(name, state):
+            update = await node(state, runtime)
+        if name == "verify":
+            trace.outcome.update({k: update.get(k) for k in ("stop_reason", "checked", "answer_source")})
+        return update
+
+    return cast(N, traced)
+
+
 def graph_builder() -> StateGraph[Any, Any, Any, Any]:
     """The uncompiled `StateGraph` (for a caller that compiles it with its own options)."""
     g: StateGraph[Any, Any, Any, Any] = StateGraph(SolveState, context_schema=SolveContext)
-    g.add_node("plan", nodes.plan)
-    g.add_node("write_tests", nodes.write_tests)
-    g.add_node("retrieve", nodes.retrieve)
+    g.add_node("plan", _traced("plan", nodes.plan))
+    g.add_node("write_tests", _traced("write_tests", nodes.write_tests))
+    g.add_node("retrieve", _traced("retrieve", nodes.retrieve))
     # Send-target nodes take their own task type, which StateGraph's typing cannot express.
-    g.add_node("solve", cast(Any, nodes.solve))
+    g.add_node("solve", cast(Any, _traced("solve", nodes.solve)))
     g.add_node("collect", nodes.collect)
-    g.add_node("check", nodes.check)
-    g.add_node("judge", cast(Any, nodes.judge))
-    g.add_node("update_shared", nodes.update_shared_memory)
-    g.add_node("verify", nodes.verify)
-    g.add_node("write_back", nodes.write_back)
+    g.add_node("check", _traced("check", nodes.check))
+    g.add_node("judge", cast(Any, _traced("judge", nodes.judge)))
+    g.add_node("update_shared", _traced("update_shared", nodes.update_shared_memory))
+    g.add_node("verify", _traced("verify", nodes.verify))
+    g.add_node("write_back", _traced("write_back", nodes.write_back))
     g.add_edge(START, "plan")
     g.add_edge("plan", "write_tests")
     g.add_edge("write_tests", "retrieve")

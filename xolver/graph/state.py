@@ -21,6 +21,7 @@ from xolver.memory.base import ExperienceStore
 from xolver.models.base import Model
 from xolver.solution import CheckKind, StopReason, TestOutcome
 from xolver.tools.toolbox import ToolBox
+from xolver.tracing import SolveTrace
 
 __all__ = ["AgentTask", "JudgeTask", "SolveContext", "SolveState", "Verdict"]
 
@@ -110,3 +111,5 @@ class SolveContext:
     budget: Budget
     memory: ExperienceStore | None = None
     tools: ToolBox | None = None
+    trace: SolveTrace | None = None
+    """The solve's OpenTelemetry spans (`xolver.tracing`); None when tracing is off."""

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from xolver.solution import TestOutcome, ToolCall
+from xolver.tracing import tool_span
 
 __all__ = ["ToolBox"]
 
@@ -50,7 +51,10 @@ class ToolBox:
             )
         session = await self._session(agent)
         started = time.monotonic()
-        result = await session.run(code, timeout=min(self.timeout, remaining))
+        with tool_span("python", agent=agent) as span:
+            result = await session.run(code, timeout=min(self.timeout, remaining))
+            if span is not None:
+                span.set_attribute("xolver.ok", bool(result.ok))
         seconds = time.monotonic() - started
         self.spent += seconds
         output = result.output or ""
@@ -68,7 +72,10 @@ class ToolBox:
 
         async def one(index: int, test: str) -> TestOutcome:
             sandbox = await self._ensure_sandbox()
-            result = await sandbox.run(f"{code}\n\n{test}\n", timeout=self.timeout)
+            with tool_span("python_test", test=index) as span:
+                result = await sandbox.run(f"{code}\n\n{test}\n", timeout=self.timeout)
+                if span is not None:
+                    span.set_attribute("xolver.ok", bool(result.ok))
             error = None if result.ok else _last_line(result.error or result.output or "failed")
             return TestOutcome(test=test, passed=result.ok, error=error, synthesized=index >= len(tests) - synthesized)
 
@@ -85,7 +92,8 @@ class ToolBox:
         from xolver.tools.checks import sympy_check
 
         sandbox = await self._ensure_sandbox()
-        return await sympy_check(equation, values={variable: value}, timeout=self.timeout, sandbox=sandbox)
+        with tool_span("sympy_check"):
+            return await sympy_check(equation, values={variable: value}, timeout=self.timeout, sandbox=sandbox)
 
     async def _ensure_sandbox(self) -> Any:
         async with self._lock:
