@@ -45,3 +45,23 @@ def test_wheel_contains_subpackages_and_prompts(tmp_path: Path) -> None:
     # The sandbox worker runs by path, so its script and package must be in the wheel as files.
     assert {"xolver/tools/sandbox/_worker_main.py", "xolver/tools/sandbox/_worker/kernel.py"} <= names
     assert not any(n.startswith("tests/") for n in names)
+    # The licence and the typing marker (mypy users get no import-untyped), and the metadata around them.
+    assert {"xolver/py.typed", "xolver-" + wheel.name.split("-")[1] + ".dist-info/licenses/LICENSE"} <= names
+    metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    assert "License-Expression: Apache-2.0" in metadata and "Classifier: Typing :: Typed" in metadata
+    assert "Classifier: Programming Language :: Python :: 3.10" in metadata and "Project-URL: " in metadata
+
+
+@pytest.mark.slow
+def test_sdist_carries_the_license(tmp_path: Path) -> None:
+    import tarfile
+
+    subprocess.run(
+        [sys.executable, "-m", "build", "--sdist", "--no-isolation", "--outdir", str(tmp_path), str(REPO)],
+        check=True,
+        capture_output=True,
+    )
+    (sdist,) = tmp_path.glob("xolver-*.tar.gz")
+    names = tarfile.open(sdist).getnames()
+    root = sdist.name.removesuffix(".tar.gz")
+    assert {f"{root}/LICENSE", f"{root}/xolver/py.typed", f"{root}/pyproject.toml"} <= set(names)
