@@ -340,6 +340,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except XolverError as e:
         print(f"xolver: error: {e}", file=sys.stderr)
+        hint = getattr(e, "hint", "")  # `LocalModelMissing`: what to run instead
+        if hint:
+            print(hint, file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("xolver: interrupted", file=sys.stderr)

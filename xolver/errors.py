@@ -13,6 +13,7 @@ __all__ = [
     "BudgetExceeded",
     "BudgetKind",
     "ConfigError",
+    "LocalModelMissing",
     "ModelError",
     "ModelRequestsBlocked",
     "PermanentModelError",
@@ -32,6 +33,18 @@ class UserError(XolverError):
 
 class ConfigError(UserError):
     """A configuration value, file or environment variable is invalid."""
+
+
+class LocalModelMissing(UserError):
+    """The embedded local model is not installed (llama-cpp-python or the SmolLM2 weights).
+
+    Attributes:
+        hint: what to run instead, one command per line (the CLI prints it under the error).
+    """
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 class ModelRequestsBlocked(UserError):

