@@ -8,22 +8,25 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 from tests._support.scripts import PLAN, program, solved, verdict, wants_program
 from xolver.models.base import ModelRequest
 
 
 @contextmanager
-def running(app: Any) -> Iterator[str]:
-    """Serve `app` with uvicorn; yields the base URL ``http://127.0.0.1:<port>/v1``."""
+def running(app: Any, *, lifespan: Literal["on", "off"] = "off") -> Iterator[str]:
+    """Serve `app` with uvicorn; yields the base URL ``http://127.0.0.1:<port>/v1``.
+
+    ``lifespan="on"`` runs the app's startup (the MCP SDK's HTTP app starts its session manager there).
+    """
     import uvicorn
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan=lifespan))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

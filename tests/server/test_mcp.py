@@ -6,6 +6,7 @@ OpenAI-compatible server on 127.0.0.1, so the whole path (CLI, litellm, MCP) run
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 
@@ -33,9 +34,11 @@ async def test_list_and_call_solve_and_search_memory() -> None:
             assert {"problem", "agents", "rounds", "namespace"} <= set(tools["solve"].input_schema["properties"])
 
             notes: list[str] = []
+            values: list[tuple[float, float | None]] = []
 
             async def on_progress(progress: float, total: float | None, message: str | None) -> None:
                 notes.append(message or "")
+                values.append((progress, total))
 
             result = await client.call_tool(
                 "solve",
@@ -53,6 +56,9 @@ async def test_list_and_call_solve_and_search_memory() -> None:
             assert data["calls"] == len(requests) == 4
             assert data["stop_reason"] == "agreement" and data["checked"] and data["check"]
             assert notes[-1].startswith("Answer: 391 (from ") and "Checked: " in notes[-1]
+            # The specification: progress increases with every notification; the total stays (2 rounds + 2).
+            assert all(b[0] > a[0] for a, b in itertools.pairwise(values)), values
+            assert {t for _, t in values} == {4.0} and values[-1][0] == 4.0
             assert all(r["_auth"] == "Bearer test-key" for r in requests)
 
             # The verified solve was written back to alice's memory, and only hers.
@@ -63,7 +69,7 @@ async def test_list_and_call_solve_and_search_memory() -> None:
             assert other.structured_content == {"result": []}
 
             bad = await client.call_tool("memory_search", {"query": "x", "k": 0})
-            assert bad.is_error and "k must be between 1 and 50" in str(bad.content)
+            assert bad.is_error and "greater than or equal to 1" in str(bad.content)  # the schema's bound
 
 
 async def test_memory_add_only_behind_the_flag() -> None:
