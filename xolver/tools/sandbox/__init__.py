@@ -56,11 +56,14 @@ from typing import Any
 
 from xolver.errors import UserError
 from xolver.tools.sandbox._process import Worker, looks_secret
+from xolver.tools.sandbox.executors import E2BExecutor, Executor, ExecutorName, make_executor
 from xolver.tools.sandbox.limits import ExecutionResult, ExecutionStatus, Isolation, SandboxLimits
 
 __all__ = [
     "ExecutionResult",
     "ExecutionStatus",
+    "Executor",
+    "ExecutorName",
     "Isolation",
     "PythonSandbox",
     "SandboxLimits",
@@ -91,6 +94,8 @@ class PythonSandbox:
         pool_size: int = 2,
         python: str | None = None,
         extra_env: Mapping[str, str] | None = None,
+        executor: ExecutorName | Executor = "local",
+        executor_options: Mapping[str, Any] | None = None,
     ) -> None:
         """Configure the sandbox; no process starts until the first run (or `start`).
 
@@ -100,9 +105,13 @@ class PythonSandbox:
             python: interpreter for the workers; defaults to ours (so numpy/sympy match).
             extra_env: extra environment variables for snippets; names that look like secrets
                 (containing KEY, TOKEN, SECRET, PASSWORD, ...) are refused.
+            executor: where workers run: ``"local"`` (default), ``"bwrap"``, ``"docker"``,
+                ``"podman"`` or ``"e2b"`` (see `xolver.tools.sandbox.executors`), or an `Executor`.
+            executor_options: options for that backend, e.g. ``{"image": "python:3.11-slim@sha256:..."}``.
 
         Raises:
-            UserError: on Windows, for a negative pool size, or for a secret-looking variable.
+            UserError: on Windows, for a negative pool size, for a secret-looking variable, or for
+                an executor that is not available (missing binary or SDK, unpinned image).
         """
         if os.name != "posix":
             raise UserError("PythonSandbox needs a POSIX system (Linux or macOS)")
@@ -116,6 +125,7 @@ class PythonSandbox:
         self.pool_size = pool_size
         self.python = python or sys.executable
         self._extra_env = extra
+        self.executor = make_executor(executor, **dict(executor_options or {}))
         self._idle: list[Worker] = []
         self._busy: set[Worker] = set()
         self._refills: set[asyncio.Task[None]] = set()
@@ -138,6 +148,8 @@ class PythonSandbox:
 
     async def isolation(self) -> Isolation:
         """What isolation this machine gives a worker (probed once, then cached)."""
+        if self._isolation is None and isinstance(self.executor, E2BExecutor):
+            self._isolation = Isolation.model_validate(self.executor.layers(self.limits))
         if self._isolation is None:
             worker = await self._take()
             self._isolation = worker.isolation
@@ -155,6 +167,14 @@ class PythonSandbox:
             The result; failures of the snippet (exceptions, limits, timeouts, crashes) are results
             with ``ok=False`` and a reason in ``error``, never exceptions.
         """
+        if isinstance(self.executor, E2BExecutor):
+            box = await self.executor.open()
+            try:
+                return await self.executor.execute(
+                    box, code, timeout=timeout or self.limits.timeout, limits=self.limits
+                )
+            finally:
+                await self.executor.close(box)
         worker = await self._take()
         self._busy.add(worker)
         try:
@@ -223,7 +243,7 @@ class PythonSandbox:
 
     async def _spawn(self) -> Worker:
         try:
-            worker = await Worker.start(self.limits, self.python, self._extra_env)
+            worker = await Worker.start(self.limits, self.python, self._extra_env, self.executor)
         except (OSError, RuntimeError, asyncio.TimeoutError) as e:
             raise UserError(f"could not start a sandbox worker with {self.python!r}: {e}") from e
         if self._isolation is None:
@@ -231,7 +251,12 @@ class PythonSandbox:
         return worker
 
     def _schedule_refill(self) -> None:
-        if self._closed or self.pool_size == 0 or len(self._idle) + len(self._refills) >= self.pool_size:
+        if (
+            self.executor.remote
+            or self._closed
+            or self.pool_size == 0
+            or len(self._idle) + len(self._refills) >= self.pool_size
+        ):
             return
         task = asyncio.ensure_future(self._refill_one())
         self._refills.add(task)
@@ -245,7 +270,7 @@ class PythonSandbox:
             self._idle.append(worker)
 
     async def _refill(self) -> None:
-        while not self._closed and len(self._idle) < self.pool_size:
+        while not self.executor.remote and not self._closed and len(self._idle) < self.pool_size:
             await self._refill_one()
 
 
@@ -260,6 +285,7 @@ class SandboxSession:
         """Bind the session to `sandbox` (its limits and warm pool); the worker starts on first run."""
         self._sandbox = sandbox
         self._worker: Worker | None = None
+        self._remote: Any = None
         self._lock = asyncio.Lock()
         self.restarts = 0
         self.closed = False
@@ -275,6 +301,12 @@ class SandboxSession:
         if self.closed:
             raise UserError("this sandbox session is closed")
         async with self._lock:
+            executor = self._sandbox.executor
+            if isinstance(executor, E2BExecutor):
+                if self._remote is None:
+                    self._remote = await executor.open()
+                limits = self._sandbox.limits
+                return await executor.execute(self._remote, code, timeout=timeout or limits.timeout, limits=limits)
             if self._worker is None:
                 self._worker = await self._sandbox._take()
             limits = self._sandbox.limits
@@ -292,6 +324,9 @@ class SandboxSession:
     async def close(self) -> None:
         """Kill the session's worker and everything it started."""
         self.closed = True
+        if self._remote is not None and isinstance(self._sandbox.executor, E2BExecutor):
+            await self._sandbox.executor.close(self._remote)
+            self._remote = None
         if self._worker is not None:
             await self._worker.kill()
             self._worker = None

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import secrets
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from xolver.tools.sandbox._pipes import MAX_REPLY, OutputSink, Reply, encode_frame, read_frame
+from xolver.tools.sandbox.executors import Executor, LocalExecutor
 from xolver.tools.sandbox.limits import ExecutionResult, ExecutionStatus, Isolation, SandboxLimits
 
 WORKER_SCRIPT = str(Path(__file__).with_name("_worker_main.py"))
@@ -77,12 +78,17 @@ class Worker:
         self.init_pid = 0
         self.init_pidfd: int | None = None
         self.scratch = ""
+        self.ipc_dir = ""
         self.isolation = Isolation()
         self.alive = False
+        self.executor: Executor = LocalExecutor()
 
     @classmethod
-    async def start(cls, limits: SandboxLimits, python: str, extra_env: Mapping[str, str]) -> Worker:
+    async def start(
+        cls, limits: SandboxLimits, python: str, extra_env: Mapping[str, str], executor: Executor | None = None
+    ) -> Worker:
         worker = cls()
+        worker.executor = executor or LocalExecutor()
         try:
             await worker._start(limits, python, extra_env)
         except BaseException:
@@ -92,8 +98,22 @@ class Worker:
 
     async def _start(self, limits: SandboxLimits, python: str, extra_env: Mapping[str, str]) -> None:
         loop = asyncio.get_running_loop()
+        executor = self.executor
+        await executor.prepare(python)
         self.scratch = tempfile.mkdtemp(prefix="xolver-sandbox-")
-        read_fd, write_fd = os.pipe()
+        listener: socket.socket | None = None
+        read_fd = write_fd = -1
+        if executor.reply_socket:
+            # A pipe cannot cross into a container: the worker connects once to a socket we then close.
+            self.ipc_dir = tempfile.mkdtemp(prefix="xolver-ipc-")
+            os.chmod(self.ipc_dir, 0o777)
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            listener.bind(os.path.join(self.ipc_dir, "reply.sock"))
+            os.chmod(os.path.join(self.ipc_dir, "reply.sock"), 0o777)
+            listener.listen(1)
+            listener.setblocking(False)
+        else:
+            read_fd, write_fd = os.pipe()
         config = {
             "host_pid": os.getpid(),
             "reply_fd": write_fd,
@@ -109,44 +129,67 @@ class Worker:
             "max_output_bytes": limits.max_output_bytes,
             "seccomp": limits.seccomp,
             "readable_paths": list(limits.readable_paths),
+            "host_ipc_dir": self.ipc_dir,
         }
+        config = executor.configure(config, limits)
+        env = clean_env(self.scratch, extra_env)
         try:
+            argv = executor.command(python, WORKER_SCRIPT, config, limits, env)
             self.proc = await asyncio.create_subprocess_exec(
-                python,
-                WORKER_SCRIPT,
-                json.dumps(config),
+                *argv,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
-                pass_fds=(write_fd,),
-                env=clean_env(self.scratch, extra_env),
+                pass_fds=(write_fd,) if write_fd >= 0 else (),
+                env=env,
                 cwd=self.scratch,
                 close_fds=True,
             )
+            executor.started(self.proc.pid)
         finally:
-            os.close(write_fd)
-        self.replies = asyncio.StreamReader(limit=MAX_REPLY)
-        protocol = asyncio.StreamReaderProtocol(self.replies)
-        self.reply_transport, _ = await loop.connect_read_pipe(
-            lambda: protocol,
-            os.fdopen(read_fd, "rb", buffering=0),
-        )
+            if write_fd >= 0:
+                os.close(write_fd)
+        if listener is not None:
+            try:
+                conn, _ = await asyncio.wait_for(loop.sock_accept(listener), timeout=120)
+            finally:
+                listener.close()
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(self.ipc_dir, "reply.sock"))
+            self.replies, writer = await asyncio.open_connection(sock=conn, limit=MAX_REPLY)
+            self.reply_transport = writer.transport
+        else:
+            self.replies = asyncio.StreamReader(limit=MAX_REPLY)
+            protocol = asyncio.StreamReaderProtocol(self.replies)
+            self.reply_transport, _ = await loop.connect_read_pipe(
+                lambda: protocol,
+                os.fdopen(read_fd, "rb", buffering=0),
+            )
         assert self.proc.stdout is not None and self.proc.stderr is not None
         self.stdout = OutputSink(self.proc.stdout, limits.max_output_bytes)
         self.stderr = OutputSink(self.proc.stderr, limits.max_output_bytes)
         self.alive = True
-        got_hello = False
-        while not (got_hello and self.init_pid):
+        got_hello = got_spawned = False
+        while not (got_hello and got_spawned):
             frame = await asyncio.wait_for(self._read_frame(), timeout=60)
             if frame is None:
                 raise RuntimeError("sandbox worker exited during start-up")
             if frame.get("type") == "spawned":
-                self.init_pid = int(frame["init_pid"])
-                with contextlib.suppress(AttributeError, OSError):
-                    # A pidfd keeps naming this exact process even if its pid is recycled later.
-                    self.init_pidfd = os.pidfd_open(self.init_pid)
+                got_spawned = True
+                if executor.trusts_worker_pids:
+                    # (A pid from inside a PID namespace someone else made names an unrelated process here.)
+                    self.init_pid = int(frame["init_pid"])
+                    with contextlib.suppress(AttributeError, OSError):
+                        # A pidfd keeps naming this exact process even if its pid is recycled later.
+                        self.init_pidfd = os.pidfd_open(self.init_pid)
             elif frame.get("type") == "hello":
-                self.isolation = Isolation.model_validate(frame.get("isolation", {}))
+                reported = dict(frame.get("isolation", {}))
+                layers = executor.layers(limits)
+                notes = [*reported.get("notes", []), *layers.pop("notes", [])]
+                if executor.name != "local":
+                    # The worker did not make namespaces because the backend did.
+                    notes = [n for n in notes if not n.startswith("namespaces disabled")]
+                self.isolation = Isolation.model_validate({**reported, **layers, "notes": notes})
                 got_hello = True
             elif frame.get("type") == "fatal":
                 raise RuntimeError(f"sandbox worker failed to start: {frame.get('error')}")
@@ -252,7 +295,13 @@ class Worker:
 
     def signal_kill(self) -> None:
         """Send SIGKILL to the worker's init; in a PID namespace the kernel then kills all the rest."""
-        if self.init_pidfd is not None:
+        if not self.executor.trusts_worker_pids:
+            # bwrap --die-with-parent / the container engine take the rest down with the process we started.
+            if self.proc is not None and self.proc.returncode is None:
+                with contextlib.suppress(OSError):
+                    self.proc.kill()
+                self.executor.stop(self.proc.pid)
+        elif self.init_pidfd is not None:
             with contextlib.suppress(OSError):
                 signal.pidfd_send_signal(self.init_pidfd, signal.SIGKILL)
         elif self.init_pid:
@@ -284,9 +333,13 @@ class Worker:
         if self.init_pidfd is not None:
             os.close(self.init_pidfd)
             self.init_pidfd = None
-        if self.scratch:
-            shutil.rmtree(self.scratch, ignore_errors=True)
-            self.scratch = ""
+        self._remove_dirs()
+
+    def _remove_dirs(self) -> None:
+        for path in (self.scratch, self.ipc_dir):
+            if path:
+                shutil.rmtree(path, ignore_errors=True)
+        self.scratch = self.ipc_dir = ""
 
     def kill_now(self) -> None:
         """Synchronous best-effort kill, for a worker whose event loop is gone."""
@@ -301,9 +354,9 @@ class Worker:
             with contextlib.suppress(OSError):
                 os.close(self.init_pidfd)
             self.init_pidfd = None
-        if self.scratch:
-            shutil.rmtree(self.scratch, ignore_errors=True)
-            self.scratch = ""
+        if self.proc is not None and not self.executor.trusts_worker_pids:
+            self.executor.stop(self.proc.pid)
+        self._remove_dirs()
         self.alive = False
 
 

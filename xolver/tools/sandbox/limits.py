@@ -58,7 +58,8 @@ class Isolation(BaseModel):
         filesystem: the snippet cannot write outside its fresh tmpfs (``/tmp``, ``/dev/shm``, scratch).
         view: what it can *read*: ``"minimal"`` (only the interpreter, its ``sys.path``, ``/usr`` and
             the few ``/etc`` files Python needs), ``"host-read-only"`` (the host's whole tree,
-            read-only) or ``"host"`` (nothing hidden, nothing read-only).
+            read-only), ``"host"`` (nothing hidden, nothing read-only), ``"container"`` (the container
+            image's tree) or ``"remote"`` (another machine).
         writable_mounts: mounts that should have been read-only but stayed writable.
         proc: ``"private"`` (only the worker's PID namespace), ``"hidden"`` or ``"host"``.
         capabilities: ``"dropped"`` or ``"kept"``.
@@ -75,7 +76,7 @@ class Isolation(BaseModel):
     mount: bool = False
     pid: bool = False
     filesystem: bool = False
-    view: Literal["minimal", "host-read-only", "host"] = "host"
+    view: Literal["minimal", "host-read-only", "host", "container", "remote"] = "host"
     writable_mounts: list[str] = Field(default_factory=list)
     proc: str = "host"
     capabilities: str = "kept"

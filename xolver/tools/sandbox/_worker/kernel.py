@@ -62,7 +62,7 @@ def serve(cfg: dict[str, Any], req_fd: int, rep_fd: int, report: dict[str, Any])
     if not in_pid_ns and LIBC is not None:
         prctl(PR_SET_CHILD_SUBREAPER, 1)
     scratch = cfg["scratch"]
-    if report.get("filesystem"):
+    if report.get("filesystem") or cfg.get("make_scratch"):
         os.makedirs(scratch, exist_ok=True)
     os.chdir(scratch)
     if report.get("user"):

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import sys
 from typing import Any
 
@@ -80,12 +81,25 @@ def _wait_for(child: int, *, reap_others: bool) -> int:
             return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1
 
 
+def _reply_channel(cfg: dict[str, Any]) -> int:
+    """The fd replies go to: the inherited pipe, or (inside a container) a Unix socket the host listens on."""
+    path = cfg.get("reply_socket")
+    if not path:
+        return int(cfg["reply_fd"])
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(path)
+    fd = os.dup(sock.fileno())
+    sock.close()
+    return fd
+
+
 def main() -> None:
     """Entry point: parse the config, isolate, fork init and kernel, and supervise them."""
     cfg: dict[str, Any] = json.loads(sys.argv[1])
     cfg.update(interpreter_paths())
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != int(cfg["host_pid"]):
+    # Under bwrap or a container engine our parent is theirs (host_pid 0): they kill us with the host.
+    if cfg["host_pid"] and os.getppid() != int(cfg["host_pid"]):
         os._exit(1)
     report = new_report()
     enter_namespaces(cfg, report)
@@ -94,7 +108,7 @@ def main() -> None:
         # Orphans of the snippet come back to us, not to the host's init, so we can kill them.
         prctl(PR_SET_CHILD_SUBREAPER, 1)
     req_fd = os.dup(0)
-    rep_fd = int(cfg["reply_fd"])
+    rep_fd = _reply_channel(cfg)
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     supervisor_pid = os.getpid()
