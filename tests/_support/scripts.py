@@ -83,6 +83,6 @@ def respond_391(body: dict[str, Any]) -> tuple[int, str]:
         return 200, PLAN
     if "Candidate solution" in prompt:
         return 200, verdict(1)
-    if "```python\n<the program" in prompt:  # a program seat, or the judge's blind check
+    if "Reply with the program only" in prompt:  # a program seat, or the judge's blind check
         return 200, program("391")
     return 200, solved("391")

@@ -208,3 +208,33 @@ def test_a_program_answer_becomes_latex_inside_the_sandbox() -> None:
     assert (pi_half, number, integer) == ("\\frac{\\pi}{2}", "42", "pi/2")
     assert pair.replace("\\ ", "").replace(" ", "") == "\\left(3,\\frac{\\pi}{2}\\right)"
     assert hostile != str(__import__("os").getpid())
+
+
+@pytest.mark.parametrize(
+    ("code", "appended"),
+    [
+        # Defines the answer and stops: the call is appended, and prints what the function returns.
+        ("def solution():\n    return 6 * 7\n", True),
+        # Already called, printed, or guarded: left as written.
+        ("def solution():\n    return 42\n\nprint(solution())\n", False),
+        ("def solution():\n    return 42\n\nif __name__ == '__main__':\n    print(solution())\n", False),
+        ("x = 6 * 7\nprint(x)\n", False),
+        # Two candidate functions, or one that needs arguments: no guess.
+        ("def a():\n    return 1\n\ndef b():\n    return 2\n", False),
+        ("def solution(n):\n    return n\n", False),
+        # Not Python: the sandbox reports the syntax error.
+        ("def solution(:\n", False),
+    ],
+)
+def test_python_block_calls_a_defined_but_uncalled_function(code: str, appended: bool) -> None:
+    from xolver.agents.programs import python_block
+
+    run = python_block(f"```python\n{code}```")
+    assert run is not None and run.startswith(code.rstrip())
+    assert (run.rstrip() != code.rstrip()) is appended
+    if appended:
+        namespace: dict[str, object] = {}
+        printed: list[object] = []
+        namespace["print"] = printed.append
+        exec(run, namespace)
+        assert printed == [42]

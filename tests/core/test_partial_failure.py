@@ -16,7 +16,7 @@ def _respond(body: dict[str, Any]) -> tuple[int, str]:
     prompt = body["messages"][-1]["content"]
     if "expert roles" in prompt:
         return 200, PLAN
-    if "```python\n<the program" in prompt:
+    if "Reply with the program only" in prompt:
         return 200, program("391")
     return 200, solved("391")
 

@@ -327,9 +327,9 @@ def test_chat_command_with_piped_input(
         if "Candidate solution" in prompt:
             wrong = "Candidate's final answer: 381" in prompt
             return 200, verdict(0, "wrong carry") if wrong else verdict(1, "checked by hand")
-        if "```python\n<the program" in prompt:  # a program seat, or the judge's blind check
+        if "Reply with the program only" in prompt:  # a program seat, or the judge's blind check
             # The program seat's first program is wrong, so the team disagrees and the judge is asked.
-            return 200, program("381" if "Solve the problem by writing" in prompt else "391")
+            return 200, program("381" if "Write a short Python program" in prompt else "391")
         return 200, solved("391")
 
     out_file = tmp_path / "s.json"

@@ -99,9 +99,9 @@ def model_server() -> Iterator[tuple[str, threading.Event, threading.Event]]:
         if "SLOW" in prompt:
             slow_started.set()
             release.wait(WAIT)
-        if "```python\n<the program" in prompt:  # a program seat, or the judge's blind check
+        if "Reply with the program only" in prompt:  # a program seat, or the judge's blind check
             # The program seat's first program is wrong, so the team disagrees and the judge is asked.
-            return 200, program("381" if "Solve the problem by writing" in prompt else "391")
+            return 200, program("381" if "Write a short Python program" in prompt else "391")
         return 200, solved("391")
 
     with fake_openai_server(respond) as (base, _):

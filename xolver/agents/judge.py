@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from xolver._text import excerpt
 from xolver.agents.parsing import answers_match, parse_score, split_sections
-from xolver.agents.programs import latex_answer, print_hint, program_answer, python_block
+from xolver.agents.programs import PROGRAM_FORMAT, latex_answer, print_hint, program_answer, python_block
 from xolver.agents.runner import AgentRunner
 from xolver.agents.templates import render
 from xolver.models.base import CallTags, Message
@@ -175,7 +175,7 @@ async def substitution_check(toolbox: ToolBox | None, problem: str, candidate: T
     return None
 
 
-CHECK_FORMAT = "Thought: <your plan in one or two sentences>\n```python\n<the program; it prints the answer>\n```"
+CHECK_FORMAT = PROGRAM_FORMAT
 
 
 async def blind_check(
@@ -196,7 +196,10 @@ async def blind_check(
     """
     history = [
         Message("system", render("judge_system")),
-        Message("user", render("judge_check", problem=problem, print_hint=print_hint(answer_format))),
+        Message(
+            "user",
+            render("judge_check", problem=problem, print_hint=print_hint(answer_format), format=CHECK_FORMAT),
+        ),
     ]
     settings = runner.settings.greedy()
     for attempt in range(repair_attempts + 1):

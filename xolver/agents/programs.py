@@ -5,6 +5,7 @@ Used by the program seats (`xolver.agents.solver`) and the judge's blind check (
 
 from __future__ import annotations
 
+import ast
 import re
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,9 @@ if TYPE_CHECKING:
 
 __all__ = ["PROGRAM_FORMAT", "latex_answer", "print_hint", "program_answer", "python_block"]
 
-PROGRAM_FORMAT = "Thought: <your plan in one or two sentences>\n```python\n<the program; it prints the answer>\n```"
+# No "Thought:" section: asked for one, Qwen2.5-Coder-0.5B wrote its whole solution as prose and no
+# program on 4 of the first 20 GSM8K problems (0 of 50 without it; docs/benchmarks.md).
+PROGRAM_FORMAT = "Reply with the program only, in one ```python block."
 
 
 def print_hint(answer_format: AnswerFormat) -> str:
@@ -118,4 +121,26 @@ def python_block(text: str) -> str | None:
     code = extract_code_block(text, language="python")
     if code is None or not code.strip():
         return None
-    return code
+    return _called(code)
+
+
+def _called(code: str) -> str:
+    """`code`, with a call of its one argument-less function appended when nothing calls or prints it.
+
+    Small models often write ``def solution(): ... return x`` and stop: the program defines the
+    answer and prints nothing. The call prints what the function returns (unless that is None).
+    """
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code  # the sandbox reports the error; the repair prompt shows it
+    functions = [
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef) and not (node.args.args or node.args.posonlyargs or node.args.kwonlyargs)
+    ]
+    acts = any(isinstance(node, (ast.Expr, ast.If, ast.For, ast.While, ast.With, ast.Try)) for node in tree.body)
+    if len(functions) != 1 or acts:
+        return code
+    name = functions[0]
+    return f"{code.rstrip()}\n\n_result = {name}()\nif _result is not None:\n    print(_result)\n"

@@ -34,14 +34,18 @@ __all__ = [
     "team_seats",
 ]
 
-FORMAT = "Thought: <your reasoning, step by step>\nResponse: <the complete solution>\nFinal answer: \\boxed{<answer>}"
+# The plain step-by-step instruction of the single-call baseline: asked for Thought/Response/Final
+# answer sections instead, Qwen2.5-Coder-0.5B's greedy chain of thought fell from 13 to 5 right on
+# the first 39-50 GSM8K problems (docs/benchmarks.md). The sections stay optional when parsing.
+FORMAT = "End with the final answer on its own line as \\boxed{<answer>}."
 CODE_FORMAT = (
-    "Thought: <your reasoning, step by step>\nResponse: <a short explanation>\n"
+    "Reply in this format:\nThought: <your reasoning, step by step>\nResponse: <a short explanation>\n"
     "Final answer: the complete program in one ```python block"
 )
 
 
 def reply_format(answer_format: AnswerFormat) -> str:
+    """The reply instruction that ends a reasoning seat's prompt (and its repair prompt)."""
     return CODE_FORMAT if answer_format == "code" else FORMAT
 
 
