@@ -20,6 +20,27 @@ PROJECT = Path(__file__).resolve().parents[2]
 LIMITS = SandboxLimits(timeout=5, cpu_seconds=2, memory_mb=512, max_processes=32, max_output_bytes=4096, scratch_mb=32)
 
 
+SLEEPER = "import time; time.sleep(86400)"
+
+
+def _count_inside(marker: str) -> list[str]:
+    """Snippet lines that wait until the processes carrying `marker` run, and print how many do."""
+    return [
+        "import time as _t",
+        "for _ in range(100):",
+        "    _n = 0",
+        "    for _p in os.listdir('/proc'):",
+        "        try:",
+        f"            _n += _p.isdigit() and b'{marker}' in open('/proc/' + _p + '/cmdline', 'rb').read()",
+        "        except OSError:",
+        "            pass",
+        "    if _n >= 2:",
+        "        break",
+        "    _t.sleep(0.02)",
+        "print('inside', _n)",
+    ]
+
+
 def _processes_with(marker: str) -> list[int]:
     """Pids of live processes whose command line contains `marker`."""
     found = []
@@ -269,15 +290,17 @@ async def test_os_system_and_subprocess_escapes(sandbox: PythonSandbox) -> None:
     marker = f"xolver-marker-{secrets.token_hex(4)}"
     code = "\n".join(
         [
-            "import os, subprocess",
+            "import os, subprocess, sys",
             f"os.system('echo pwned > {PROJECT / name}; echo pwned > /tmp/{name}')",
-            f"subprocess.Popen(['sh', '-c', 'exec -a {marker} sleep 86400'])",
-            f"os.system('(exec -a {marker} sleep 86400) &')",
+            f"subprocess.Popen([sys.executable, '-c', {SLEEPER!r}, '{marker}'])",
+            f"os.system(sys.executable + ' -c \"{SLEEPER}\" {marker} &')",
             "print(subprocess.run(['id', '-u'], capture_output=True, text=True).stdout)",
+            *_count_inside(marker),
         ]
     )
     result = await sandbox.run(code)
     assert result.ok, result
+    assert "inside 2" in result.stdout, result.stdout  # both sleepers ran, then were killed
     assert not (PROJECT / name).exists() and not Path(f"/tmp/{name}").exists()
     assert _processes_with(marker) == []
 
@@ -286,18 +309,19 @@ async def test_daemon_does_not_outlive_the_snippet(sandbox: PythonSandbox) -> No
     marker = f"xolver-daemon-{secrets.token_hex(4)}"
     code = "\n".join(
         [
-            "import os, time",
+            "import os, sys, time",
             "if os.fork() == 0:",
             "    os.setsid()",
             "    if os.fork() == 0:",
-            f"        os.execvp('sh', ['sh', '-c', 'exec -a {marker} sleep 86400'])",
+            f"        os.execv(sys.executable, [sys.executable, '-c', {SLEEPER!r}, '{marker}'])",
             "    os._exit(0)",
-            "time.sleep(0.2)",
+            *_count_inside(marker),
             "print('parent done')",
         ]
     )
     result = await sandbox.run(code)
     assert result.ok, result
+    assert "inside 1" in result.stdout, result.stdout
     assert _processes_with(marker) == []
 
 
@@ -335,7 +359,7 @@ async def test_session_kills_what_each_call_spawned(sandbox: PythonSandbox) -> N
     marker = f"xolver-session-{secrets.token_hex(4)}"
     async with sandbox.session() as session:
         result = await session.run(
-            f"import subprocess\np = subprocess.Popen(['sh', '-c', 'exec -a {marker} sleep 86400'])"
+            f"import subprocess, sys\np = subprocess.Popen([sys.executable, '-c', {SLEEPER!r}, '{marker}'])"
         )
         assert result.ok, result
         assert _processes_with(marker) == []
