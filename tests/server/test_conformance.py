@@ -392,3 +392,14 @@ def test_responses_are_the_openai_types_with_raw_headers() -> None:
     assert completion.object == "chat.completion" and completion.choices[0].message.role == "assistant"
     data = raw.http_response.json()
     assert data["choices"][0]["logprobs"] is None and data["choices"][0]["message"]["refusal"] is None
+
+
+def test_response_format_in_a_stream() -> None:
+    model = FunctionModel(_shaping('{"answer": 391}'))
+    with _served(model) as (url, _):
+        client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
+        stream = client.chat.completions.create(
+            model="xolver", messages=QUESTION, stream=True, response_format={"type": "json_object"}
+        )
+        content = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert json.loads(content) == {"answer": 391}
