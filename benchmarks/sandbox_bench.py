@@ -2,12 +2,18 @@
 
 Run: ``python benchmarks/sandbox_bench.py [--runs 40]``. Prints a table and replaces the section
 between ``<!-- sandbox:start -->`` and ``<!-- sandbox:end -->`` in ``docs/benchmarks.md``.
+
+``--compare-with CHECKOUT`` instead measures cold and warm latency of this checkout against another
+one (e.g. a ``git worktree`` of an older commit), interleaved round by round in fresh processes, so
+both see the same machine load; it prints a table and writes nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -102,6 +108,56 @@ async def _bench_snippet(label: str, code: str, n: int) -> list[tuple[str, str, 
     return rows
 
 
+_AB_CHILD = r"""
+import asyncio, json, sys, time
+sys.path.insert(0, sys.argv[1])
+from xolver.tools.sandbox import PythonSandbox, SandboxLimits
+async def go(n):
+    limits = SandboxLimits(timeout=30)
+    cold, warm = [], []
+    cold_box, warm_box = PythonSandbox(limits, pool_size=0), PythonSandbox(limits, pool_size=1)
+    await warm_box.start()
+    await cold_box.run("x = 1")
+    for _ in range(n):
+        for box, times in ((cold_box, cold), (warm_box, warm)):
+            t = time.perf_counter()
+            assert (await box.run("x = sum(range(100))")).ok
+            times.append(time.perf_counter() - t)
+            await asyncio.sleep(0.6)  # the pool refills off the clock, as between an agent's calls
+    await cold_box.aclose(); await warm_box.aclose()
+    print(json.dumps({"cold": cold, "warm": warm}))
+asyncio.run(go(int(sys.argv[2])))
+"""
+
+
+def compare(other: Path, rounds: int, per_round: int = 10) -> str:
+    """Cold and warm one-liner latency here and in checkout `other`, interleaved by round."""
+    trees = {"this checkout": ROOT, f"{other}": other}
+    times: dict[str, dict[str, list[float]]] = {name: {"cold": [], "warm": []} for name in trees}
+    for _ in range(rounds):
+        for name, tree in trees.items():
+            out = subprocess.run(
+                [sys.executable, "-c", _AB_CHILD, str(tree), str(per_round)],
+                capture_output=True,
+                text=True,
+                cwd="/",
+                check=True,
+            )
+            for kind, values in json.loads(out.stdout.strip().splitlines()[-1]).items():
+                times[name][kind] += values
+    lines = [
+        "| checkout | cold p50 ms | cold p95 ms | warm p50 ms | warm p95 ms | runs |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, kinds in times.items():
+        cold, warm = kinds["cold"], kinds["warm"]
+        lines.append(
+            f"| {name} | {_pct(cold, 0.5):.2f} | {_pct(cold, 0.95):.2f} | {_pct(warm, 0.5):.2f} | "
+            f"{_pct(warm, 0.95):.2f} | {len(cold)} |"
+        )
+    return "\n".join(lines)
+
+
 def render(rows: Sequence[tuple[str, str, list[float]]], isolation: str, command: str, load: str = "") -> str:
     lines = [
         "## Sandbox",
@@ -137,7 +193,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=40, help="timed runs per cell (sympy rows use a quarter)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser.add_argument("--compare-with", type=Path, help="another checkout: interleaved cold/warm A/B, no write")
+    parser.add_argument("--rounds", type=int, default=4, help="A/B rounds (10 cold and 10 warm runs each)")
     args = parser.parse_args(argv)
+    if args.compare_with is not None:
+        print(compare(args.compare_with.resolve(), args.rounds))
+        return 0
 
     async def go() -> tuple[list[tuple[str, str, list[float]]], str]:
         async with PythonSandbox(pool_size=0) as probe:
