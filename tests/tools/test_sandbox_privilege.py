@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.tools.test_sandbox import _our_descendants
 from xolver.tools.sandbox import Isolation, PythonSandbox, SandboxLimits
 from xolver.tools.sandbox._worker import rootfs, seccomp
 
@@ -38,6 +39,7 @@ async def sandbox() -> AsyncIterator[PythonSandbox]:
         yield sb
     finally:
         await sb.aclose()
+        assert _our_descendants() == [], "the sandbox left processes behind"
 
 
 def _canaries(home: Path, token: str) -> dict[Path, str]:

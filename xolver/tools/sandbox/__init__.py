@@ -13,19 +13,26 @@ Linux with user namespaces (most distributions; also when running as root):
     * processes: a new PID namespace. The snippet sees only its own processes (``/proc`` is a fresh
       procfs), cannot signal ours, and every process it starts is killed after each call (and when a
       run times out the whole namespace dies with its PID 1).
-    * filesystem: a private mount namespace in which every mount is read-only; ``/tmp``,
-      ``/var/tmp``, ``/dev/shm`` and ``/run`` are fresh size-limited tmpfs (hiding host sockets such as
-      a Docker socket); the scratch directory (cwd and ``$HOME``) lives in that tmpfs and vanishes
-      with the worker. Files stay *readable* (the interpreter and its libraries must be), so anything
-      readable by our user, e.g. credential files in the home directory, is readable by a snippet.
+    * filesystem: a private mount namespace holding a minimal root, entered with ``pivot_root``:
+      read-only ``/usr``, the Python installation and its ``sys.path`` (wherever they live, ``/tmp``
+      included; a source checkout on ``sys.path`` shows only its importable entries), a few
+      ``/etc`` files, device nodes, a private ``/proc``, and fresh size-limited tmpfs on ``/tmp``
+      and ``/dev/shm`` (the scratch directory, cwd and ``$HOME``, lives there). No home
+      directories, no ``/root``, ``/home``, ``/etc/shadow`` or project files; extra paths only
+      through ``SandboxLimits(readable_paths=...)``. Where that view is refused, the host's tree
+      read-only (``Isolation.view`` says which).
+    * syscalls: a seccomp-bpf deny list (``ptrace``, ``mount``, ``unshare``, ``setns``, ``bpf``,
+      ``keyctl``, ``perf_event_open``, ``io_uring``, module and reboot calls, raw sockets, ...;
+      `_worker.seccomp`), also installed where namespaces are not.
     * privileges: a user namespace whose only uid is not 0, no capabilities, ``no_new_privs``.
     * IPC: a new System V IPC namespace.
 Linux without user namespaces (e.g. disabled by sysctl or an AppArmor policy), macOS, other POSIX:
-    only resource limits, the scrubbed environment, a scratch directory as cwd, and best-effort
-    process clean-up (a new session, subreaper processes that kill every descendant they see). The
-    network, the filesystem and our own processes are *not* isolated: a snippet can open sockets,
-    write wherever our user can, signal our processes, and a double-forked daemon that also kills
-    its supervisor can survive. `PythonSandbox.isolation` reports which case applies.
+    only resource limits, the scrubbed environment, the seccomp filter (Linux), a scratch directory
+    as cwd, and best-effort process clean-up (a new session, subreaper processes that kill every
+    descendant they see). The network, the filesystem and our own processes are *not* isolated: a
+    snippet can open sockets, write wherever our user can, signal our processes, and a
+    double-forked daemon that also kills its supervisor can survive. `PythonSandbox.isolation`
+    reports which case applies.
 Everywhere:
     * limits: wall time (enforced by us), CPU seconds, address space, processes, file size, open
       files (``setrlimit`` in the worker; ``RLIMIT_NPROC`` counts per user namespace, so it only
@@ -34,13 +41,18 @@ Everywhere:
       nothing of ours, no keys, tokens or credentials;
     * output: stdout and stderr are drained incrementally and only the first ``max_output_bytes``
       are kept; a snippet that floods raw file descriptors is stopped.
-    * not isolated: CPU caches and timing side channels, the kernel's attack surface, reading the
-      readable filesystem, and (inside a session) threads a snippet starts keep running between calls.
+    * not isolated: CPU caches and timing side channels, the kernel calls the filter allows, reading
+      ``/usr`` and the Python installation, and (inside a session) threads a snippet starts keep
+      running between calls.
+
+Other backends (``executor="bwrap"``, ``"docker"``, ``"podman"``, ``"e2b"``) are described in
+`xolver.tools.sandbox.executors`.
 
 Windows is not supported.
 
 The package: this module holds the API (`PythonSandbox`, `SandboxSession`, `run_python`); `limits`
-what a sandbox promises and reports (`SandboxLimits`, `Isolation`, `ExecutionResult`); `_process`
+what a sandbox promises and reports (`SandboxLimits`, `Isolation`, `ExecutionResult`); `executors`
+where workers run; `_process`
 a worker's lifecycle and environment; `_pipes` the frames and output sinks on our side; `_worker`
 the far side, which runs inside the worker process on the standard library alone.
 """
