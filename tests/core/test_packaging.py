@@ -62,6 +62,7 @@ def test_sdist_carries_the_license(tmp_path: Path) -> None:
         capture_output=True,
     )
     (sdist,) = tmp_path.glob("xolver-*.tar.gz")
-    names = tarfile.open(sdist).getnames()
+    with tarfile.open(sdist) as archive:
+        names = archive.getnames()
     root = sdist.name.removesuffix(".tar.gz")
     assert {f"{root}/LICENSE", f"{root}/xolver/py.typed", f"{root}/pyproject.toml"} <= set(names)
