@@ -73,7 +73,7 @@ class PermanentModelError(ModelError):
     """A failure that retrying will not fix: bad request, unknown model, context too long."""
 
 
-BudgetKind = Literal["calls", "tokens", "seconds"]
+BudgetKind = Literal["calls", "tokens", "seconds", "cost"]
 """The budgets of a solve: model calls, prompt + completion tokens, wall seconds."""
 
 

@@ -29,7 +29,7 @@ from xolver.agents.templates import render
 from xolver.errors import BudgetExceeded, BudgetKind, ModelError
 from xolver.events import AgentToken, ModelCalled
 from xolver.models.base import CallTags, Message, Model, ModelRequest, ModelResponse, ModelSettings, StreamingModel
-from xolver.solution import CallRecord, StopReason
+from xolver.solution import CallRecord
 from xolver.tracing import model_call_span
 
 __all__ = ["AgentRunner", "Budget", "Failed", "Ledger", "Parsed", "Spent", "failure_text"]
@@ -45,10 +45,6 @@ class Budget:
     one call); the wall-clock limit cancels the call in flight. A call answered from the model-call
     cache counts as a call and its tokens, so a budget stops a solve at the same point with the
     cache as without it, but it costs nothing.
-
-    A spent dollar budget (`max_cost`) stops the solve as a spent call budget does (the graph's
-    routing knows the kinds calls, tokens and seconds) and sets `cost_spent`, from which the graph
-    names the stop ``budget_cost`` (`stop_reason_of`).
     """
 
     max_calls: int | None = None
@@ -58,7 +54,6 @@ class Budget:
     calls: int = 0
     tokens: int = 0
     cost: float = 0.0
-    cost_spent: bool = False
     started: float = field(default_factory=time.monotonic)
 
     def check(self) -> None:
@@ -69,12 +64,7 @@ class Budget:
         if self.remaining_seconds() is not None and (self.remaining_seconds() or 0.0) <= 0:
             raise BudgetExceeded("seconds", f"time budget of {self.max_seconds:g} s spent")
         if self.max_cost is not None and self.cost >= self.max_cost:
-            self.cost_spent = True
-            raise BudgetExceeded("calls", f"dollar budget of ${self.max_cost:g} spent (${self.cost:.4f})")
-
-    def stop_reason_of(self, reason: StopReason | None) -> StopReason | None:
-        """A stop reason from the graph's routing, with a spent dollar budget named as such."""
-        return "budget_cost" if reason == "budget_calls" and self.cost_spent else reason
+            raise BudgetExceeded("cost", f"dollar budget of ${self.max_cost:g} spent (${self.cost:.4f})")
 
     def remaining_seconds(self) -> float | None:
         if self.max_seconds is None:

@@ -99,6 +99,8 @@ def budget_stop_reason(kind: BudgetKind) -> StopReason:
             return "budget_tokens"
         case "seconds":
             return "budget_seconds"
+        case "cost":
+            return "budget_cost"
         case other:
             assert_never(other)
 

@@ -101,9 +101,7 @@ async def verify(state: SolveState, runtime: Runtime[SolveContext]) -> dict[str,
         if chosen is not None:
             checked, check_kind, check = _check_of(chosen, answer)
     step.emit(Verified(answer=answer, source=source))
-    reason: StopReason = (
-        state.get("stop_reason") or runtime.context.budget.stop_reason_of(stop_reason(state, cfg)) or "max_rounds"
-    )
+    reason: StopReason = state.get("stop_reason") or stop_reason(state, cfg) or "max_rounds"
     if not answer and best is None and not state.get("budget_stop"):
         reason = "no_answer"
     return step.update(

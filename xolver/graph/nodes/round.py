@@ -149,7 +149,7 @@ async def update_shared_memory(state: SolveState, runtime: Runtime[SolveContext]
     shared_dump = codec.dump_all(shared)
     runtime.stream_writer(SharedMemoryUpdated(round=current, entries=shared))
     after: SolveState = {**state, "shared": shared_dump}
-    reason = runtime.context.budget.stop_reason_of(stop_reason(after, cfg))
+    reason = stop_reason(after, cfg)
     scores = [e.score for e in shared if e.score is not None]
     best = max(scores) if scores else None
     runtime.stream_writer(RoundFinished(round=current, best_score=best, stop_reason=reason))
