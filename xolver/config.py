@@ -170,6 +170,11 @@ class XolverConfig(BaseModel):
         "chroma", description="chroma: persistent vector store at memory_path; memory: in-process BM25, lost at exit."
     )
     memory_path: Path | None = Field(None, description="Chroma store folder (default: $XOLVER_HOME/memory).")
+    memory_url: str | None = Field(
+        None,
+        description="A Chroma server (`chroma run`) to share one memory between processes and hosts, "
+        "e.g. http://127.0.0.1:8000; when set it replaces memory_path.",
+    )
     embedder: str | None = Field(
         None, description="sentence-transformers model name or path for the store (default all-MiniLM-L6-v2)."
     )
