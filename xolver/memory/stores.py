@@ -54,6 +54,8 @@ class StoreSpec:
         backend: ``chroma`` (persistent, hybrid dense + BM25 search), ``memory`` (in-process BM25,
             forgotten on exit) or ``off`` (no store).
         path: the chroma folder (default ``$XOLVER_HOME/memory``).
+        url: a Chroma server (``http://HOST:PORT`` of ``chroma run``) instead of a folder: one memory
+            shared by every process and host (`xolver.memory.chroma._server` says what it guarantees).
         embedder: the chroma store's embedder (see `embedder_from_spec`; default all-MiniLM-L6-v2).
         namespace: bind a chroma store to this namespace, so nothing can read or write another one.
             None: every solve passes its own namespace (one store serves every tenant).
@@ -61,35 +63,41 @@ class StoreSpec:
 
     backend: StoreBackend = "chroma"
     path: Path | None = None
+    url: str | None = None
     embedder: str | None = None
     namespace: str | None = None
 
     @classmethod
     def from_config(cls, config: XolverConfig) -> StoreSpec:
-        """The store `config` names: ``memory_store``, ``memory_path`` and ``embedder``; ``off``
-        when ``memory_mode`` is off."""
+        """The store `config` names: ``memory_store``, ``memory_path`` (or ``memory_url``, which
+        means a chroma store on that server) and ``embedder``; ``off`` when ``memory_mode`` is off."""
         if config.memory_mode == "off":
             return cls(backend="off")
         path = Path(config.memory_path).expanduser() if config.memory_path else None
+        if config.memory_url:
+            return cls(backend="chroma", url=config.memory_url, embedder=config.embedder)
         return cls(backend=config.memory_store, path=path, embedder=config.embedder)
 
 
 def open_chroma_store(spec: StoreSpec) -> ChromaExperienceStore:
-    """The persistent store at ``spec.path`` (whatever ``spec.backend`` says), for commands that
-    manage the folder itself (stats, export, forget).
+    """The persistent store at ``spec.url`` (a Chroma server) or ``spec.path`` (whatever
+    ``spec.backend`` says), for commands that manage the store itself (stats, export, forget).
 
     Raises:
-        UserError: the folder cannot be opened or was built with another embedder.
+        UserError: the folder or server cannot be opened, or was built with another embedder.
     """
     from xolver.memory import ChromaExperienceStore
 
     path = Path(spec.path).expanduser() if spec.path is not None else None
-    return ChromaExperienceStore(path, embedder=embedder_from_spec(spec.embedder), namespace=spec.namespace)
+    return ChromaExperienceStore(
+        path, url=spec.url, embedder=embedder_from_spec(spec.embedder), namespace=spec.namespace
+    )
 
 
 def open_store(spec: StoreSpec | XolverConfig) -> ExperienceStore | None:
     """Open the store `spec` describes (a `StoreSpec`, or the one a config names): None for
-    ``off``, a fresh in-process BM25 store for ``memory``, else the persistent Chroma store.
+    ``off``, a fresh in-process BM25 store for ``memory``, else the persistent Chroma store (on
+    the server ``spec.url`` names, when it names one).
 
     The caller owns the store and closes it (``close()``, where the store has one).
 
@@ -100,7 +108,7 @@ def open_store(spec: StoreSpec | XolverConfig) -> ExperienceStore | None:
         spec = StoreSpec.from_config(spec)
     if spec.backend == "off":
         return None
-    if spec.backend == "memory":
+    if spec.backend == "memory" and spec.url is None:
         from xolver.memory import InMemoryExperienceStore
 
         return InMemoryExperienceStore()

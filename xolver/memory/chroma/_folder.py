@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast, get_args
 
 from xolver.errors import UserError
+from xolver.memory.chroma._server import ServerLink
 from xolver.memory.chroma._side_index import SideIndex, record_from
 from xolver.memory.embedders import Embedder
 from xolver.memory.locking import FolderLock
@@ -74,8 +75,13 @@ class ChromaFolder:
     Callers hold `hold` around every use and call `refresh` first inside it; `bump_generation`
     before and after a write. Opening checks (and on first use records) the embedder.
 
+    With `url` the memory lives on a Chroma server instead (`xolver.memory.chroma._server`): no
+    folder, no file lock; the manifest and write token live on the server, and loaded side indexes
+    are brought up to date incrementally when another writer wrote.
+
     Args:
-        path: the folder (created if missing).
+        path: the folder (created if missing); ignored with `url`.
+        url: ``http://HOST:PORT`` of a Chroma server (``chroma run``), shared by every process and host.
         embedder: computes the vectors; recorded in the manifest, and another one is refused.
         namespace: when given, the folder is bound to it: `keys` and `namespace_for` see nothing else.
         hnsw: chromadb's HNSW configuration for new collections.
@@ -89,6 +95,7 @@ class ChromaFolder:
         self,
         path: Path,
         *,
+        url: str | None = None,
         embedder: Embedder,
         namespace: str | None,
         hnsw: dict[str, Any],
@@ -97,6 +104,7 @@ class ChromaFolder:
         if namespace is not None and not namespace:
             raise UserError("namespace must not be empty")
         self.path = path
+        self.url = url
         self.embedder = embedder
         self.namespace = namespace
         self.hnsw = hnsw
@@ -107,7 +115,17 @@ class ChromaFolder:
         self.names: dict[Key, str] = {}
         self.collections: dict[Key, Collection] = {}
         self.side: dict[Key, SideIndex] = {}
-        self._generation = -1
+        self._generation: object = -1
+        # Side indexes loaded before another writer wrote (server mode): brought up to date on next use.
+        self._stale: set[Key] = set()
+        self._server: ServerLink | None = None
+        self._ipc: FolderLock | ServerLink
+        if url is not None:
+            self._ipc = self._server = ServerLink(url, self._lock, prefix=collection_prefix)
+            self.dimension = self._server.check_manifest(embedder)
+            with self.hold(exclusive=True):
+                self._open()
+            return
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -117,6 +135,11 @@ class ChromaFolder:
             self._check_manifest()
             self._open()
 
+    @property
+    def location(self) -> str:
+        """Where the memory lives: the server's URL, or the folder."""
+        return self.url if self.url is not None else str(self.path)
+
     # ------------------------------------------------------------------ locking and freshness
 
     def hold(self, *, exclusive: bool) -> contextlib.AbstractContextManager[None]:
@@ -125,12 +148,15 @@ class ChromaFolder:
 
     def bump_generation(self) -> None:
         """Tell other processes that the folder changed. Call with the lock held exclusively."""
-        self._generation = self._ipc.bump(self._generation)
+        if self._server is not None:
+            self._generation = self._server.bump(self._generation)
+        else:
+            self._generation = self._ipc.bump(self._generation if isinstance(self._generation, int) else -1)
 
     def refresh(self) -> None:
         """Reopen when another process wrote since we loaded. Call with the lock held."""
         if self._client is None:
-            raise UserError(f"memory at {str(self.path)!r} is closed")
+            raise UserError(f"memory at {self.location!r} is closed")
         if self._ipc.generation() != self._generation:
             self._open()
 
@@ -138,6 +164,8 @@ class ChromaFolder:
         """Release chromadb's resources; the folder cannot be used afterwards."""
         with self._lock:
             self._close_client()
+            if self._server is not None:
+                self._server.close()
 
     # ------------------------------------------------------------------ opening
 
@@ -168,6 +196,9 @@ class ChromaFolder:
 
         Side indexes are built lazily, per (kind, namespace), on first use.
         """
+        if self._server is not None:
+            self._open_server(self._server)
+            return
         import chromadb
         from chromadb.config import Settings
 
@@ -181,6 +212,24 @@ class ChromaFolder:
         except Exception as e:  # chromadb raises many types; all mean "cannot open this folder"
             raise UserError(f"cannot open memory at {str(self.path)!r}: {e}") from e
         self._client = client
+        self._register(collections)
+        self._generation = generation
+
+    def _open_server(self, server: ServerLink) -> None:
+        """Re-list the server's collections, keeping loaded side indexes (marked stale)."""
+        # The token is read before the listing: a write during the listing moves it again.
+        generation = server.generation()
+        collections = server.client.list_collections()
+        loaded = self.side
+        self._client = server.client
+        self.names, self.collections, self.side = {}, {}, {}
+        self._register(collections)
+        self.side = {key: side for key, side in loaded.items() if key in self.collections}
+        self._stale = set(self.side)
+        self._generation = generation
+
+    def _register(self, collections: Sequence[Collection]) -> None:
+        """Index xolver's collections by (kind, namespace), refusing another embedder's."""
         for collection in collections:
             meta = collection.metadata or {}
             kind, ns = meta.get("xolver:kind"), meta.get("xolver:namespace")
@@ -189,12 +238,11 @@ class ChromaFolder:
             stored = meta.get("xolver:embedder")
             if stored != self.embedder.id:
                 raise UserError(
-                    f"memory at {str(self.path)!r} was built with embedder {stored!r}, not {self.embedder.id!r}: "
+                    f"memory at {self.location!r} was built with embedder {stored!r}, not {self.embedder.id!r}: "
                     "open it with the same embedder or use another path"
                 )
             self.names[(cast(RecordKind, kind), ns)] = collection.name
             self.collections[(cast(RecordKind, kind), ns)] = collection
-        self._generation = generation
 
     def _close_client(self) -> None:
         if self._client is not None:
@@ -236,6 +284,9 @@ class ChromaFolder:
         side = self.side.get(key)
         if side is None:
             side = self.side[key] = _build_side(collection)
+        elif key in self._stale:
+            _sync_side(collection, side)
+        self._stale.discard(key)
         return collection, side
 
     def drop(self, key: Key) -> None:
@@ -329,6 +380,26 @@ def fetch(collection: Collection, ids: Sequence[str]) -> dict[str, ExperienceRec
         if record is not None:
             out[rid] = record
     return out
+
+
+def _sync_side(collection: Collection, side: SideIndex) -> None:
+    """Bring a loaded side index up to date: drop the ids that are gone, fetch only the new ones."""
+    ids: list[str] = []
+    while True:
+        page = collection.get(include=cast(Any, []), limit=PAGE, offset=len(ids))
+        ids.extend(page["ids"])
+        if len(page["ids"]) < PAGE:
+            break
+    current = set(ids)
+    for rid in [rid for rid in side.position if rid not in current]:
+        side.remove(rid)
+    new = [rid for rid in ids if rid not in side.position]
+    for start in range(0, len(new), PAGE):
+        got = collection.get(ids=new[start : start + PAGE], include=cast(Any, ["documents", "metadatas"]))
+        docs = got["documents"] or [""] * len(got["ids"])
+        metas = got["metadatas"] or [{}] * len(got["ids"])
+        for rid, doc, meta in zip(got["ids"], docs, metas, strict=False):
+            side.add(rid, doc or "", dict(meta or {}))
 
 
 def _build_side(collection: Collection) -> SideIndex:

@@ -19,6 +19,7 @@ from xolver.memory.base import MemoryStats, SearchFilter, SearchMode
 from xolver.memory.chroma._dedup import keep_new
 from xolver.memory.chroma._folder import KINDS, PAGE, ChromaFolder, Key, default_memory_path, fetch
 from xolver.memory.chroma._query import ChromaIndex
+from xolver.memory.chroma._server import server_record_id
 from xolver.memory.chroma._side_index import record_from, record_metadata
 from xolver.memory.embedders import Embedder, SentenceTransformerEmbedder
 from xolver.memory.hybrid import HybridRetriever
@@ -38,8 +39,13 @@ class ChromaExperienceStore:
     Searches are hybrid by default: dense and BM25 rankings fused by reciprocal rank. Thread-safe,
     and safe for several processes sharing one folder (see `xolver.memory.chroma._folder`).
 
+    With `url` the memory lives on a Chroma server (``chroma run --path DIR``) that every process
+    and host shares; see `xolver.memory.chroma._server` for what server mode guarantees (records get
+    ids derived from their content there, so concurrent writers never double a record).
+
     Args:
-        path: the folder; default ``xolver_home() / "memory"``.
+        path: the folder; default ``xolver_home() / "memory"``. Ignored with `url`.
+        url: ``http://HOST:PORT`` of a Chroma server: use it instead of a folder.
         embedder: computes the vectors; default `SentenceTransformerEmbedder` (all-MiniLM-L6-v2).
             The first embedder used with a folder is recorded; another one is refused.
         namespace: when given, the store is bound to this namespace: it reads and writes nothing else.
@@ -61,6 +67,7 @@ class ChromaExperienceStore:
         self,
         path: str | os.PathLike[str] | None = None,
         *,
+        url: str | None = None,
         embedder: Embedder | None = None,
         namespace: str | None = None,
         near_duplicate_threshold: float | None = 0.98,
@@ -71,7 +78,8 @@ class ChromaExperienceStore:
         postfilter_min_share: float = 0.2,
     ) -> None:
         self._folder = ChromaFolder(
-            Path(path).expanduser() if path is not None else default_memory_path(),
+            Path(path).expanduser() if path is not None else (Path() if url is not None else default_memory_path()),
+            url=url,
             embedder=embedder if embedder is not None else SentenceTransformerEmbedder(),
             namespace=namespace,
             hnsw={
@@ -88,8 +96,18 @@ class ChromaExperienceStore:
 
     @property
     def path(self) -> Path:
-        """The memory folder."""
+        """The memory folder (meaningless in server mode: see `location`)."""
         return self._folder.path
+
+    @property
+    def url(self) -> str | None:
+        """The Chroma server's URL in server mode, else None."""
+        return self._folder.url
+
+    @property
+    def location(self) -> str:
+        """Where the memory lives: the server's URL, or the folder."""
+        return self._folder.location
 
     @property
     def embedder(self) -> Embedder:
@@ -172,6 +190,9 @@ class ChromaExperienceStore:
         folder = self._folder
         if len(records) != len(vectors):
             raise UserError(f"{len(records)} records but {len(vectors)} vectors")
+        if folder.url is not None:
+            # Server mode: the id is the content, so two hosts writing the same record write one.
+            records = [r.model_copy(update={"id": server_record_id(r.hash)}) for r in records]
         if vectors and folder.dimension is not None and len(vectors[0]) != folder.dimension:
             raise UserError(f"{len(vectors[0])}-d vectors given; the memory holds {folder.dimension}-d")
         written: list[str] = []
@@ -338,7 +359,7 @@ class ChromaExperienceStore:
                     by_domain[side.domains[i]] += 1
                     by_source[side.sources[i]] += 1
             return MemoryStats(
-                path=str(folder.path),
+                path=folder.location,
                 embedder=folder.embedder.id,
                 dimension=folder.dimension,
                 total=sum(by_kind.values()),
