@@ -131,6 +131,11 @@ def add_team_options(parser: argparse.ArgumentParser) -> None:
         choices=["off", "frozen", "learn"],
         help="episodic memory: off, frozen (retrieve only) or learn (default)",
     )
+    group.add_argument(
+        "--memory-url",
+        metavar="URL",
+        help="a Chroma server (http://HOST:PORT of 'chroma run') holding one memory shared by every process and host",
+    )
     group.add_argument("--max-calls", type=positive_int, help="model-call budget per solve")
     group.add_argument("--max-total-tokens", type=positive_int, help="token budget per solve")
     group.add_argument("--max-seconds", type=positive_float, help="wall-time budget per solve")
@@ -242,6 +247,7 @@ def config_from_args(args: argparse.Namespace, **extra: Any) -> Any:
         "cache": getattr(args, "cache", None),
         "checkpoint_path": getattr(args, "checkpoint", None),
         "memory_path": getattr(args, "memory_path", None),
+        "memory_url": getattr(args, "memory_url", None),
         "namespace": getattr(args, "namespace", None),
         "embedder": getattr(args, "embedder", None),
     }

@@ -70,6 +70,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         "--memory-mode", choices=["off", "on", "frozen", "learn"], help="episodic memory; 'on' means frozen"
     )
     team.add_argument("--memory-store", metavar="DIR", help="a persistent memory store (default: a fresh one)")
+    team.add_argument("--memory-url", metavar="URL", help="a Chroma server (http://HOST:PORT) holding the memory")
     team.add_argument("--max-calls", type=positive_int, help="model-call budget per solve")
     team.add_argument("--max-total-tokens", type=positive_int, help="token budget per solve")
     run = parser.add_argument_group("run")
@@ -240,6 +241,8 @@ def _store(args: argparse.Namespace, config: Any) -> Any:
 
     if config.memory_mode == "off":
         return StoreSpec(backend="off")
+    if config.memory_url:
+        return StoreSpec(backend="chroma", url=config.memory_url, embedder=config.embedder, namespace=config.namespace)
     if args.memory_store:
         path = Path(args.memory_store).expanduser()
         return StoreSpec(backend="chroma", path=path, embedder=config.embedder, namespace=config.namespace)

@@ -37,6 +37,9 @@ def add_memory_parser(subparsers: Any) -> argparse.ArgumentParser:
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--path", type=Path, default=None, help="memory folder (default: $XOLVER_HOME/memory)")
+        p.add_argument(
+            "--memory-url", default=None, metavar="URL", help="a Chroma server (http://HOST:PORT) instead of --path"
+        )
         p.add_argument("--namespace", default=None, help="namespace (tenant); default: 'default'")
         p.add_argument(
             "--embedder", default=None, help="sentence-transformers model name or path (default: all-MiniLM-L6-v2)"
@@ -91,7 +94,8 @@ def _open(args: argparse.Namespace) -> ChromaExperienceStore:
     from xolver.memory.stores import StoreSpec, open_chroma_store
 
     # With --namespace the store is bound to it, so no command can touch another tenant.
-    return open_chroma_store(StoreSpec(path=args.path, embedder=args.embedder, namespace=args.namespace))
+    url = getattr(args, "memory_url", None)
+    return open_chroma_store(StoreSpec(path=args.path, url=url, embedder=args.embedder, namespace=args.namespace))
 
 
 def run_memory_command(args: argparse.Namespace, console: Console, err_console: Console) -> int:

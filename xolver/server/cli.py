@@ -143,8 +143,13 @@ def _service(args: argparse.Namespace, *, provider_key: str | None) -> Any:
     extra = {"namespace": args.namespace} if args.namespace else {}
     config = config_from_args(provider_args, **extra)
     # Not bound to a namespace: each solve passes its own, so one store serves every tenant.
+    # --memory-url (or memory_url in the config): every replica shares one memory on that Chroma server.
+    url = config.memory_url if args.store != "none" else None
     store = StoreSpec(
-        backend="off" if args.store == "none" else args.store, path=args.memory_path, embedder=args.embedder
+        backend="off" if args.store == "none" else ("chroma" if url else args.store),
+        path=args.memory_path,
+        url=url,
+        embedder=args.embedder,
     )
     return SolveService(
         config=config,

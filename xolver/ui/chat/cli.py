@@ -68,6 +68,8 @@ def _memory_spec(path: Path | None, config: XolverConfig) -> tuple[StoreSpec, st
     """The store ``--memory`` asks for, and how the session names it."""
     from xolver.memory.stores import StoreSpec
 
+    if config.memory_url:
+        return StoreSpec(backend="chroma", url=config.memory_url, embedder=config.embedder), config.memory_url
     if path is None:
         return StoreSpec(backend="memory"), f"{_IN_PROCESS_LABEL}; --memory PATH keeps it"
     return StoreSpec(backend="chroma", path=path, embedder=config.embedder), str(path)
