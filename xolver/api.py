@@ -25,6 +25,11 @@ from xolver.solution import CallRecord, Solution
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
 
+    from xolver.batch.problems import Problem
+    from xolver.batch.ray_executor import RayOptions
+    from xolver.batch.records import BatchItem
+    from xolver.batch.runner import Executor
+
 __all__ = ["Xolver"]
 
 
@@ -116,6 +121,52 @@ class Xolver:
     def solve(self, problem: str, *, tests: Sequence[str] | None = None, thread_id: str | None = None) -> Solution:
         """Blocking `asolve`; works inside a running event loop too (runs in a worker thread)."""
         return run_sync(self.asolve(problem, tests=tests, thread_id=thread_id))
+
+    def solve_many(
+        self,
+        problems: Sequence[str | Problem],
+        *,
+        executor: Executor = "local",
+        concurrency: int = 4,
+        ray: RayOptions | None = None,
+        out: str | Path | None = None,
+        resume: bool = False,
+    ) -> list[BatchItem]:
+        """Solve many problems, locally (this team, `concurrency` at once) or as Ray tasks.
+
+        Args:
+            problems: problem texts (ids ``0``, ``1``, ...) or `Problem` values with their own ids.
+            executor: ``local``, or ``ray``: one task per problem; the workers build their team from
+                this config (and this model, when you passed one in), and open the store the config
+                names, so share one with ``memory_url`` (``pip install "xolver[ray]"``).
+            concurrency: problems at once, or tasks in flight on Ray.
+            ray: the cluster and its limits (default: `RayOptions` with ``max_in_flight=concurrency``).
+            out: append each `BatchItem` to this JSONL file as it finishes.
+            resume: skip the ids `out` already holds a solution for.
+
+        Returns:
+            One `BatchItem` per problem, in order: its `Solution`, or the error that lost it.
+        """
+        return run_sync(
+            self.asolve_many(problems, executor=executor, concurrency=concurrency, ray=ray, out=out, resume=resume)
+        )
+
+    async def asolve_many(
+        self,
+        problems: Sequence[str | Problem],
+        *,
+        executor: Executor = "local",
+        concurrency: int = 4,
+        ray: RayOptions | None = None,
+        out: str | Path | None = None,
+        resume: bool = False,
+    ) -> list[BatchItem]:
+        """`solve_many` from async code."""
+        from xolver.batch.problems import Problem
+        from xolver.batch.runner import run_batch
+
+        items = [p if isinstance(p, Problem) else Problem(id=str(i), text=p) for i, p in enumerate(problems)]
+        return await run_batch(items, self, out=out, resume=resume, executor=executor, concurrency=concurrency, ray=ray)
 
     def resume(self, thread_id: str) -> Solution:
         """Blocking `aresume`."""

@@ -189,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
 _COMMAND_GROUPS = (
     ("xolver.memory.cli", "add_memory_parser"),
     ("xolver.eval.cli", "register"),
+    ("xolver.batch.cli", "register"),
     ("xolver.ui.chat", "register"),
     ("xolver.server.cli", "register"),
 )

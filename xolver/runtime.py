@@ -98,6 +98,11 @@ class SolveRuntime:
         self._lock = threading.Lock()
 
     @property
+    def owns_model(self) -> bool:
+        """Whether the model was built here from the config (so a worker elsewhere can build its own)."""
+        return self._owns_model
+
+    @property
     def memory(self) -> ExperienceStore | None:
         """The store: the caller's, or the one this runtime opened; None before it is opened."""
         return self._store
