@@ -24,7 +24,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from xolver.errors import UserError
 
@@ -148,7 +148,7 @@ async def map_on_ray(
 
 # ---------------------------------------------------------------------- inside a worker
 
-_CACHE: dict[str, Any] = {}
+_CACHE: dict[str, tuple[Any, Callable[[Any], None]]] = {}
 _CACHE_LOCK = threading.Lock()
 _LOOP: asyncio.AbstractEventLoop | None = None
 
@@ -158,11 +158,12 @@ def worker_cached(token: str, build: Callable[[], T], close: Callable[[T], None]
     batch's value is closed first, so a worker holds one team at a time."""
     with _CACHE_LOCK:
         if token not in _CACHE:
-            for old in _CACHE.values():
-                close(old)
+            for old, close_old in _CACHE.values():
+                with contextlib.suppress(Exception):  # the old batch's team is done either way
+                    close_old(old)
             _CACHE.clear()
-            _CACHE[token] = build()
-        return _CACHE[token]  # type: ignore[no-any-return]
+            _CACHE[token] = (build(), cast(Callable[[Any], None], close))
+        return _CACHE[token][0]  # type: ignore[no-any-return]
 
 
 def run_in_worker_loop(coro: Coroutine[Any, Any, T]) -> T:

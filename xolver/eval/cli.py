@@ -34,6 +34,7 @@ examples:
       --match-budget x.jsonl --out sc.jsonl                 # as many samples as xolver made calls
   xolver eval --dataset jsonl --data mine.jsonl --field problem=question --field answer=solution
   xolver eval --dataset gsm8k --data test.jsonl --out x.jsonl --resume   # continue an interrupted run
+  xolver eval --dataset gsm8k --data test.jsonl --out x.jsonl --ray -c 8   # each problem a Ray task
   xolver eval report x.jsonl single.jsonl sc.jsonl
 
 methods: xolver (the team), single (one chain-of-thought call; temperature 0 unless --temperature),
@@ -78,6 +79,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--out", "-o", metavar="FILE", help="append results to this JSONL file")
     run.add_argument("--resume", action="store_true", help="continue the run in --out, skipping finished ids")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress display, only the final table")
+    from xolver.batch.cli import add_ray_options
+
+    add_ray_options(parser)
 
 
 def register(subparsers: Any) -> None:
@@ -185,8 +189,19 @@ def _run(args: argparse.Namespace) -> int:
         samples=samples,
         fields=fields,
     )
+    from xolver.batch.cli import ray_options_from_args
+
+    ray = ray_options_from_args(args, in_flight=args.concurrency or 1)
+    store = _store(args, xolver_config) if method == "xolver" else None
+    remote = None
+    if ray is not None:
+        from xolver.eval.remote import RemoteEval
+
+        # Each worker builds its model and opens the store itself; the driver opens neither.
+        remote = RemoteEval(options=ray, model_config=xolver_config, memory=store)
+        store = None
     # The runtime builds the model and opens the team's store; `close` releases both.
-    runtime = SolveRuntime(xolver_config, memory=_store(args, xolver_config) if method == "xolver" else None)
+    runtime = SolveRuntime(xolver_config, memory=store)
     label = f"{method} · {dataset.name}"
     live_display = not args.quiet and err.is_terminal
     line = ProgressLine(EvalProgress(total=len(tasks)), label=label)
@@ -213,6 +228,7 @@ def _run(args: argparse.Namespace) -> int:
             out=args.out,
             resume=bool(args.resume),
             on_result=on_result,
+            remote=remote,
         )
 
     try:

@@ -32,6 +32,7 @@ from xolver.eval.records import METHODS, CandidateResult, Method, ProblemResult,
 
 if TYPE_CHECKING:
     from xolver.config import XolverConfig
+    from xolver.eval.remote import RemoteEval
     from xolver.memory.base import ExperienceStore
     from xolver.models.base import Model
     from xolver.tools.sandbox import PythonSandbox
@@ -238,6 +239,7 @@ async def run_eval(
     out: str | Path | None = None,
     resume: bool = False,
     on_result: Callable[[ProblemResult, EvalProgress], None] | None = None,
+    remote: RemoteEval | None = None,
 ) -> list[ProblemResult]:
     """Solve and grade `tasks` with ``config.method``, appending each result to `out`.
 
@@ -252,6 +254,8 @@ async def run_eval(
         resume: continue the run in `out`, skipping ids already recorded without an error.
         on_result: called after each problem (including those skipped by `resume`) with the
             result and the running totals.
+        remote: run each problem as a Ray task instead (`xolver.eval.remote`); ``config.concurrency``
+            is then ignored for the tasks in flight (``remote.options.max_in_flight`` counts).
 
     Returns:
         Every result of the run in task order, resumed ones included.
@@ -276,6 +280,24 @@ async def run_eval(
             progress.resumed += 1
             if on_result is not None:
                 on_result(done[task.id], progress)
+
+    def record(result: ProblemResult) -> None:
+        if result.id in results:  # once, whatever a cluster retried
+            return
+        results[result.id] = result
+        if writer is not None:
+            writer.write({"type": "result", **result.model_dump(mode="json")})
+        progress.add(result)
+        if on_result is not None:
+            on_result(result, progress)
+
+    if remote is not None:
+        try:
+            await _run_remote(tasks, done, config, xolver_config, model, remote, record)
+        finally:
+            if writer is not None:
+                writer.close()
+        return [results[t.id] for t in tasks if t.id in results]
     solver = MethodSolver(config=config, model=model, xolver_config=xolver_config, memory=memory)
     sandbox = None
     if any(t.kind == "code" for t in tasks):
@@ -287,12 +309,7 @@ async def run_eval(
     async def one(index: int, task: Task) -> None:
         async with gate:
             result = await _solve_one(solver, task, index, sandbox)
-        results[task.id] = result
-        if writer is not None:
-            writer.write({"type": "result", **result.model_dump(mode="json")})
-        progress.add(result)
-        if on_result is not None:
-            on_result(result, progress)
+        record(result)
 
     jobs = [asyncio.ensure_future(one(i, t)) for i, t in enumerate(tasks) if t.id not in done]
     try:
@@ -307,3 +324,44 @@ async def run_eval(
         if sandbox is not None:
             await sandbox.aclose()
     return [results[t.id] for t in tasks if t.id in results]
+
+
+async def _run_remote(
+    tasks: Sequence[Task],
+    done: dict[str, ProblemResult],
+    config: RunConfig,
+    xolver_config: XolverConfig | None,
+    model: Model,
+    remote: RemoteEval,
+    record: Callable[[ProblemResult], None],
+) -> None:
+    import uuid
+
+    from xolver.batch.ray_executor import map_on_ray
+    from xolver.eval.remote import EvalSpec, eval_in_worker
+
+    spec = EvalSpec(
+        token=uuid.uuid4().hex,
+        config=config,
+        xolver_config=xolver_config,
+        model_config=remote.model_config,
+        model=None if remote.model_config is not None else model,
+        memory=remote.memory,
+        code=any(t.kind == "code" for t in tasks),
+    )
+    todo = [(i, (i, t)) for i, t in enumerate(tasks) if t.id not in done]
+
+    def failed(index: int, error: BaseException) -> None:
+        task = tasks[index]
+        lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
+        reason = f"{type(error).__name__}: {lines[-1] if lines else ''}"
+        record(ProblemResult(id=task.id, index=index, correct=False, score=0.0, gold=task.answer, error=reason))
+
+    await map_on_ray(
+        eval_in_worker,
+        spec,
+        todo,
+        remote.options,
+        on_done=lambda _i, payload: record(ProblemResult.model_validate(payload)),
+        on_failed=failed,
+    )

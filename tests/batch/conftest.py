@@ -1,0 +1,76 @@
+"""Fixtures of the batch tests: a local Ray, a real Chroma server, a fixed-latency stand-in team."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests._support.chroma_server import ChromaServer, chroma_server
+from tests._support.scripts import PLAN, by_role, solved, verdict
+from xolver.models.base import ModelRequest
+from xolver.models.testing import FunctionModel
+
+REPO = Path(__file__).resolve().parents[2]
+
+LATENCY = 0.02
+"""Seconds every stand-in model call takes."""
+
+
+def answer_of(request: ModelRequest) -> str:
+    """The scripted team's answer to a problem "What is A * B?": the product, so each problem has its own."""
+    import re
+
+    text = " ".join(m.content for m in request.messages)
+    found = re.search(r"What is (\d+) \* (\d+)\?", text)
+    return str(int(found.group(1)) * int(found.group(2))) if found else "0"
+
+
+def team_reply(request: ModelRequest) -> Any:
+    """The stand-in team: every role agrees on the product (the program seats print it)."""
+    time.sleep(LATENCY)
+    answer = answer_of(request)
+    return by_role(planner=PLAN, solver=solved(answer), judge=verdict(1), verifier=answer, blind=answer)(request)
+
+
+def team_model() -> FunctionModel:
+    return FunctionModel(team_reply, name="stand-in")
+
+
+def problem_text(i: int) -> str:
+    return f"What is {i + 2} * {i + 3}?"
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A local Ray with 2 CPUs for the session (started once: it takes seconds), shut down after."""
+    ray = pytest.importorskip("ray")
+    home = tmp_path_factory.mktemp("ray-xolver-home")
+    env = {
+        # Workers solve with shipped stand-in models or call the fake server on 127.0.0.1 only.
+        "XOLVER_ALLOW_MODEL_REQUESTS": "1",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "XOLVER_MEMORY_STORE": "memory",
+        "XOLVER_HOME": str(home),
+        "HF_HUB_OFFLINE": "1",
+        "RAY_DEDUP_LOGS": "0",
+        # The workers import the test helpers the shipped models were defined with.
+        "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p),
+    }
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": env})
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+@pytest.fixture
+def chroma(tmp_path: Path) -> Iterator[ChromaServer]:
+    """A real ``chroma run`` on 127.0.0.1 and a free port, for one test."""
+    with chroma_server(tmp_path / "chroma-data") as server:
+        yield server
