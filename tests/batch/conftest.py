@@ -25,9 +25,9 @@ def answer_of(request: ModelRequest) -> str:
     """The scripted team's answer to a problem "What is A * B?": the product, so each problem has its own."""
     import re
 
-    text = " ".join(m.content for m in request.messages)
-    found = re.search(r"What is (\d+) \* (\d+)\?", text)
-    return str(int(found.group(1)) * int(found.group(2))) if found else "0"
+    # The last one: retrieved exemplars (other problems) come before the problem being solved.
+    found = re.findall(r"What is (\d+) \* (\d+)\?", " ".join(m.content for m in request.messages))
+    return str(int(found[-1][0]) * int(found[-1][1])) if found else "0"
 
 
 def team_reply(request: ModelRequest) -> Any:

@@ -13,13 +13,15 @@ hosts anyway. What replaces them:
   date incrementally: it lists the collection's ids and fetches only the records it does not have
   (and drops the ones that are gone). That is the freshness rule of the lexical half of hybrid
   search: a search sees every write that finished before it started.
-- **Deterministic ids**: in server mode a record's id is derived from its content hash (kind,
-  namespace and content), and Chroma ignores an ``add`` of an id it holds. Two hosts that write the
-  same experience at the same moment write one record; nothing is lost, nothing doubles.
+- **Deterministic ids**: in server mode a record's id is derived from its kind, namespace and
+  indexed text (its whole content when the near-duplicate rule is off), and Chroma ignores an
+  ``add`` of an id it holds. Two hosts that write the same experience at the same moment write one
+  record, even when their solutions differ in wording (identical text is a near duplicate anyway);
+  nothing is lost, nothing doubles.
 
-What it does not guarantee: the near-duplicate rule (cosine similarity to a stored record) is checked
-against what the server holds at write time, so two hosts writing two *different but near-identical*
-records in the same instant can both land. An unreachable server raises `MemoryServerUnavailable`
+What it does not guarantee: the near-duplicate rule for *different but near-identical* texts (cosine
+similarity to a stored record) is checked against what the server holds at write time, so two such
+records written by two hosts in the same instant can both land. An unreachable server raises `MemoryServerUnavailable`
 (a `UserError`), it never hangs on a refused connection; a server that accepts connections but
 stops answering is bounded only by the HTTP client's timeouts.
 """
@@ -67,9 +69,9 @@ def parse_memory_url(url: str) -> tuple[str, int, bool]:
     return parts.hostname, port, ssl
 
 
-def server_record_id(record_hash: str) -> str:
-    """The id a record gets in server mode: its content hash (kind, namespace, content), shortened."""
-    return record_hash[:32]
+def server_record_id(digest: str) -> str:
+    """The id a record gets in server mode: a content digest (see the module docstring), shortened."""
+    return digest[:32]
 
 
 def _unreachable(error: BaseException) -> bool:

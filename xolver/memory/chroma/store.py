@@ -23,7 +23,7 @@ from xolver.memory.chroma._server import server_record_id
 from xolver.memory.chroma._side_index import record_from, record_metadata
 from xolver.memory.embedders import Embedder, SentenceTransformerEmbedder
 from xolver.memory.hybrid import HybridRetriever
-from xolver.memory.records import ExperienceRecord, RecordKind, ScoredRecord
+from xolver.memory.records import ExperienceRecord, RecordKind, ScoredRecord, content_hash
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing_extensions import Unpack
@@ -191,8 +191,9 @@ class ChromaExperienceStore:
         if len(records) != len(vectors):
             raise UserError(f"{len(records)} records but {len(vectors)} vectors")
         if folder.url is not None:
-            # Server mode: the id is the content, so two hosts writing the same record write one.
-            records = [r.model_copy(update={"id": server_record_id(r.hash)}) for r in records]
+            # Server mode: the id is the content, so two hosts writing the same record write one
+            # (with the near-duplicate rule on, the indexed text: identical text is a duplicate anyway).
+            records = [r.model_copy(update={"id": self._server_id(r)}) for r in records]
         if vectors and folder.dimension is not None and len(vectors[0]) != folder.dimension:
             raise UserError(f"{len(vectors[0])}-d vectors given; the memory holds {folder.dimension}-d")
         written: list[str] = []
@@ -232,6 +233,11 @@ class ChromaExperienceStore:
                 written.extend(r.id for r in batch)
             folder.bump_generation()
         return written
+
+    def _server_id(self, record: ExperienceRecord) -> str:
+        if self.near_duplicate_threshold is None:
+            return server_record_id(record.hash)
+        return server_record_id(content_hash(record.kind, record.namespace, record.search_text()))
 
     def record_use(self, ids: Sequence[str], score: float) -> None:
         """Count one more use of each record by a solve whose best judge score was `score`."""
