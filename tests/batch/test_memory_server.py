@@ -119,3 +119,23 @@ async def test_the_server_stopping_mid_batch_is_a_clear_error_and_the_file_resum
     assert [i.solution.answer if i.solution else i.error for i in items] == ["6", "12", "20", "30", "42", "56"]
     ids = [json.loads(line)["id"] for line in out.read_text().splitlines()]
     assert sorted(ids) == [f"p{i}" for i in range(6)]  # each once
+
+
+async def test_serve_replicas_share_learning_through_one_memory_url(chroma: ChromaServer) -> None:
+    from xolver.config import XolverConfig
+    from xolver.memory.stores import StoreSpec
+    from xolver.server.cli import build_service_store
+    from xolver.server.service import SolveService
+
+    config = XolverConfig(memory_url=chroma.url, embedder="hash", agents=2, rounds=0)
+    spec = build_service_store(config, store="chroma", memory_path=None, embedder="hash")
+    assert spec == StoreSpec(backend="chroma", url=chroma.url, embedder="hash")
+    replicas = [SolveService(model=team_model(), config=config, memory=spec) for _ in range(2)]
+    try:
+        learned = await replicas[0].xolver().asolve(problem_text(5))  # replica 0 learns...
+        assert learned.memory_written
+        other = await replicas[1].xolver().asolve(problem_text(6))  # ...and replica 1 retrieves it
+        assert [e.text for e in other.exemplars] == [problem_text(5)]
+    finally:
+        for replica in replicas:
+            replica.close()

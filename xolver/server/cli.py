@@ -15,7 +15,7 @@ import argparse
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from xolver.argtypes import non_negative_int, positive_float, positive_int
 
@@ -134,23 +134,26 @@ def register(subparsers: Any) -> None:
     transport.add_argument("--port", type=_port, default=8765, help="HTTP port (default 8765)")
 
 
+def build_service_store(config: Any, *, store: str, memory_path: Path | None, embedder: str | None) -> Any:
+    """The `StoreSpec` of ``--store``, ``--memory-path`` and ``--embedder``; with ``--memory-url`` (or
+    ``memory_url`` in the config) every replica shares one memory on that Chroma server."""
+    from xolver.memory.stores import StoreBackend, StoreSpec
+
+    url = config.memory_url if store != "none" else None
+    backend = "off" if store == "none" else ("chroma" if url else store)
+    return StoreSpec(backend=cast(StoreBackend, backend), path=memory_path, url=url, embedder=embedder)
+
+
 def _service(args: argparse.Namespace, *, provider_key: str | None) -> Any:
     from xolver.cli import config_from_args
-    from xolver.server.service import SolveService, StoreSpec
+    from xolver.server.service import SolveService
 
     provider_args = argparse.Namespace(**vars(args))
     provider_args.api_key = provider_key
     extra = {"namespace": args.namespace} if args.namespace else {}
     config = config_from_args(provider_args, **extra)
     # Not bound to a namespace: each solve passes its own, so one store serves every tenant.
-    # --memory-url (or memory_url in the config): every replica shares one memory on that Chroma server.
-    url = config.memory_url if args.store != "none" else None
-    store = StoreSpec(
-        backend="off" if args.store == "none" else ("chroma" if url else args.store),
-        path=args.memory_path,
-        url=url,
-        embedder=args.embedder,
-    )
+    store = build_service_store(config, store=args.store, memory_path=args.memory_path, embedder=args.embedder)
     return SolveService(
         config=config,
         memory=store,
