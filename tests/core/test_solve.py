@@ -39,12 +39,12 @@ def test_agreement_of_two_methods_with_an_executed_check_stops_after_one_round()
     assert solution.stop_reason == "agreement"
     assert len(solution.rounds) == 1
     assert [r.name for r in solution.roles] == ["Calculator", "Checker", "Modeler"]
-    # Agents differ in method: program (run in the sandbox), reasoning, program at a higher temperature.
+    # Agents differ in method: program (run in the sandbox), reasoning, reasoning at a higher temperature.
     trajectories = solution.rounds[0].trajectories
     assert [(t.method, t.temperature) for t in trajectories] == [
         ("program", 0.0),
         ("reasoning", 0.0),
-        ("program", 0.7),
+        ("reasoning", 0.5),
     ]
     # Easy problems are cheap: the plan and one round of solvers, no judge call.
     assert {role: t.calls for role, t in solution.usage.by_role().items()} == {"planner": 1, "solver": 3}

@@ -44,7 +44,7 @@ def test_one_compiled_graph_serves_every_config() -> None:
     def methods(**config: Any) -> list[str]:
         return [s.arg["method"] for s in asyncio.run(_dispatch_solvers(_state(), _runtime(**config)))]
 
-    assert methods() == ["program", "reasoning", "program", "reasoning"]
+    assert methods() == ["program", "reasoning", "reasoning", "program"]
     assert methods(methods=["reasoning"]) == methods(python_tool=False) == ["reasoning"] * 4
     assert asyncio.run(_after_update(_state(), _runtime(rounds=0, early_stop=False))) == "verify"
     next_round = asyncio.run(_after_update(_state(), _runtime(agents=3, rounds=1, early_stop=False)))
