@@ -87,3 +87,15 @@ def test_cli_ray_without_ray_says_so_in_one_line(
     assert main(["batch", str(src), "--out", str(tmp_path / "o.jsonl"), "--ray"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["xolver: error: --ray needs Ray, which is not installed: pip install 'xolver[ray]'"]
+
+
+def test_the_batch_modules_and_the_cli_parser_import_neither_ray_nor_chromadb() -> None:
+    import subprocess
+
+    probe = (
+        "import sys, xolver, xolver.batch.runner, xolver.batch.cli, xolver.eval.remote;"
+        "from xolver.cli import build_parser; build_parser();"
+        "print([m for m in ('ray', 'chromadb', 'litellm', 'langgraph') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -117,7 +117,7 @@ def test_python_dash_m_and_fast_import() -> None:
     assert out.stdout.startswith("xolver ")
     probe = (
         "import sys, xolver;"
-        "heavy = ('litellm', 'chromadb', 'torch', 'sentence_transformers', 'llama_cpp', 'langgraph');"
+        "heavy = ('litellm', 'chromadb', 'torch', 'sentence_transformers', 'llama_cpp', 'langgraph', 'ray');"
         "print([m for m in heavy if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
