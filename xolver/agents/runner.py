@@ -28,7 +28,16 @@ from typing_extensions import assert_never
 from xolver.agents.templates import render
 from xolver.errors import BudgetExceeded, BudgetKind, ModelError
 from xolver.events import AgentToken, ModelCalled
-from xolver.models.base import CallTags, Message, Model, ModelRequest, ModelResponse, ModelSettings, StreamingModel
+from xolver.models.base import (
+    CallTags,
+    Message,
+    Model,
+    ModelRequest,
+    ModelResponse,
+    ModelSettings,
+    StreamingModel,
+    ToolSpec,
+)
 from xolver.solution import CallRecord
 from xolver.tracing import model_call_span
 
@@ -156,16 +165,25 @@ class AgentRunner:
         self._emit(event)
 
     async def call(
-        self, messages: Sequence[Message], tags: CallTags, *, settings: ModelSettings | None = None
+        self,
+        messages: Sequence[Message],
+        tags: CallTags,
+        *,
+        settings: ModelSettings | None = None,
+        tools: Sequence[ToolSpec] = (),
     ) -> ModelResponse:
         """One model call, recorded in the ledger and the budget and announced as `ModelCalled`.
+
+        `tools` are offered as native tool definitions (for models that call tools natively).
 
         Raises:
             BudgetExceeded: the budget was spent before (or, for time, during) the call.
             ModelError: the provider failed after its retries (the failed call is in the ledger).
         """
         self.budget.check()
-        request = ModelRequest(messages=tuple(messages), settings=settings or self.settings, tags=tags)
+        request = ModelRequest(
+            messages=tuple(messages), settings=settings or self.settings, tags=tags, tools=tuple(tools)
+        )
         started = time.monotonic()
         remaining = self.budget.remaining_seconds()
         model = self.model
@@ -193,7 +211,12 @@ class AgentRunner:
         return response
 
     async def follow_up(
-        self, messages: Sequence[Message], tags: CallTags, *, settings: ModelSettings | None = None
+        self,
+        messages: Sequence[Message],
+        tags: CallTags,
+        *,
+        settings: ModelSettings | None = None,
+        tools: Sequence[ToolSpec] = (),
     ) -> ModelResponse | None:
         """A call that continues a role which already has a result (a repair, a tool round, a
         debugging attempt): None when the budget is spent, so the role keeps what it has.
@@ -202,7 +225,7 @@ class AgentRunner:
             ModelError: the provider failed after its retries.
         """
         try:
-            return await self.call(messages, tags, settings=settings)
+            return await self.call(messages, tags, settings=settings, tools=tools)
         except BudgetExceeded:
             return None
 

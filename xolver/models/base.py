@@ -11,7 +11,7 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 __all__ = [
     "CallTags",
@@ -22,21 +22,61 @@ __all__ = [
     "ModelSettings",
     "StreamingModel",
     "TextSink",
+    "ToolInvocation",
+    "ToolSpec",
     "Usage",
     "allow_model_requests",
     "model_requests_allowed",
+    "supports_function_calling",
 ]
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
 AgentKind = Literal["planner", "solver", "judge", "verifier", "learner", "retriever", "other"]
 
 
 @dataclass(frozen=True)
+class ToolInvocation:
+    """A native tool call the model asked for (OpenAI's ``tool_calls`` entry).
+
+    Attributes:
+        id: the provider's id of the call; the tool's reply names it.
+        name: the tool's name.
+        arguments: the arguments as the model wrote them (JSON text, not yet validated).
+    """
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool offered to a model that calls tools natively: a name, what it does, a JSON schema."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    def to_openai(self) -> dict[str, Any]:
+        """The tool as an OpenAI ``tools`` entry (litellm translates it for other providers)."""
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": self.parameters},
+        }
+
+
+@dataclass(frozen=True)
 class Message:
-    """One chat message."""
+    """One chat message.
+
+    An assistant message may carry the native tool calls the model made (`tool_calls`); the reply to
+    each is a ``tool`` message naming the call it answers (`tool_call_id`).
+    """
 
     role: Role
     content: str
+    tool_calls: tuple[ToolInvocation, ...] = ()
+    tool_call_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,11 +109,16 @@ class CallTags:
 
 @dataclass(frozen=True)
 class ModelRequest:
-    """Everything a backend needs for one completion."""
+    """Everything a backend needs for one completion.
+
+    `tools` are offered as native tool definitions; only backends that call tools natively
+    (`supports_function_calling`) are sent any.
+    """
 
     messages: Sequence[Message]
     settings: ModelSettings = field(default_factory=ModelSettings)
     tags: CallTags = field(default_factory=CallTags)
+    tools: tuple[ToolSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,6 +145,7 @@ class ModelResponse:
             token cap), ``"content_filter"``, ...; None when unknown.
         cached: whether the reply came from the model-call cache (`xolver.models.cache`) instead of
             the provider; a cached reply costs nothing.
+        tool_calls: native tool calls the model made instead of (or with) its text.
     """
 
     text: str
@@ -109,6 +155,7 @@ class ModelResponse:
     reasoning: str = ""
     finish_reason: str | None = None
     cached: bool = False
+    tool_calls: tuple[ToolInvocation, ...] = ()
 
     @property
     def truncated(self) -> bool:
@@ -132,6 +179,21 @@ class Model(Protocol):
     async def complete(self, request: ModelRequest) -> ModelResponse:
         """Answer one request or raise a `ModelError`."""
         ...
+
+
+def supports_function_calling(model: object, role: str | None = None) -> bool:
+    """Whether `model` (the model of `role`, for a per-role model) takes native tool definitions.
+
+    A backend says so with a ``supports_function_calling`` attribute (a bool, or a property that
+    may consult the provider's model table); a backend without one gets fenced blocks instead.
+    """
+    try:
+        for_role = getattr(model, "for_role", None)
+        if role is not None and callable(for_role):
+            model = for_role(role)
+        return getattr(model, "supports_function_calling", False) is True
+    except Exception:  # a capability lookup must never fail a solve
+        return False
 
 
 TextSink = Callable[[str], None]

@@ -23,7 +23,16 @@ import threading
 import time
 from pathlib import Path
 
-from xolver.models.base import Model, ModelRequest, ModelResponse, StreamingModel, TextSink, Usage
+from xolver.models.base import (
+    Model,
+    ModelRequest,
+    ModelResponse,
+    StreamingModel,
+    TextSink,
+    ToolInvocation,
+    Usage,
+    supports_function_calling,
+)
 from xolver.models.composite import close_model
 
 __all__ = ["CachedModel", "ModelCallCache", "request_key"]
@@ -36,11 +45,16 @@ def request_key(identity: str, request: ModelRequest) -> str:
     """
     settings = dataclasses.asdict(request.settings)
     settings.pop("timeout", None)
-    body = {
+    body: dict[str, object] = {
         "model": identity,
-        "messages": [[m.role, m.content] for m in request.messages],
+        "messages": [
+            [m.role, m.content] if not (m.tool_calls or m.tool_call_id) else dataclasses.asdict(m)
+            for m in request.messages
+        ],
         "settings": settings,
     }
+    if request.tools:  # absent from the key when there are none, so older caches still hit
+        body["tools"] = [t.to_openai() for t in request.tools]
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
@@ -77,7 +91,8 @@ class ModelCallCache:
             self.hits += 1
         data = json.loads(row[0])
         usage = Usage(**data.pop("usage"))
-        return ModelResponse(usage=usage, **data)
+        calls = tuple(ToolInvocation(**c) for c in data.pop("tool_calls", None) or ())
+        return ModelResponse(usage=usage, tool_calls=calls, **data)
 
     def put(self, key: str, response: ModelResponse) -> None:
         """Store `response` under `key` (replacing what was there)."""
@@ -124,6 +139,10 @@ class CachedModel:
     @property
     def reasoning(self) -> bool:
         return getattr(self.model, "reasoning", False) is True
+
+    @property
+    def supports_function_calling(self) -> bool:
+        return supports_function_calling(self.model)
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         return await self._complete(request, None)

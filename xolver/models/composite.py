@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from xolver.errors import ModelError, UserError
-from xolver.models.base import Model, ModelRequest, ModelResponse, StreamingModel, TextSink
+from xolver.models.base import Model, ModelRequest, ModelResponse, StreamingModel, TextSink, supports_function_calling
 
 __all__ = ["FallbackModel", "RoleModels", "close_model"]
 
@@ -60,6 +60,11 @@ class FallbackModel:
     def reasoning(self) -> bool:
         return _reasoning(self.models)
 
+    @property
+    def supports_function_calling(self) -> bool:
+        """Only when every model does: a fallback must be able to read the same request."""
+        return all(supports_function_calling(m) for m in self.models)
+
     async def complete(self, request: ModelRequest) -> ModelResponse:
         return await self._first(request, None)
 
@@ -103,6 +108,11 @@ class RoleModels:
     @property
     def reasoning(self) -> bool:
         return _reasoning([self.default, *self.by_role.values()])
+
+    @property
+    def supports_function_calling(self) -> bool:
+        """Whether the default model does (`supports_function_calling` with a role asks that role's)."""
+        return supports_function_calling(self.default)
 
     def for_role(self, role: str) -> Model:
         """The model that answers `role`'s calls."""

@@ -10,6 +10,7 @@ only talks to such a server never pays for importing litellm.
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any, Literal
 
@@ -20,7 +21,15 @@ from xolver.errors import (
     TransientModelError,
     UserError,
 )
-from xolver.models.base import ModelRequest, ModelResponse, TextSink, Usage, model_requests_allowed
+from xolver.models.base import (
+    Message,
+    ModelRequest,
+    ModelResponse,
+    TextSink,
+    ToolInvocation,
+    Usage,
+    model_requests_allowed,
+)
 from xolver.models.limits import ConcurrencyLimit, default_max_concurrency, is_loopback_url
 from xolver.models.reasoning import (
     ReasoningFilter,
@@ -159,6 +168,9 @@ class LiteLLMModel:
         transport: ``"auto"``: over HTTP directly for an ``openai/`` model at a loopback
             `api_base` (without `extra`), else through litellm; ``"litellm"`` or ``"http"`` (an
             ``openai/`` model with an `api_base`) to choose.
+        function_calling: whether to offer tools natively (OpenAI ``tools``); None asks litellm's
+            model table (`litellm.supports_function_calling`), except for a server on this machine,
+            whose chat template may not take tools: there it is off unless set to True.
     """
 
     def __init__(
@@ -174,6 +186,7 @@ class LiteLLMModel:
         reasoning_effort: str | None = None,
         max_concurrency: int | None = None,
         transport: Literal["auto", "litellm", "http"] = "auto",
+        function_calling: bool | None = None,
     ) -> None:
         if not model or "/" not in model:
             raise UserError(
@@ -205,6 +218,7 @@ class LiteLLMModel:
         # Calls bypass litellm for an OpenAI-compatible server on this machine (see the class docstring).
         local_server = model.startswith("openai/") and is_loopback_url(api_base) and not self._extra
         self._direct = transport == "http" or (transport == "auto" and local_server)
+        self._function_calling = function_calling
 
     @property
     def name(self) -> str:
@@ -220,6 +234,22 @@ class LiteLLMModel:
         if self._reasoning is None:
             self._reasoning = is_reasoning_model(self._model) or (not self._direct and self._litellm_says_reasoning())
         return self._reasoning
+
+    @property
+    def supports_function_calling(self) -> bool:
+        """Whether tools go to this model as native definitions (see `function_calling`).
+
+        Asking litellm's table imports litellm (about 5 s, once per process), as the first call would.
+        """
+        if self._function_calling is None:
+            self._function_calling = not self._direct and self._litellm_says_function_calling()
+        return self._function_calling
+
+    def _litellm_says_function_calling(self) -> bool:
+        try:
+            return bool(_import_litellm().supports_function_calling(model=self._model))
+        except Exception:  # unknown models raise; a table lookup must never fail a call
+            return False
 
     @property
     def max_concurrency(self) -> int | None:
@@ -266,7 +296,7 @@ class LiteLLMModel:
         s = request.settings
         kwargs: dict[str, Any] = {
             "model": self._model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": [_message(m) for m in request.messages],
             "timeout": s.timeout or self._timeout,
             "num_retries": 0,  # we retry ourselves, with jitter, and count it
         }
@@ -290,6 +320,8 @@ class LiteLLMModel:
             kwargs["reasoning_effort"] = effort
         if effort or self._openai_reasoning or self.reasoning:
             kwargs["drop_params"] = True
+        if request.tools and self.supports_function_calling:
+            kwargs["tools"] = [t.to_openai() for t in request.tools]
         kwargs.update(self._extra)
         return kwargs
 
@@ -336,6 +368,7 @@ class LiteLLMModel:
             model=self._model,
             reasoning=join_reasoning(reply.reasoning, inline),
             finish_reason=reply.finish_reason,
+            tool_calls=tuple(ToolInvocation(id=i, name=n, arguments=a) for i, n, a in reply.tool_calls),
         )
 
     async def _stream(self, litellm: Any, kwargs: dict[str, Any], on_text: TextSink) -> Any:
@@ -379,4 +412,35 @@ class LiteLLMModel:
             model=self._model,
             reasoning=join_reasoning(separate if isinstance(separate, str) else None, inline),
             finish_reason=str(finish) if finish else None,
+            tool_calls=_invocations(getattr(choice.message, "tool_calls", None)),
         )
+
+
+def _message(message: Message) -> dict[str, Any]:
+    """A message as the OpenAI chat format has it (litellm translates it for other providers)."""
+    out: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        out["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in message.tool_calls
+        ]
+    if message.tool_call_id is not None:
+        out["tool_call_id"] = message.tool_call_id
+    return out
+
+
+def _invocations(raw: Any) -> tuple[ToolInvocation, ...]:
+    """litellm's ``message.tool_calls`` (objects or dicts) as `ToolInvocation` values."""
+    found: list[ToolInvocation] = []
+    for i, call in enumerate(raw or []):
+        function = call.get("function") if isinstance(call, dict) else getattr(call, "function", None)
+        if isinstance(function, dict):
+            name, arguments = function.get("name"), function.get("arguments")
+        else:
+            name, arguments = getattr(function, "name", None), getattr(function, "arguments", None)
+        if not name:
+            continue
+        call_id = call.get("id") if isinstance(call, dict) else getattr(call, "id", None)
+        text = arguments if isinstance(arguments, str) else json.dumps(arguments or {})
+        found.append(ToolInvocation(id=str(call_id or f"call_{i}"), name=str(name), arguments=text))
+    return tuple(found)

@@ -52,6 +52,8 @@ class ChatReply:
     finish_reason: str | None
     prompt_tokens: int
     completion_tokens: int
+    tool_calls: tuple[tuple[str, str, str], ...] = ()
+    """Native tool calls as ``(id, name, arguments JSON)``."""
 
 
 class EndpointError(Exception):
@@ -112,7 +114,21 @@ def _reply(data: Any) -> ChatReply:
         finish_reason=choice.get("finish_reason"),
         prompt_tokens=prompt,
         completion_tokens=completion,
+        tool_calls=_tool_calls(message.get("tool_calls")),
     )
+
+
+def _tool_calls(raw: Any) -> tuple[tuple[str, str, str], ...]:
+    """OpenAI ``tool_calls`` entries as ``(id, name, arguments)``; malformed entries are skipped."""
+    found: list[tuple[str, str, str]] = []
+    for i, call in enumerate(raw or []):
+        function = call.get("function") if isinstance(call, Mapping) else None
+        if not isinstance(function, Mapping) or not function.get("name"):
+            continue
+        arguments = function.get("arguments")
+        text = arguments if isinstance(arguments, str) else json.dumps(arguments or {})
+        found.append((str(call.get("id") or f"call_{i}"), str(function["name"]), text))
+    return tuple(found)
 
 
 async def _read_stream(lines: Any, on_delta: DeltaSink) -> ChatReply:
@@ -120,6 +136,7 @@ async def _read_stream(lines: Any, on_delta: DeltaSink) -> ChatReply:
     reasoning: list[str] = []
     finish: str | None = None
     prompt = completion = 0
+    calls: dict[int, dict[str, Any]] = {}  # streamed tool calls arrive in pieces, by index
     async for line in lines:
         if not line.startswith("data:"):
             continue
@@ -141,8 +158,17 @@ async def _read_stream(lines: Any, on_delta: DeltaSink) -> ChatReply:
             if delta.get("content"):
                 content.append(delta["content"])
                 on_delta("content", delta["content"])
+            for piece in delta.get("tool_calls") or []:
+                slot = calls.setdefault(int(piece.get("index", len(calls))), {"function": {"arguments": ""}})
+                if piece.get("id"):
+                    slot["id"] = piece["id"]
+                function = piece.get("function") or {}
+                if function.get("name"):
+                    slot["function"]["name"] = function["name"]
+                slot["function"]["arguments"] += function.get("arguments") or ""
             finish = choice.get("finish_reason") or finish
-    return ChatReply("".join(content), "".join(reasoning) or None, finish, prompt, completion)
+    tool_calls = _tool_calls([calls[i] for i in sorted(calls)])
+    return ChatReply("".join(content), "".join(reasoning) or None, finish, prompt, completion, tool_calls)
 
 
 async def chat_completion(

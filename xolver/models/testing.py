@@ -10,18 +10,34 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
+import json
 import re
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import replace
 from types import TracebackType
 
-from xolver.models.base import ModelRequest, ModelResponse, TextSink, Usage
+from xolver.models.base import ModelRequest, ModelResponse, TextSink, ToolInvocation, Usage
 from xolver.models.reasoning import split_reasoning
 
-__all__ = ["FunctionModel", "Reply", "ScriptExhausted", "ScriptedModel", "UnusedScript"]
+__all__ = ["FunctionModel", "Reply", "ScriptExhausted", "ScriptedModel", "UnusedScript", "tool_call"]
 
 Reply = str | ModelResponse | BaseException
+
+
+_call_ids = itertools.count(1)
+
+
+def tool_call(name: str, text: str = "", /, **arguments: object) -> ModelResponse:
+    """A scripted reply that calls tool `name` natively with `arguments` (and says `text`).
+
+    Example:
+        >>> tool_call("python", code="print(6 * 7)").tool_calls[0].name
+        'python'
+    """
+    call = ToolInvocation(id=f"call_{next(_call_ids)}", name=name, arguments=json.dumps(arguments))
+    return ModelResponse(text=text, tool_calls=(call,), finish_reason="tool_calls")
 
 
 class ScriptExhausted(AssertionError):
@@ -74,10 +90,21 @@ class ScriptedModel:
 
     Use it as a context manager (or call `assert_used_up()`) to fail when replies are left unused;
     a call after the script ran out raises `ScriptExhausted`.
+
+    With ``function_calling=True`` it reports native tool calling, so solvers offer it tools as
+    definitions (`ModelRequest.tools`); script a `ModelResponse` with `tool_calls` (see `tool_call`)
+    to answer with calls, as an OpenAI-style model does.
     """
 
-    def __init__(self, replies: Iterable[Reply] | Mapping[str, Iterable[Reply]], *, name: str = "scripted") -> None:
+    def __init__(
+        self,
+        replies: Iterable[Reply] | Mapping[str, Iterable[Reply]],
+        *,
+        name: str = "scripted",
+        function_calling: bool = False,
+    ) -> None:
         self._name = name
+        self.supports_function_calling = function_calling
         self._queues: dict[str | None, deque[Reply]]
         if isinstance(replies, Mapping):
             self._queues = {role: deque(items) for role, items in replies.items()}
@@ -139,9 +166,10 @@ class FunctionModel:
     n-th call (retries), or answer by role.
     """
 
-    def __init__(self, function: Handler, *, name: str = "function") -> None:
+    def __init__(self, function: Handler, *, name: str = "function", function_calling: bool = False) -> None:
         self._function = function
         self._name = name
+        self.supports_function_calling = function_calling
         self.requests: list[ModelRequest] = []
 
     @property
