@@ -31,6 +31,7 @@ NOT_RUN: dict[str, str] = {
     "eval.md: import asyncio / from xolver.config import XolverConfig": "the local model and 20 GSM8K solves",
     "memory.md: from xolver.memory import retrieve_experience": "a fragment (`store`, `problem_text` undefined)",
     "memory.md: from xolver.agents.distiller import DistillInput, distill": "a fragment (inside a solve)",
+    "scale.md: from xolver import Xolver": "a provider key (openai), a Chroma server and a Ray cluster",
     "serve.md: from openai import OpenAI": "a running `xolver serve` on 127.0.0.1:8000",
     "serve.md: stream = client.chat.completions.create(": "a running `xolver serve` on 127.0.0.1:8000",
     "serve.md: import asyncio / from mcp import Client, StdioServerParameters": "a provider key (openai)",
