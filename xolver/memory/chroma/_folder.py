@@ -1,5 +1,7 @@
 """`ChromaFolder`: one memory folder's chromadb collections, kept consistent across processes.
 
+(With a URL it is one memory on a Chroma server instead, with no folder: see ``_server``.)
+
 Layout on disk (one folder, ``xolver_home() / "memory"`` by default)::
 
     chroma.sqlite3, <uuid>/...   chromadb's own files; one collection per (record kind, namespace)
@@ -283,11 +285,51 @@ class ChromaFolder:
             self.names[key] = collection.name
         side = self.side.get(key)
         if side is None:
-            side = self.side[key] = _build_side(collection)
+            side = self.side[key] = self._load_side(key, collection)
         elif key in self._stale:
             _sync_side(collection, side)
         self._stale.discard(key)
         return collection, side
+
+    # ------------------------------------------------------------------ the persisted lexical index
+
+    @property
+    def lexical_dir(self) -> Path:
+        """Where the side indexes persist (`SideIndex.save`): ``<folder>/xolver-lexical``."""
+        return self.path / "xolver-lexical"
+
+    def _load_side(self, key: Key, collection: Collection) -> SideIndex:
+        """The persisted side index (synced if chromadb holds other records), else one built and saved."""
+        if self._server is not None:
+            return _build_side(collection)
+        name = self.names.get(key, collection.name)
+        side = SideIndex.load(self.lexical_dir, name, collection_id=str(collection.id))
+        if side is not None and side.live_count() == collection.count():
+            return side
+        if side is not None:
+            _sync_side(collection, side)
+        else:
+            side = _build_side(collection)
+        with contextlib.suppress(OSError):
+            side.save(self.lexical_dir, name, collection_id=str(collection.id))
+        return side
+
+    def journal(self, key: Key, ops: list[dict[str, Any]]) -> None:
+        """Persist side-index changes just made to (kind, namespace). Call with the write lock held.
+
+        Appends to the journal; rewrites the snapshot when the journal grows past a tenth of it.
+        """
+        side, collection = self.side.get(key), self.collections.get(key)
+        if self._server is not None or side is None or collection is None or not ops:
+            return
+        name = self.names[key]
+        try:
+            side.journal(self.lexical_dir, name, ops)
+            if side.journal_lines > max(1000, side.live_count() // 10):
+                side.save(self.lexical_dir, name, collection_id=str(collection.id))
+        except OSError:
+            # The index in memory is right; the next open repairs a stale file from chromadb.
+            pass
 
     def drop(self, key: Key) -> None:
         """Delete the collection of (kind, namespace). Call with the lock held exclusively."""
