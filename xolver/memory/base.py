@@ -130,7 +130,13 @@ class ExperienceStore(Protocol):
         ...
 
     def record_use(self, ids: Sequence[str], score: float) -> None:
-        """Count one more use of each record by a solve whose best judge score was `score`."""
+        """Credit or blame each record for the grounded outcome (`score` in [0, 1]: 1 when an
+        independent check confirmed the answer) of a solve it was shown in; retire those that
+        keep hurting (`xolver.memory.curation`)."""
+        ...
+
+    def retire(self, ids: Sequence[str], *, reason: str) -> int:
+        """Retire records (kept for audit, never retrieved); return how many were newly retired."""
         ...
 
     def forget(

@@ -7,6 +7,7 @@ Chroma store's side index rank with it.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
@@ -35,7 +36,7 @@ class BM25Index:
     def __init__(self, *, k1: float = 1.5, b: float = 0.75) -> None:
         self.k1 = k1
         self.b = b
-        self._docs: list[Counter[str]] = []
+        self._docs: list[Counter[str] | None] = []
         self._lengths: list[int] = []
         self._df: Counter[str] = Counter()
         self._total_length = 0
@@ -45,6 +46,9 @@ class BM25Index:
         self._postings: dict[str, list[tuple[int, int]]] = {}
         self._arrays: dict[str, tuple[Any, Any]] = {}
         self._length_array: Any = None
+        # A loaded index keeps its documents' terms as arrays (`from_arrays`): a document's Counter
+        # and a term's posting list are materialised only when a write touches them.
+        self._base: tuple[list[str], Any, Any, Any] | None = None
 
     def __len__(self) -> int:
         return len(self._docs)
@@ -65,20 +69,40 @@ class BM25Index:
         self._df.update(terms.keys())
         doc = len(self._docs) - 1
         for term, freq in terms.items():
-            self._postings.setdefault(term, []).append((doc, freq))
+            self._posting_list(term).append((doc, freq))
             self._arrays.pop(term, None)
         return doc
 
+    def _posting_list(self, term: str) -> list[tuple[int, int]]:
+        """The mutable posting list of `term` (materialised from a loaded index's arrays)."""
+        post = self._postings.get(term)
+        if post is None:
+            arrays = self._arrays.get(term)
+            post = list(zip(arrays[0].tolist(), arrays[1].astype(int).tolist(), strict=True)) if arrays else []
+            self._postings[term] = post
+        return post
+
+    def _terms(self, doc: int) -> Counter[str]:
+        """The term counts of document `doc`."""
+        terms = self._docs[doc]
+        if terms is None:
+            assert self._base is not None
+            vocab, offsets, term_ids, freqs = self._base
+            lo, hi = int(offsets[doc]), int(offsets[doc + 1])
+            terms = Counter(dict(zip((vocab[t] for t in term_ids[lo:hi]), freqs[lo:hi].tolist(), strict=True)))
+            self._docs[doc] = terms
+        return terms
+
     def remove(self, doc: int) -> None:
         """Drop a document; its position stays taken (positions are identifiers)."""
-        terms = self._docs[doc]
+        terms = self._terms(doc)
         if not terms and self._lengths[doc] == 0:
             return
         self._total_length -= self._lengths[doc]
         self._live -= 1
         for term in terms:
             self._df[term] -= 1
-            self._postings[term] = [p for p in self._postings[term] if p[0] != doc]
+            self._postings[term] = [p for p in self._posting_list(term) if p[0] != doc]
             self._arrays.pop(term, None)
         self._docs[doc] = Counter()
         self._lengths[doc] = 0
@@ -146,7 +170,7 @@ class BM25Index:
             return {}
         out: dict[int, float] = {}
         for i in candidates if candidates is not None else range(len(self._docs)):
-            doc = self._docs[i]
+            doc = self._terms(i)
             norm = self.k1 * (1 - self.b + self.b * self._lengths[i] / avg)
             s = 0.0
             for t, w in idf.items():
@@ -156,3 +180,58 @@ class BM25Index:
             if s > 0:
                 out[i] = s
         return out
+
+    def to_arrays(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The index as numpy arrays and JSON-able scalars, for `from_arrays` (no pickle)."""
+        import numpy as np
+
+        vocab = sorted(t for t, df in self._df.items() if df > 0)
+        term_docs: list[Any] = []
+        term_freqs: list[Any] = []
+        offsets = [0]
+        for term in vocab:
+            arrays = self._arrays.get(term)
+            if arrays is None:
+                post = np.asarray(self._postings.get(term, []), dtype=np.int64).reshape(-1, 2)
+                arrays = (post[:, 0], post[:, 1].astype(np.float64))
+            term_docs.append(np.asarray(arrays[0], dtype=np.int64))
+            term_freqs.append(np.asarray(arrays[1], dtype=np.int32))
+            offsets.append(offsets[-1] + len(arrays[0]))
+        docs = np.concatenate(term_docs) if term_docs else np.zeros(0, dtype=np.int64)
+        freqs = np.concatenate(term_freqs) if term_freqs else np.zeros(0, dtype=np.int32)
+        term_of = np.repeat(
+            np.arange(len(vocab), dtype=np.int32), np.diff(np.asarray(offsets, dtype=np.int64)).astype(np.int64)
+        )
+        # The same postings ordered by document give each document's terms (for removal).
+        order = np.argsort(docs, kind="stable")
+        doc_offsets = np.searchsorted(docs[order], np.arange(len(self._docs) + 1))
+        arrays_out = {
+            "term_offsets": np.asarray(offsets, dtype=np.int64),
+            "post_docs": docs,
+            "post_freqs": freqs,
+            "doc_offsets": doc_offsets.astype(np.int64),
+            "doc_terms": term_of[order],
+            "doc_freqs": freqs[order],
+            "lengths": np.asarray(self._lengths, dtype=np.int64),
+        }
+        scalars = {"k1": self.k1, "b": self.b, "vocab": vocab, "total_length": self._total_length, "live": self._live}
+        return arrays_out, scalars
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, Any], scalars: dict[str, Any]) -> BM25Index:
+        """The index `to_arrays` described, without re-tokenising any document."""
+        index = cls(k1=float(scalars["k1"]), b=float(scalars["b"]))
+        vocab: list[str] = list(scalars["vocab"])
+        offsets = arrays["term_offsets"]
+        docs, freqs = arrays["post_docs"], arrays["post_freqs"].astype("float64")
+        bounds = offsets.tolist()
+        for i, term in enumerate(vocab):
+            lo, hi = bounds[i], bounds[i + 1]
+            index._arrays[term] = (docs[lo:hi], freqs[lo:hi])
+        index._df = Counter(dict(zip(vocab, (hi - lo for lo, hi in itertools.pairwise(bounds)), strict=True)))
+        index._lengths = arrays["lengths"].tolist()
+        index._docs = [None] * len(index._lengths)
+        index._total_length = int(scalars["total_length"])
+        index._live = int(scalars["live"])
+        index._base = (vocab, arrays["doc_offsets"], arrays["doc_terms"], arrays["doc_freqs"])
+        return index

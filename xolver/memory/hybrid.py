@@ -165,8 +165,12 @@ class HybridRetriever:
                 else [[h.record.id for h, _ in dense], [h.record.id for h in lexical]]
             )
             ranked = reciprocal_rank_fusion(rankings)
+        similarity = {hit.record.id: hit.score for hit, _ in dense}
         if mmr_diversity is None:
-            return [ScoredRecord(record=by_id[rid].record, score=score) for rid, score in ranked[:k]]
+            return [
+                ScoredRecord(record=by_id[rid].record, score=score, similarity=similarity.get(rid))
+                for rid, score in ranked[:k]
+            ]
         missing = [rid for rid, _ in ranked if rid not in vectors]
         if missing:
             texts = [by_id[rid].record.search_text() for rid in missing]
@@ -178,4 +182,7 @@ class HybridRetriever:
             vector, [(rid, vectors[rid]) for rid, _ in top], k, diversity=mmr_diversity, relevance=relevance
         )
         score_of = dict(top)
-        return [ScoredRecord(record=by_id[rid].record, score=score_of[rid]) for rid in picked]
+        return [
+            ScoredRecord(record=by_id[rid].record, score=score_of[rid], similarity=similarity.get(rid))
+            for rid in picked
+        ]

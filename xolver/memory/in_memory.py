@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, get_args
 from xolver.errors import UserError
 from xolver.memory.base import MemoryStats, SearchFilter, SearchMode, search_mode
 from xolver.memory.bm25 import BM25Index
+from xolver.memory.curation import CurationPolicy, credit, retire
 from xolver.memory.records import ExperienceRecord, RecordKind, ScoredRecord
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -29,9 +30,11 @@ class InMemoryExperienceStore:
 
     Args:
         records: records to start with.
+        curation: when records that keep hurting are retired (`xolver.memory.curation`).
     """
 
-    def __init__(self, records: Sequence[ExperienceRecord] = ()) -> None:
+    def __init__(self, records: Sequence[ExperienceRecord] = (), *, curation: CurationPolicy | None = None) -> None:
+        self.curation = curation if curation is not None else CurationPolicy()
         self._records: list[ExperienceRecord | None] = []  # None where a record was forgotten
         self._position: dict[str, int] = {}
         self._hashes: set[str] = set()
@@ -71,6 +74,7 @@ class InMemoryExperienceStore:
                 i
                 for i, r in enumerate(self._records)
                 if r is not None
+                and not r.retired
                 and r.namespace == namespace
                 and (kind is None or r.kind == kind)
                 and (domain is None or r.domain == domain)
@@ -108,16 +112,24 @@ class InMemoryExperienceStore:
         return self.add(records)
 
     def record_use(self, ids: Sequence[str], score: float) -> None:
-        """Count one more use of each record by a solve whose best judge score was `score`."""
+        """Credit (`score` >= 0.5) or blame each record for the grounded outcome of a solve it was
+        shown in; a record that keeps hurting is retired (`xolver.memory.curation.credit`)."""
         with self._lock:
             for rid in ids:
                 pos = self._position.get(rid)
-                if pos is None:
-                    continue
-                record = self._live(pos)
-                n, mean = record.times_retrieved, record.mean_use_score
-                record.mean_use_score = score if mean is None else (mean * n + score) / (n + 1)
-                record.times_retrieved = n + 1
+                if pos is not None:
+                    credit(self._live(pos), score, self.curation)
+
+    def retire(self, ids: Sequence[str], *, reason: str) -> int:
+        """Retire records: kept for audit, never retrieved; returns how many were newly retired."""
+        changed = 0
+        with self._lock:
+            for rid in ids:
+                pos = self._position.get(rid)
+                if pos is not None and not self._live(pos).retired:
+                    retire(self._live(pos), reason)
+                    changed += 1
+        return changed
 
     def forget(
         self,

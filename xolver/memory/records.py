@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["ExperienceRecord", "RecordKind", "ScoredRecord", "content_hash"]
+__all__ = ["ExperienceRecord", "RecordEvent", "RecordKind", "ScoredRecord", "content_hash"]
 
 RecordKind = Literal["problem", "strategy", "code"]
 
@@ -23,13 +23,29 @@ def content_hash(*parts: str) -> str:
     return h.hexdigest()
 
 
+class RecordEvent(BaseModel):
+    """One change in a record's life after it was written: a merge, a supersession or a retirement."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at: float = Field(default_factory=time.time)
+    action: Literal["merged", "superseded", "retired"]
+    detail: str = ""
+
+
 class ExperienceRecord(BaseModel):
     """One piece of experience.
 
     - ``problem``: `text` is the problem, `solution` the verified solution or trajectory summary,
       `answer` the final answer.
     - ``strategy``: `text` is an abstract, reusable reasoning pattern.
-    - ``code``: `text` is the fragment's purpose, `code` the fragment, `signature` its entry point.
+    - ``code``: `text` is the fragment's purpose, `code` the fragment, `signature` its entry point,
+      `tests` the assertions it passed in the sandbox before it was stored.
+
+    Track record (see `xolver.memory.curation`): `helped` / `hurt` count the solves it was shown in
+    whose answer an independent check confirmed / did not; `retired` records are kept for audit but
+    never retrieved; `evidence` counts the writes merged into it; `history` lists merges,
+    supersessions and retirements.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -49,6 +65,15 @@ class ExperienceRecord(BaseModel):
     verified: bool = False
     times_retrieved: int = 0
     mean_use_score: float | None = None
+    helped: int = 0
+    hurt: int = 0
+    retired: bool = False
+    evidence: int = 1
+    cautionary: bool = False
+    when_to_use: str = ""
+    when_not_to_use: str = ""
+    tests: list[str] = Field(default_factory=list)
+    history: list[RecordEvent] = Field(default_factory=list)
 
     @property
     def hash(self) -> str:
@@ -63,7 +88,9 @@ class ExperienceRecord(BaseModel):
 
 
 class ScoredRecord(BaseModel):
-    """A retrieval hit."""
+    """A retrieval hit: `score` is the ranking's own score, `similarity` the query's cosine
+    similarity to the record when it is known (dense hits; filled in by `retrieve_experience`)."""
 
     record: ExperienceRecord
     score: float
+    similarity: float | None = None

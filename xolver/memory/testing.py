@@ -93,6 +93,7 @@ class ScriptedStore:
         self.searches: list[SearchCall] = []
         self.added: list[ExperienceRecord] = []
         self.uses: list[RecordUse] = []
+        self.retired: list[tuple[tuple[str, ...], str]] = []
         self.closed = False
 
     # ------------------------------------------------------------------ the script
@@ -166,6 +167,11 @@ class ScriptedStore:
         """Record the call, and count the use on the records held."""
         self.uses.append(RecordUse(tuple(ids), score))
         self._held.record_use(ids, score)
+
+    def retire(self, ids: Sequence[str], *, reason: str) -> int:
+        """Record the call, and retire the records held."""
+        self.retired.append((tuple(ids), reason))
+        return self._held.retire(ids, reason=reason)
 
     def forget(
         self,

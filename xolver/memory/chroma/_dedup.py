@@ -21,12 +21,14 @@ def keep_new(
     vectors: Sequence[Sequence[float]],
     *,
     threshold: float | None,
-) -> list[int]:
-    """Positions of the records to keep, in order.
+) -> tuple[list[int], dict[int, tuple[str, float]]]:
+    """Positions of the records to write, in order, and the near duplicates of stored records.
 
     A record is dropped when its content hash or id is already stored or earlier in the batch, or
-    when `threshold` is set and its cosine similarity to a stored record (one batched query) or to
-    a kept record of the batch is at least `threshold`. Call with the write lock held.
+    when `threshold` is set and its cosine similarity to a kept record of the batch is at least
+    `threshold`. One that close to a stored record (one batched query) is not kept either: it is
+    returned in the second value, position -> (stored id, similarity), for the caller to merge
+    (`xolver.memory.curation.merge_into`). Call with the write lock held.
     """
     import numpy as np
 
@@ -41,17 +43,17 @@ def keep_new(
         seen_ids.add(r.id)
         keep.append(j)
     if threshold is None or not keep:
-        return keep
-    near: set[int] = set()
+        return keep, {}
+    near: dict[int, tuple[str, float]] = {}
     if side.live_count() > 0:
         result = collection.query(
             query_embeddings=cast(Any, [list(vectors[j]) for j in keep]),
             n_results=1,
             include=cast(Any, ["distances"]),
         )
-        for j, distances in zip(keep, result["distances"] or [], strict=False):
-            if distances and 1.0 - float(distances[0]) >= threshold:
-                near.add(j)
+        for j, ids, distances in zip(keep, result["ids"] or [], result["distances"] or [], strict=False):
+            if distances and ids and 1.0 - float(distances[0]) >= threshold:
+                near[j] = (str(ids[0]), 1.0 - float(distances[0]))
     kept: list[int] = []
     kept_vectors: list[Any] = []
     for j in keep:
@@ -62,4 +64,4 @@ def keep_new(
             continue
         kept.append(j)
         kept_vectors.append(v)
-    return kept
+    return kept, near

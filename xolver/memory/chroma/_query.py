@@ -77,8 +77,11 @@ class ChromaIndex:
                     continue
                 rows: list[_Row] = []
                 if domain is None:
+                    # Retired records stay in HNSW: over-fetch by their number, and skip them below.
                     result = collection.query(
-                        query_embeddings=cast(Any, [vector]), n_results=min(k, live), include=cast(Any, include)
+                        query_embeddings=cast(Any, [vector]),
+                        n_results=min(k + len(side.retired), live),
+                        include=cast(Any, include),
                     )
                     rows = _rows(result, with_vectors)
                 else:
@@ -92,16 +95,18 @@ class ChromaIndex:
                     if not rows:
                         result = collection.query(
                             query_embeddings=cast(Any, [vector]),
-                            n_results=want,
+                            n_results=min(want + len(side.retired), live),
                             where=cast(Any, {"domain": domain}),
                             include=cast(Any, include),
                         )
                         rows = _rows(result, with_vectors)
-                for _rid, meta, dist, vec in rows[:k]:
+                kept = 0
+                for _rid, meta, dist, vec in rows:
                     record = record_from(meta)
-                    if record is None or record.namespace != ns:
+                    if record is None or record.namespace != ns or record.retired or kept >= k:
                         continue
-                    hits.append((ScoredRecord(record=record, score=1.0 - dist), vec))
+                    kept += 1
+                    hits.append((ScoredRecord(record=record, score=1.0 - dist, similarity=1.0 - dist), vec))
         hits.sort(key=lambda h: -h[0].score)
         return hits
 
@@ -175,8 +180,8 @@ class ChromaIndex:
                 if got is None:
                     continue
                 side = got[1]
-                # Removed documents have no postings left, so only a domain needs a mask.
-                accept = side.mask(ns, domain) if domain is not None else None
+                # Removed documents have no postings left, so only a domain or retired records need a mask.
+                accept = side.mask(ns, domain) if domain is not None or side.retired else None
                 for pos, score in side.bm25.top(query, k, accept=accept):
                     found.append((score, kk, side.ids[pos]))
             found.sort(key=lambda f: -f[0])
@@ -189,7 +194,7 @@ class ChromaIndex:
             hits: list[ScoredRecord] = []
             for score, _, rid in found:
                 record = fetched.get(rid)
-                if record is not None and record.namespace == ns:
+                if record is not None and record.namespace == ns and not record.retired:
                     hits.append(ScoredRecord(record=record, score=score))
             return hits
 

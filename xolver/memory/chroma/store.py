@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -20,7 +20,8 @@ from xolver.memory.chroma._dedup import keep_new
 from xolver.memory.chroma._folder import KINDS, PAGE, ChromaFolder, Key, default_memory_path, fetch
 from xolver.memory.chroma._query import ChromaIndex
 from xolver.memory.chroma._server import server_record_id
-from xolver.memory.chroma._side_index import record_from, record_metadata
+from xolver.memory.chroma._side_index import add_op, record_metadata
+from xolver.memory.curation import CurationPolicy, credit, merge_into, retire
 from xolver.memory.embedders import Embedder, SentenceTransformerEmbedder
 from xolver.memory.hybrid import HybridRetriever
 from xolver.memory.records import ExperienceRecord, RecordKind, ScoredRecord, content_hash
@@ -49,8 +50,10 @@ class ChromaExperienceStore:
         embedder: computes the vectors; default `SentenceTransformerEmbedder` (all-MiniLM-L6-v2).
             The first embedder used with a folder is recorded; another one is refused.
         namespace: when given, the store is bound to this namespace: it reads and writes nothing else.
-        near_duplicate_threshold: cosine similarity at or above which a new record counts as a
-            duplicate of a stored one of the same kind and namespace and is skipped (None: off).
+        near_duplicate_threshold: cosine similarity at or above which a new problem record is a
+            near duplicate of a stored one (same namespace) and is merged into it (None: off).
+        merge_threshold: the same for strategy and code records, which are paraphrased more.
+        curation: when records that keep hurting are retired (`xolver.memory.curation`).
         ef_search: HNSW search breadth; higher is slower and closer to exact search.
         ef_construction: HNSW build breadth.
         max_neighbors: HNSW graph degree (M).
@@ -71,6 +74,8 @@ class ChromaExperienceStore:
         embedder: Embedder | None = None,
         namespace: str | None = None,
         near_duplicate_threshold: float | None = 0.98,
+        merge_threshold: float | None = 0.85,
+        curation: CurationPolicy | None = None,
         ef_search: int = 400,
         ef_construction: int = 200,
         max_neighbors: int = 32,
@@ -91,6 +96,8 @@ class ChromaExperienceStore:
             collection_prefix=collection_prefix,
         )
         self.near_duplicate_threshold = near_duplicate_threshold
+        self.merge_threshold = merge_threshold
+        self.curation = curation if curation is not None else CurationPolicy()
         self._index = ChromaIndex(self._folder, ef_search=ef_search, postfilter_min_share=postfilter_min_share)
         self._retriever = HybridRetriever(self._index)
 
@@ -210,15 +217,33 @@ class ChromaExperienceStore:
                 got = folder.collection(key, create=True)
                 assert got is not None
                 collection, side = got
-                keep = keep_new(
+                group = [records[i] for i in positions]
+                keep, near = keep_new(
                     collection,
                     side,
-                    [records[i] for i in positions],
+                    group,
                     [vectors[i] for i in positions],
-                    threshold=self.near_duplicate_threshold,
+                    threshold=self.near_duplicate_threshold if key[0] == "problem" else self.merge_threshold,
                 )
+                ops: list[dict[str, Any]] = []
+                # Near duplicates of stored records are merged into them (or supersede them).
+                if near:
+                    stored = fetch(collection, sorted({rid for rid, _ in near.values()}))
+                    updated: dict[str, ExperienceRecord] = {}
+                    for j, (rid, similarity) in sorted(near.items()):
+                        target = updated.get(rid) or stored.get(rid)
+                        if target is None:
+                            continue
+                        outcome = merge_into(target, group[j], similarity)
+                        updated[rid] = outcome.stored
+                        if outcome.write_new:
+                            keep.append(j)
+                    if updated:
+                        ops += self._update_locked(key, list(updated.values()))
+                keep.sort()
                 chosen = [positions[j] for j in keep]
                 if not chosen:
+                    folder.journal(key, ops)
                     continue
                 batch = [records[i] for i in chosen]
                 metas = [record_metadata(r) for r in batch]
@@ -230,6 +255,8 @@ class ChromaExperienceStore:
                 )
                 for r, meta in zip(batch, metas, strict=True):
                     side.add(r.id, r.search_text(), meta)
+                    ops.append(add_op(r.id, r.search_text(), meta))
+                folder.journal(key, ops)
                 written.extend(r.id for r in batch)
             folder.bump_generation()
         return written
@@ -240,7 +267,26 @@ class ChromaExperienceStore:
         return server_record_id(content_hash(record.kind, record.namespace, record.search_text()))
 
     def record_use(self, ids: Sequence[str], score: float) -> None:
-        """Count one more use of each record by a solve whose best judge score was `score`."""
+        """Credit (`score` >= 0.5) or blame each record for the grounded outcome of a solve it was
+        shown in; a record that keeps hurting is retired (`xolver.memory.curation.credit`)."""
+        self._edit(ids, lambda record: credit(record, score, self.curation))
+
+    def retire(self, ids: Sequence[str], *, reason: str) -> int:
+        """Retire records: kept (``get``, ``iter_records``, history) but never retrieved. Returns how
+        many were newly retired."""
+        changed = 0
+
+        def one(record: ExperienceRecord) -> None:
+            nonlocal changed
+            if not record.retired:
+                retire(record, reason)
+                changed += 1
+
+        self._edit(ids, one)
+        return changed
+
+    def _edit(self, ids: Sequence[str], change: Callable[[ExperienceRecord], None]) -> None:
+        """Apply `change` to each stored record of `ids` and write the records back (metadata only)."""
         if not ids:
             return
         folder = self._folder
@@ -248,23 +294,24 @@ class ChromaExperienceStore:
             folder.refresh()
             folder.bump_generation()
             for key, mine in folder.locate(ids).items():
-                collection = folder.collections[key]
-                got = collection.get(ids=mine, include=cast(Any, ["metadatas"]))
-                new_ids: list[str] = []
-                metas: list[dict[str, Any]] = []
-                for rid, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
-                    record = record_from(meta)
-                    if record is None:
-                        continue
-                    n = record.times_retrieved
-                    mean = record.mean_use_score
-                    record.mean_use_score = score if mean is None else (mean * n + score) / (n + 1)
-                    record.times_retrieved = n + 1
-                    new_ids.append(rid)
-                    metas.append({**dict(meta or {}), "record": record.model_dump_json()})
-                if new_ids:
-                    collection.update(ids=new_ids, metadatas=cast(Any, metas))
+                found = fetch(folder.collections[key], mine)
+                for record in found.values():
+                    change(record)
+                folder.journal(key, self._update_locked(key, list(found.values())))
             folder.bump_generation()
+
+    def _update_locked(self, key: Key, records: list[ExperienceRecord]) -> list[dict[str, Any]]:
+        """Overwrite the metadata of stored records (same text, same vector); journal lines for the side index."""
+        if not records:
+            return []
+        folder = self._folder
+        folder.collections[key].update(
+            ids=[r.id for r in records], metadatas=cast(Any, [record_metadata(r) for r in records])
+        )
+        side = folder.side[key]
+        for r in records:
+            side.set_retired(r.id, r.retired)
+        return [{"op": "retired", "id": r.id, "value": r.retired} for r in records]
 
     def forget(
         self,
@@ -315,6 +362,7 @@ class ChromaExperienceStore:
                         folder.collections[key].delete(ids=chunk)
                         for rid in chunk:
                             side.remove(rid)
+                        folder.journal(key, [{"op": "remove", "id": rid} for rid in chunk])
                     deleted += len(doomed)
             folder.bump_generation()
         return deleted
