@@ -59,6 +59,10 @@ class Exemplar(_Record):
     answer: str = ""
     code: str = ""
     score: float = 0.0
+    verified: bool = False
+    cautionary: bool = False
+    when_to_use: str = ""
+    when_not_to_use: str = ""
 
 
 class ToolCall(_Record):

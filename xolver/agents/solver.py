@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from typing_extensions import assert_never
 
 from xolver._text import excerpt
+from xolver.agents.experience import format_experience
 from xolver.agents.parsing import extract_answer, split_sections
 from xolver.agents.programs import PROGRAM_FORMAT, latex_answer, print_hint, program_answer, python_block
 from xolver.agents.runner import AgentRunner
@@ -86,27 +87,6 @@ def parse_solution(text: str, answer_format: AnswerFormat = "auto") -> SolverOut
         # Keep the stated final answer with the response: the judge and verifier read it there.
         response = f"{response}\nFinal answer: {sections['final']}"
     return SolverOutput(thought=thought, response=response, answer=answer)
-
-
-def format_experience(exemplars: Sequence[Exemplar]) -> str:
-    """Retrieved experience as method, in sections by kind, so it is not copied as an answer."""
-    if not exemplars:
-        return ""
-    parts: list[str] = []
-    problems = [e for e in exemplars if e.kind == "problem"]
-    strategies = [e for e in exemplars if e.kind == "strategy"]
-    code = [e for e in exemplars if e.kind == "code"]
-    if problems:
-        parts.append("Related solved problems (reuse the method, not the numbers: they are different problems):")
-        for i, e in enumerate(problems, 1):
-            parts.append(f"Example {i}: {excerpt(e.text, 400)}\nIts solution: {excerpt(e.solution, 500)}")
-    if strategies:
-        parts.append("Strategies that worked before:")
-        parts.extend(f"- {excerpt(e.text, 300)}" for e in strategies)
-    if code:
-        parts.append("Helper code that worked before:")
-        parts.extend(f"# {e.text}\n```python\n{excerpt(e.code, 600)}\n```" for e in code)
-    return "\n\n".join(parts) + "\n\n"
 
 
 def format_shared(entries: Sequence[Trajectory], *, with_critique: bool) -> str:

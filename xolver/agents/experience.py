@@ -1,0 +1,107 @@
+"""How retrieved experience is shown to a solver: one honest rendering, bounded by a token budget.
+
+What a record shows:
+
+- a **verified** ``problem`` record is an ordinary few-shot example: the problem, its worked
+  solution and its answer (GSM8K's ``<<48/2=24>>`` calculator notes and ``#### N`` line are
+  removed; the answer is stated once, as ``Answer:``);
+- an **unverified** ``problem`` record is not shown at all (`shown` is false): a solution nobody
+  checked is not presented as one;
+- a ``strategy`` record is a bullet with its "when to use" / "not when" conditions; a cautionary
+  one (distilled from a wrong attempt) goes under "Mistakes to avoid";
+- a ``code`` record is a helper whose assertions passed in the sandbox, shown with its purpose.
+
+`fit_budget` keeps whole exemplars, best first within each kind, until the budget (in approximate
+tokens, 4 characters each) is spent; the retrieve step applies it, so the records credited or blamed
+after the solve are exactly those the solvers saw.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from xolver._text import excerpt
+from xolver.solution import Exemplar
+
+__all__ = ["CHARS_PER_TOKEN", "fit_budget", "format_experience", "render_exemplar", "shown", "worked_solution"]
+
+CHARS_PER_TOKEN = 4
+_CALCULATOR = re.compile(r"<<[^<>]*>>")
+_GSM8K_FINAL = re.compile(r"^\s*####.*$", re.MULTILINE)
+_HEADERS = {
+    "problem": "Worked examples (different problems, solved and checked):",
+    "strategy": "Strategies that helped on similar problems:",
+    "caution": "Mistakes to avoid (seen on similar problems):",
+    "code": "Helper code (tested):",
+}
+
+
+def shown(kind: str, verified: bool) -> bool:
+    """Whether a retrieved record of this kind is shown to solvers at all (unverified problems are not)."""
+    return kind != "problem" or verified
+
+
+def worked_solution(solution: str) -> str:
+    """A stored solution as a worked example: calculator notes and the ``#### N`` line removed."""
+    return _GSM8K_FINAL.sub("", _CALCULATOR.sub("", solution)).strip()
+
+
+def _section(e: Exemplar) -> str:
+    if e.kind == "strategy" and e.cautionary:
+        return "caution"
+    return e.kind
+
+
+def render_exemplar(e: Exemplar, number: int = 1) -> str:
+    """One exemplar as the prompt shows it."""
+    match _section(e):
+        case "problem":
+            answer = f"\nAnswer: {e.answer}" if e.answer else ""
+            return f"Example {number}: {excerpt(e.text, 400)}\nSolution: {excerpt(e.solution, 600)}{answer}"
+        case "code":
+            return f"# {e.text}\n```python\n{excerpt(e.code, 600)}\n```"
+        case _:
+            notes = [f"when: {e.when_to_use}"] if e.when_to_use else []
+            notes += [f"not when: {e.when_not_to_use}"] if e.when_not_to_use else []
+            tail = f" ({'; '.join(notes)})" if notes else ""
+            return f"- {excerpt(e.text, 300)}{tail}"
+
+
+def fit_budget(exemplars: Sequence[Exemplar], max_tokens: int | None) -> list[Exemplar]:
+    """The exemplars that are shown, whole, in order, until about `max_tokens` are used (None: all)."""
+    kept = [e for e in exemplars if shown(e.kind, e.verified)]
+    if max_tokens is None:
+        return kept
+    budget = max_tokens * CHARS_PER_TOKEN
+    out: list[Exemplar] = []
+    headers: set[str] = set()
+    for e in kept:
+        cost = len(render_exemplar(e)) + 2
+        section = _section(e)
+        if section not in headers:
+            cost += len(_HEADERS[section]) + 2
+        if cost > budget:
+            continue
+        budget -= cost
+        headers.add(section)
+        out.append(e)
+    return out
+
+
+def format_experience(exemplars: Sequence[Exemplar]) -> str:
+    """The experience block of a solver prompt, in sections by kind ("" when nothing is shown)."""
+    groups: dict[str, list[Exemplar]] = {section: [] for section in _HEADERS}
+    for e in exemplars:
+        if shown(e.kind, e.verified):
+            groups[_section(e)].append(e)
+    parts: list[str] = []
+    for section, items in groups.items():
+        if not items:
+            continue
+        parts.append(_HEADERS[section])
+        if section in ("problem", "code"):
+            parts.extend(render_exemplar(e, i) for i, e in enumerate(items, 1))
+        else:
+            parts.append("\n".join(render_exemplar(e) for e in items))
+    return "\n\n".join(parts) + "\n\n" if parts else ""
