@@ -186,6 +186,26 @@ class XolverConfig(BaseModel):
     retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field(
         "hybrid", description="Ranking: dense + BM25 fused by reciprocal rank, or one of them (paper: bm25)."
     )
+    retrieval_min_similarity: float | None = Field(
+        0.3,
+        ge=-1.0,
+        le=1.0,
+        description="Similarity floor: a retrieved record whose cosine similarity to the problem is below this is not "
+        "shown (None: no floor; stores without vectors have none).",
+    )
+    experience_max_tokens: int | None = Field(
+        1200, ge=0, description="Token budget (about 4 characters each) of the experience shown in one solver prompt."
+    )
+    memory_max_strategies: int | None = Field(
+        2000,
+        ge=1,
+        description="Per namespace, live strategy records kept; over it, the least useful are retired after a write.",
+    )
+    distill_from: Literal["contrast", "success"] = Field(
+        "contrast",
+        description="contrast: distill only when the team split (some candidates had the checked answer, some did not), "
+        "comparing right and wrong attempts; success: distill every checked solve from its best trajectory.",
+    )
     self_retrieval: Literal["off", "when_empty", "always"] = Field(
         "off",
         description="The paper's self-retrieval: the model recalls a related problem and its solution, "
