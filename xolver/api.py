@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from xolver.batch.ray_executor import RayOptions
     from xolver.batch.records import BatchItem
     from xolver.batch.runner import Executor
+    from xolver.tools.base import Tool
 
 __all__ = ["Xolver"]
 
@@ -44,6 +45,9 @@ class Xolver:
             (``memory_store``: the persistent Chroma store at ``$XOLVER_HOME/memory``, or an
             in-process BM25 store), opened on the first solve and closed by `close`. Pass ``None``
             to run without one. A model or store passed in is the caller's: `close` leaves it open.
+        custom_tools: your own tools (`xolver.tools.base.Tool`, e.g. made with
+            `xolver.tools.registry.function_tool`), offered to function-calling models next to
+            the built-in ones (docs/tools.md).
         **overrides: any `XolverConfig` field, e.g. ``agents=3, rounds=2, max_calls=20``.
 
     Example:
@@ -58,16 +62,22 @@ class Xolver:
         *,
         config: XolverConfig | None = None,
         memory: ExperienceStore | None = UNSET,
+        custom_tools: Sequence[Tool[Any]] = (),
         **overrides: Any,
     ) -> None:
         if isinstance(model, str):
             overrides["model"] = model
+        if custom_tools:  # a tool given is a tool offered
+            offered = list(overrides.get("tools") or (config.tools if config else XolverConfig().tools))
+            overrides["tools"] = offered + [t.name for t in custom_tools if t.name not in offered]
         if config is None:
             config = XolverConfig.load(**overrides)
         elif overrides:
             config = XolverConfig.model_validate({**config.model_dump(), **overrides})
         self.config = config
-        self.runtime = SolveRuntime(config, model=None if isinstance(model, str) else model, memory=memory)
+        self.runtime = SolveRuntime(
+            config, model=None if isinstance(model, str) else model, memory=memory, tools=custom_tools
+        )
         """What the solves run on: the model, the store, each solve's budget and sandbox."""
         # Without a checkpoint file, threads are kept in process so `resume` still works.
         self._memory_saver: Any = None

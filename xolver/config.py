@@ -155,6 +155,20 @@ class XolverConfig(BaseModel):
     max_tool_calls: int = Field(3, ge=0, le=10, description="Tool calls per agent per round.")
     tool_timeout: float = Field(10.0, gt=0, description="Wall seconds per Python snippet.")
     max_tool_seconds: float = Field(60.0, gt=0, description="Total tool seconds per solve.")
+    function_calling: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="Reasoning seats get the tools as native tool definitions when the model calls tools "
+        "(auto: when it says so; on: always, e.g. a llama.cpp server run with --jinja; off: fenced blocks only).",
+    )
+    tools: list[str] = Field(
+        default_factory=lambda: ["python", "sympy_check", "z3_check"],
+        description="Tools offered natively (python, sympy_check, z3_check, lean_check, and your own tools' names).",
+    )
+    lean_command: list[str] | None = Field(
+        None, description="The command that runs Lean 4 (--json FILE is appended); default: `lean` on PATH."
+    )
+    lean_project: str | None = Field(None, description="A Lake project (with Mathlib) to run `lake env lean` in.")
+    lean_timeout: float = Field(120.0, gt=0, description="Wall seconds per Lean check.")
 
     # --- code tasks (answer_format="code")
     code_judge: Literal["execute", "llm"] = Field(

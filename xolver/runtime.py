@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ from xolver.graph.state import SolveContext
 from xolver.memory.base import ExperienceStore
 from xolver.memory.stores import StoreSpec, open_store
 from xolver.models import Model, model_from_config
+from xolver.tools.base import Tool
 from xolver.tools.toolbox import ToolBox
 
 if TYPE_CHECKING:
@@ -86,8 +87,11 @@ class SolveRuntime:
         *,
         model: Model | None = None,
         memory: ExperienceStore | StoreSpec | None = UNSET,
+        tools: Sequence[Tool[Any]] = (),
     ) -> None:
         self.config = config
+        self.tools: tuple[Tool[Any], ...] = tuple(tools)
+        """The user's own tools, offered to every solve next to the built-in ones."""
         self._owns_model = model is None
         self.model: Model = model if model is not None else model_from_config(config)
         if memory is UNSET:
@@ -158,7 +162,14 @@ class SolveRuntime:
     def toolbox(self, config: XolverConfig | None = None) -> ToolBox | None:
         """A fresh toolbox (the Python sandbox of one solve), or None when ``python_tool`` is off."""
         cfg = config or self.config
-        return ToolBox(timeout=cfg.tool_timeout, max_seconds=cfg.max_tool_seconds) if cfg.python_tool else None
+        if not cfg.python_tool:
+            return None
+        lean: Tool[Any] | None = None
+        if "lean_check" in cfg.tools or cfg.lean_command or cfg.lean_project:
+            from xolver.tools.lean import LeanChecker
+
+            lean = LeanChecker(command=cfg.lean_command, project=cfg.lean_project, timeout=cfg.lean_timeout)
+        return ToolBox(timeout=cfg.tool_timeout, max_seconds=cfg.max_tool_seconds, tools=self.tools, lean=lean)
 
     @contextlib.asynccontextmanager
     async def solve_context(self, config: XolverConfig | None = None) -> AsyncIterator[SolveContext]:

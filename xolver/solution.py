@@ -66,7 +66,11 @@ class Exemplar(_Record):
 
 
 class ToolCall(_Record):
-    """One tool call an agent made (e.g. a Python snippet) and what came back."""
+    """One tool call an agent made (e.g. a Python snippet) and what came back.
+
+    `via` says how the model asked for it: ``fenced`` (a fenced block in its reply) or ``native``
+    (a native tool call of a model that calls tools, with its JSON arguments as `input`).
+    """
 
     tool: str
     input: str
@@ -74,6 +78,7 @@ class ToolCall(_Record):
     ok: bool = True
     error: str | None = None
     seconds: float = 0.0
+    via: Literal["fenced", "native"] = "fenced"
 
 
 SolveMethod = Literal["reasoning", "program"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel
 from typing_extensions import assert_never
@@ -16,7 +16,7 @@ from xolver.agents.programs import PROGRAM_FORMAT, latex_answer, print_hint, pro
 from xolver.agents.runner import AgentRunner
 from xolver.agents.templates import render
 from xolver.events import ToolCalled
-from xolver.models.base import CallTags, Message, ModelResponse, ModelSettings
+from xolver.models.base import CallTags, Message, ModelResponse, ModelSettings, ToolSpec, supports_function_calling
 from xolver.solution import Check, Exemplar, SolveMethod, ToolCall, Trajectory
 from xolver.tools.toolbox import ToolBox
 
@@ -60,6 +60,11 @@ EXCERPT_CHARS = 900
 TOOLS_HINT = (
     "You may run Python to check your work: write a ```python block that prints what you need, "
     "and you will be shown its output before you give your final answer.\n"
+)
+# For models that call tools natively: the tools themselves come as definitions with the request.
+NATIVE_TOOLS_HINT = (
+    "You can call tools to check your work ({names}): call one whenever an exact check helps, "
+    "read its result, then give your final answer.\n"
 )
 
 
@@ -154,13 +159,19 @@ class SolverOptions:
     Attributes:
         repair_attempts: repairs of an unparseable reply, or of a program that printed no answer.
         share_critique: show the judge's critiques in the shared memory.
-        max_tool_calls: Python runs a reasoning seat may ask for per round.
+        max_tool_calls: Python runs (or native tool calls) a reasoning seat may ask for per round.
+        function_calling: ``auto``: reasoning seats get `tools` as native tool definitions when the
+            model calls tools natively (`supports_function_calling`); ``on``: always; ``off``: never
+            (fenced Python blocks, the path every other model takes).
+        tools: the tools offered natively, by name (`ToolBox.names`).
     """
 
     answer_format: AnswerFormat = "auto"
     repair_attempts: int = 1
     share_critique: bool = True
     max_tool_calls: int = 0
+    function_calling: Literal["auto", "on", "off"] = "auto"
+    tools: tuple[str, ...] = ("python", "sympy_check", "z3_check")
 
 
 def team_seats(
@@ -257,6 +268,27 @@ async def solve(
         case "reasoning":
             fmt = reply_format(answer_format)
             wants_tools = toolbox is not None and options.max_tool_calls > 0 and seat.method == "reasoning"
+            if wants_tools and toolbox is not None and _native_tools(runner, options):
+                specs = toolbox.specs([n for n in options.tools if n in toolbox.names])
+                if specs:
+                    template = "solver_refine" if refined else "solver"
+                    hint = NATIVE_TOOLS_HINT.format(names=", ".join(t.name for t in specs))
+                    prompt = render(
+                        template, experience=experience, problem=task.problem, tools=hint, format=fmt, **refined
+                    )
+                    return await _solve_with_native_tools(
+                        runner,
+                        toolbox,
+                        [Message("system", system), Message("user", prompt)],
+                        tags,
+                        base,
+                        specs=specs,
+                        settings=settings,
+                        answer_format=answer_format,
+                        fmt=fmt,
+                        repair_attempts=options.repair_attempts,
+                        max_tool_calls=options.max_tool_calls,
+                    )
             tools = TOOLS_HINT if wants_tools else ""
             template = "solver_refine" if refined else "solver"
             prompt = render(template, experience=experience, problem=task.problem, tools=tools, format=fmt, **refined)
@@ -389,6 +421,92 @@ async def _solve_by_reasoning(
                 "error": "cut off at the token cap",
                 "tool_calls": tool_calls,
             }
+        )
+    parsed = await runner.ask_again(
+        history, text, tags, parse, repair_format=fmt, repair_attempts=repair_attempts, settings=settings
+    )
+    if parsed.value is None:
+        return base.model_copy(
+            update={
+                "response": parsed.text.strip(),
+                "parse_ok": False,
+                "error": "empty reply" if not parsed.text.strip() else "no final answer found",
+                "tool_calls": tool_calls,
+            }
+        )
+    out = parsed.value
+    return base.model_copy(
+        update={"thought": out.thought, "response": out.response, "answer": out.answer, "tool_calls": tool_calls}
+    )
+
+
+def _native_tools(runner: AgentRunner, options: SolverOptions) -> bool:
+    """Whether this solver's tools go to the model as native definitions (see `SolverOptions`)."""
+    match options.function_calling:
+        case "on":
+            return True
+        case "off":
+            return False
+        case "auto":
+            return supports_function_calling(runner.model, "solver")
+        case other:
+            assert_never(other)
+
+
+def native_tool_reply(call: ToolCall) -> str:
+    """A tool's result as the ``tool`` message a function-calling model reads."""
+    if call.ok:
+        return call.output.strip() or "(no output)"
+    output = f"\n{call.output.strip()}" if call.output.strip() else ""
+    return f"error: {call.error}{output}"
+
+
+async def _solve_with_native_tools(
+    runner: AgentRunner,
+    toolbox: ToolBox,
+    history: list[Message],
+    tags: CallTags,
+    base: Trajectory,
+    *,
+    specs: Sequence[ToolSpec],
+    settings: ModelSettings,
+    answer_format: AnswerFormat,
+    fmt: str,
+    repair_attempts: int,
+    max_tool_calls: int,
+) -> Trajectory:
+    """A reasoning seat on a model that calls tools natively: each call it makes is dispatched by
+    the toolbox (same tools, budget and events as fenced blocks) and answered with a ``tool``
+    message, up to `max_tool_calls` calls; then its final text is parsed like any reply."""
+
+    def parse(text: str) -> SolverOutput | None:
+        return parse_solution(text, answer_format)
+
+    response = await runner.call(history, tags, settings=settings, tools=specs)
+    tool_calls: list[ToolCall] = []
+    while response.tool_calls and not _cut_off(response):
+        history = [*history, Message("assistant", response.text, tool_calls=response.tool_calls)]
+        for invocation in response.tool_calls:
+            if len(tool_calls) >= max_tool_calls:
+                reply = f"not run: the limit of {max_tool_calls} tool calls is reached; give your final answer"
+            else:
+                call = await toolbox.call(base.agent, invocation.name, invocation.arguments, via="native")
+                tool_calls.append(call)
+                runner.emit(ToolCalled(agent=base.agent, round=base.round, call=call))
+                reply = native_tool_reply(call)
+            history.append(Message("tool", reply, tool_call_id=invocation.id))
+        if len(tool_calls) >= max_tool_calls:
+            history.append(Message("user", f"No more tool calls. {fmt}"))
+        tool_tags = CallTags(role="solver", agent=base.agent, round=base.round, purpose=f"tool{len(tool_calls)}")
+        followed = await runner.follow_up(history, tool_tags, settings=settings, tools=specs)
+        if followed is None:
+            break
+        response = followed
+    text = response.text
+    if _cut_off(response) or (response.tool_calls and not text.strip()):
+        error = "cut off at the token cap" if _cut_off(response) else "still calling tools at the tool-call limit"
+        return base.model_copy(
+            update={"response": text.strip(), "parse_ok": False, "error": error, "tool_calls": tool_calls}
         )
     parsed = await runner.ask_again(
         history, text, tags, parse, repair_format=fmt, repair_attempts=repair_attempts, settings=settings

@@ -320,7 +320,7 @@ class LiteLLMModel:
             kwargs["reasoning_effort"] = effort
         if effort or self._openai_reasoning or self.reasoning:
             kwargs["drop_params"] = True
-        if request.tools and self.supports_function_calling:
+        if request.tools:  # the caller offers tools only to a model that calls them
             kwargs["tools"] = [t.to_openai() for t in request.tools]
         kwargs.update(self._extra)
         return kwargs

@@ -34,6 +34,8 @@ def solver_options(cfg: XolverConfig) -> SolverOptions:
         repair_attempts=cfg.repair_attempts,
         share_critique=cfg.share_critique,
         max_tool_calls=cfg.max_tool_calls,
+        function_calling=cfg.function_calling,
+        tools=tuple(cfg.tools),
     )
 
 
