@@ -21,6 +21,7 @@ from xolver.agents.runner import AgentRunner
 from xolver.agents.templates import render
 from xolver.models.base import CallTags, Message
 from xolver.solution import Check, Trajectory
+from xolver.tools.arithmetic import check_expression, number_target
 from xolver.tools.toolbox import ToolBox
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ __all__ = [
     "JudgeVerdict",
     "blind_check",
     "checkable_equation",
+    "expression_check",
     "judge",
     "parse_verdict",
     "substitution_check",
@@ -151,12 +153,34 @@ def asks_for_unknown(rest: str, variable: str) -> bool:
     return bool(re.search(r"\bsolve\b", rest, re.IGNORECASE)) and bool(_ASK_WORDS.search(rest))
 
 
+def expression_check(problem: str, candidate: Trajectory) -> Check | None:
+    """For a "use these numbers to obtain N" problem (Game of 24): the candidate's expression checked
+    exactly (`xolver.tools.arithmetic`); None for other problems or an answer that is no expression.
+
+    A failure is grounded and specific (the exact value reached, a number misused): it counts
+    against the candidate like a refuted substitution and is shown to the judge and, in later
+    rounds, to the team.
+    """
+    task = number_target(problem)
+    # A plain number is not an expression of the given numbers: this check is not about it.
+    if task is None or candidate.answer is None or not re.search(r"\d\s*[-+*/×÷]", candidate.answer):
+        return None
+    result = check_expression(candidate.answer, *task)
+    if result.verdict == "error":
+        return None
+    return Check(kind="substitution", agrees=result.verdict == "holds", detail=f"exact check: {result.detail}")
+
+
 async def substitution_check(toolbox: ToolBox | None, problem: str, candidate: Trajectory) -> Check | None:
-    """SymPy substitution of the candidate's answer into the problem's equation, in the sandbox.
+    """SymPy substitution of the candidate's answer into the problem's equation, in the sandbox
+    (or, for a "use these numbers to obtain N" problem, `expression_check`).
 
     None when the problem has no equation in one unknown that it asks for, or the check could not
     decide; otherwise a `Check` that holds or fails.
     """
+    exact = expression_check(problem, candidate)
+    if exact is not None:
+        return exact
     found = checkable_equation(problem, candidate.answer)
     if toolbox is None or found is None or candidate.answer is None:
         return None
