@@ -145,7 +145,8 @@ def bench_throughput(args: argparse.Namespace) -> str:
                     ("local", c, seconds, 60 * len(items) / seconds, calls, sum(i.error is not None for i in items))
                 )
                 print(rows[-1], flush=True)
-            env = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "XOLVER_MEMORY_STORE": "memory"}
+            # The workers import xolver from this checkout, as the driver does.
+            env = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "XOLVER_MEMORY_STORE": "memory", "PYTHONPATH": str(ROOT)}
             ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": env})
             try:
                 for c in args.levels:
