@@ -1,8 +1,17 @@
 """The distiller: after a checked solve, the model names what is reusable for other problems.
 
+Two calls, one per solve at most (the graph picks, `XolverConfig.distill_from`):
+
+- `distill_contrast` (default): when the team split, some candidates reaching the checked answer
+  and some not, the model compares the right and wrong attempts and writes strategies (with "when
+  to use" / "when not to use") and cautions (the wrong attempts' mistake). Solves where every
+  candidate agreed or none was confirmed are not distilled: there is nothing to contrast.
+- `distill`: every checked solve, from its best trajectory only.
+
 Its reply becomes strategy and code records for the experience store. A weak model's distillation
 is often malformed, so the parser (`xolver.memory.learning.parse_distillation`) takes what it can
-and drops the rest; the graph keeps a code fragment only after it ran cleanly in the sandbox.
+and drops the rest; the graph keeps a code fragment only when its own assertions (a call on an
+example input compared with the result it claims) pass in the sandbox.
 """
 
 from __future__ import annotations
@@ -16,7 +25,15 @@ from xolver.memory.learning import parse_distillation
 from xolver.memory.records import ExperienceRecord
 from xolver.models.base import CallTags, Message
 
-__all__ = ["DistillInput", "distill", "distill_prompt"]
+__all__ = [
+    "Attempt",
+    "ContrastInput",
+    "DistillInput",
+    "contrast_prompt",
+    "distill",
+    "distill_contrast",
+    "distill_prompt",
+]
 
 
 @dataclass(frozen=True)
@@ -99,4 +116,79 @@ async def distill(runner: AgentRunner, task: DistillInput) -> list[ExperienceRec
         problem=task.problem,
         score=task.score,
         verified=task.verified,
+    )
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One candidate of the team: how it worked, what it wrote, what it answered."""
+
+    method: str
+    response: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class ContrastInput:
+    """A solve whose team split: attempts that reached the checked answer, and attempts that did not.
+
+    Attributes:
+        answer: the answer an independent check confirmed.
+        right: attempts with that answer (at least one).
+        wrong: attempts with another answer (at least one).
+    """
+
+    problem: str
+    answer: str
+    right: Sequence[Attempt]
+    wrong: Sequence[Attempt]
+    namespace: str = "default"
+    domain: str = "general"
+    score: float | None = None
+    verified: bool = True
+
+
+def contrast_prompt(
+    task: ContrastInput,
+    *,
+    max_strategies: int = 2,
+    max_cautions: int = 2,
+    max_code: int = 1,
+    per_attempt_chars: int = 1500,
+    max_attempts: int = 2,
+) -> str:
+    """The user message of the contrastive distillation call (two right and two wrong attempts at most)."""
+    instructions = render(
+        "distill_contrast", max_strategies=max_strategies, max_cautions=max_cautions, max_code=max_code
+    ).rstrip("\n")
+    parts = [instructions, "", "PROBLEM:", task.problem.strip(), "", f"CHECKED ANSWER: {task.answer.strip()}"]
+    for label, attempts in (("CORRECT", task.right), ("WRONG", task.wrong)):
+        for i, a in enumerate(attempts[:max_attempts], 1):
+            text = a.response.strip()
+            if len(text) > per_attempt_chars:
+                text = text[: per_attempt_chars // 2] + "\n...\n" + text[-per_attempt_chars // 2 :]
+            parts += ["", f"{label} ATTEMPT {i} ({a.method}, answer {a.answer}):", text]
+    return "\n".join(parts)
+
+
+async def distill_contrast(runner: AgentRunner, task: ContrastInput) -> list[ExperienceRecord]:
+    """One call: strategies, cautions and code from comparing the team's right and wrong attempts.
+
+    Raises:
+        BudgetExceeded: the budget is spent.
+        ModelError: the provider failed.
+    """
+    response = await runner.call(
+        [Message("user", contrast_prompt(task))], CallTags(role="learner", purpose="distill_contrast")
+    )
+    return parse_distillation(
+        response.text,
+        namespace=task.namespace,
+        domain=task.domain,
+        source="distilled:contrast",
+        problem=task.problem,
+        score=task.score,
+        verified=task.verified,
+        max_strategies=4,
+        max_code=1,
     )

@@ -24,8 +24,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from xolver.memory.records import ExperienceRecord, RecordEvent, ScoredRecord
+from xolver.memory.records import ExperienceRecord, RecordEvent, RecordKind, ScoredRecord
+
+if TYPE_CHECKING:  # pragma: no cover
+    from xolver.memory.base import ExperienceStore
 
 __all__ = [
     "CurationPolicy",
@@ -35,6 +39,7 @@ __all__ = [
     "over_budget",
     "rank_by_usefulness",
     "retire",
+    "retire_over_budget",
     "usefulness",
 ]
 
@@ -143,3 +148,18 @@ def over_budget(records: Iterable[ExperienceRecord], budget: int) -> list[Experi
         return []
     live.sort(key=lambda r: (usefulness(r), r.evidence, r.created_at))
     return live[: len(live) - budget]
+
+
+def retire_over_budget(
+    store: ExperienceStore, *, namespace: str, budget: int | None, kind: RecordKind = "strategy"
+) -> list[str]:
+    """Retire the least useful live records of one kind and namespace beyond `budget`; their ids.
+
+    Cheap when under budget (one count); reads the namespace's records of that kind otherwise.
+    """
+    if budget is None or store.count(namespace=namespace, kind=kind) <= budget:
+        return []
+    doomed = [r.id for r in over_budget(store.iter_records(namespace=namespace, kind=kind), budget)]
+    if doomed:
+        store.retire(doomed, reason=f"over the budget of {budget} {kind} records (least useful first)")
+    return doomed

@@ -10,22 +10,33 @@ from __future__ import annotations
 import ast
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from xolver.memory.records import ExperienceRecord
 
 __all__ = [
+    "claims_a_result",
     "parse_distillation",
     "problem_record",
     "should_write_back",
+    "split_tests",
 ]
 
 _FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 _HEADER = re.compile(
-    r"^[ \t>*#-]*\**[ \t]*(strategy|strategies|pattern|insight|code|helper|function)"
+    r"^[ \t>*#-]*\**[ \t]*(strategy|strategies|pattern|insight|caution|mistake|pitfall|code|helper|function)"
     r"[ \t]*(?:\d+)?[ \t]*\**[ \t]*[:.)-][ \t]*",
     re.IGNORECASE | re.MULTILINE,
 )
+_NOT_WHEN = re.compile(
+    r"^[ \t>*-]*\**[ \t]*(?:when not to use(?: it)?|not when|avoid when|do not use when)\**[ \t]*:\**[ \t]*(.*)$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_WHEN = re.compile(
+    r"^[ \t>*-]*\**[ \t]*(?:when to use(?: it)?|when|use when)\**[ \t]*:\**[ \t]*(.*)$", re.IGNORECASE | re.MULTILINE
+)
+_CAUTION_LABELS = ("caution", "mistake", "pitfall")
 _MAX_STRATEGY_CHARS = 600
 _MIN_STRATEGY_CHARS = 15
 
@@ -69,8 +80,27 @@ def _signature(code: str) -> str:
     return ""
 
 
-def _from_json(text: str) -> tuple[list[str], list[tuple[str, str]]] | None:
-    """Accept a JSON reply too: {"strategies": [...], "code": [{"purpose": .., "code": ..}]}."""
+@dataclass(frozen=True)
+class _Lesson:
+    """A strategy or caution as parsed: its text and the conditions it comes with."""
+
+    text: str
+    cautionary: bool = False
+    when: str = ""
+    not_when: str = ""
+
+    @classmethod
+    def of(cls, body: str, *, cautionary: bool = False) -> _Lesson:
+        """Split "when to use:" / "when not to use:" lines off a strategy's body."""
+        not_when = " ".join(m.group(1) for m in _NOT_WHEN.finditer(body))
+        body = _NOT_WHEN.sub("", body)
+        when = " ".join(m.group(1) for m in _WHEN.finditer(body))
+        body = _WHEN.sub("", body)
+        return cls(_clean(body), cautionary, _clean(when), _clean(not_when))
+
+
+def _from_json(text: str) -> tuple[list[_Lesson], list[tuple[str, str]]] | None:
+    """Accept a JSON reply too: {"strategies": [...], "cautions": [...], "code": [{"purpose": .., "code": ..}]}."""
     start, end = text.find("{"), text.rfind("}")
     if start < 0 or end <= start:
         return None
@@ -80,7 +110,8 @@ def _from_json(text: str) -> tuple[list[str], list[tuple[str, str]]] | None:
         return None
     if not isinstance(data, dict):
         return None
-    strategies = [s for s in data.get("strategies", []) if isinstance(s, str)]
+    strategies = [_Lesson(s) for s in data.get("strategies", []) if isinstance(s, str)]
+    strategies += [_Lesson(s, cautionary=True) for s in data.get("cautions", []) if isinstance(s, str)]
     fragments: list[tuple[str, str]] = []
     for item in data.get("code", []) or data.get("code_fragments", []):
         if isinstance(item, dict) and isinstance(item.get("code"), str):
@@ -90,11 +121,11 @@ def _from_json(text: str) -> tuple[list[str], list[tuple[str, str]]] | None:
     return strategies, fragments
 
 
-def _from_text(text: str) -> tuple[list[str], list[tuple[str, str]]]:
+def _from_text(text: str) -> tuple[list[_Lesson], list[tuple[str, str]]]:
     fences = list(_FENCE.finditer(text))
     # Fenced code is cut out first so its lines are never read as strategies.
     prose = _FENCE.sub("\n<<CODE>>\n", text)
-    strategies: list[str] = []
+    strategies: list[_Lesson] = []
     purposes: list[str] = []
     headers = list(_HEADER.finditer(prose))
     for i, m in enumerate(headers):
@@ -105,13 +136,13 @@ def _from_text(text: str) -> tuple[list[str], list[tuple[str, str]]]:
         if label in ("code", "helper", "function"):
             purposes.append(_clean(head.splitlines()[0] if head.strip() else ""))
         else:
-            strategies.append(_clean(head))
+            strategies.append(_Lesson.of(head, cautionary=label in _CAUTION_LABELS))
     if not headers:
         # No labels at all: bullet points are the best guess at strategies.
         for line in prose.splitlines():
             bullet = re.match(r"^\s*(?:[-*•]|\d+[.)])\s+(.*)", line)
             if bullet:
-                strategies.append(_clean(bullet.group(1)))
+                strategies.append(_Lesson(_clean(bullet.group(1))))
     fragments = [(purposes[i] if i < len(purposes) else "", f.group(1)) for i, f in enumerate(fences)]
     return strategies, fragments
 
@@ -151,8 +182,8 @@ def parse_distillation(
     strategies, fragments = parsed
     records: list[ExperienceRecord] = []
     seen: set[str] = set()
-    for raw in strategies:
-        s = _clean(raw)
+    for lesson in strategies:
+        s = _clean(lesson.text)
         if len(s) < _MIN_STRATEGY_CHARS or s.upper().startswith("NONE") or s.lower() in seen:
             continue
         seen.add(s.lower())
@@ -164,6 +195,9 @@ def parse_distillation(
                 namespace=namespace,
                 domain=domain,
                 text=s,
+                cautionary=lesson.cautionary,
+                when_to_use=lesson.when[:_MAX_STRATEGY_CHARS],
+                when_not_to_use=lesson.not_when[:_MAX_STRATEGY_CHARS],
                 source=source,
                 score=score,
                 verified=verified,
@@ -175,7 +209,7 @@ def parse_distillation(
     for purpose, code in fragments:
         if kept_code >= max_code:
             break
-        body = code.strip("\n")
+        body, tests = split_tests(code.strip("\n"))
         if not body.strip() or not _python_ok(body):
             continue
         signature = _signature(body)
@@ -187,6 +221,7 @@ def parse_distillation(
                 domain=domain,
                 text=description,
                 code=body,
+                tests=tests,
                 signature=signature,
                 solution=problem,
                 source=source,
@@ -221,3 +256,40 @@ def problem_record(
         score=score,
         verified=verified,
     )
+
+
+def split_tests(code: str) -> tuple[str, list[str]]:
+    """A fragment without its top-level ``assert`` statements, and those statements (its tests).
+
+    Code that does not parse is returned whole, with no tests.
+    """
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return code, []
+    lines = code.splitlines()
+    tests: list[str] = []
+    drop: set[int] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Assert) and node.end_lineno is not None:
+            tests.append("\n".join(lines[node.lineno - 1 : node.end_lineno]).strip())
+            drop.update(range(node.lineno - 1, node.end_lineno))
+    body = "\n".join(line for i, line in enumerate(lines) if i not in drop).strip("\n")
+    return body, tests
+
+
+def claims_a_result(code: str, test: str) -> bool:
+    """Whether `test` asserts what a function or class defined in `code` returns on given inputs:
+    an ``assert`` comparing a call of it with ``==`` (or ``abs(call - x) < eps``), not merely that
+    the call is truthy."""
+    try:
+        defined = {
+            n.name for n in ast.parse(code).body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        }
+        node = ast.parse(test).body[0]
+    except (SyntaxError, ValueError, IndexError):
+        return False
+    if not isinstance(node, ast.Assert) or not isinstance(node.test, ast.Compare):
+        return False
+    calls = {sub.func.id for sub in ast.walk(node.test) if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name)}
+    return bool(calls & defined) and all(isinstance(op, ast.Eq | ast.Lt | ast.LtE) for op in node.test.ops)

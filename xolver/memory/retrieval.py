@@ -1,16 +1,21 @@
 """The graph's retrieve step over any `ExperienceStore`: related problems, strategies and code.
 
 `retrieve_experience` embeds the query once (through the store) and asks the store's `search` for
-the top k of each kind. How a store ranks (hybrid dense + BM25 for Chroma, BM25 for the in-memory
-store) is the store's business; the fusion itself lives in `xolver.memory.hybrid`.
+twice the top k of each kind. How a store ranks (hybrid dense + BM25 for Chroma, BM25 for the
+in-memory store) is the store's business; the fusion itself lives in `xolver.memory.hybrid`. Then,
+here, for every store alike: retired records are dropped, each hit gets its cosine similarity to
+the query (embedded when the ranking did not give it), hits below the similarity floor are dropped,
+and the rest are re-ranked by relevance x track record (`xolver.memory.curation.rank_by_usefulness`).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
 from xolver.memory.base import ExperienceStore, SearchMode, search_mode
+from xolver.memory.curation import rank_by_usefulness
 from xolver.memory.records import RecordKind, ScoredRecord
 
 __all__ = ["RetrievedExperience", "method_only", "retrieve_experience"]
@@ -46,6 +51,7 @@ def retrieve_experience(
     k_strategies: int = 3,
     k_code: int = 3,
     mode: SearchMode = "hybrid",
+    min_similarity: float | None = None,
 ) -> RetrievedExperience:
     """Retrieve the experience relevant to a problem: problems, strategies and code, top k each.
 
@@ -60,24 +66,46 @@ def retrieve_experience(
         k_strategies: strategies to return.
         k_code: code fragments to return.
         mode: "hybrid", "dense" or "bm25" (the paper's retriever).
+        min_similarity: drop hits whose cosine similarity to the query is below this (None: keep
+            all). Ignored by a store without vectors (its `embed` gives empty vectors).
 
     Raises:
         UserError: an unknown mode.
     """
     mode = search_mode(mode)
-    # One embedding of the query serves all three kinds.
-    vector = store.embed([query])[0] if mode != "bm25" and max(k_problems, k_strategies, k_code) > 0 else None
+    wanted = max(k_problems, k_strategies, k_code)
+    # One embedding of the query serves all three kinds (and the similarity floor in bm25 mode).
+    vector = store.embed([query])[0] if wanted > 0 and (mode != "bm25" or min_similarity is not None) else None
+    if vector is not None and not vector:
+        vector = None  # a store without vectors
 
     def one(kind: RecordKind, k: int) -> tuple[ScoredRecord, ...]:
         if k <= 0:
             return ()
-        return tuple(
-            store.search(query, k=k, mode=mode, query_vector=vector, kind=kind, domain=domain, namespace=namespace)
+        hits = store.search(
+            query, k=2 * k, mode=mode, query_vector=vector, kind=kind, domain=domain, namespace=namespace
         )
+        hits = [h for h in hits if not h.record.retired]
+        if vector is not None:
+            hits = _with_similarity(store, vector, hits)
+            if min_similarity is not None:
+                hits = [h for h in hits if h.similarity is not None and h.similarity >= min_similarity]
+        return tuple(rank_by_usefulness(hits)[:k])
 
     return RetrievedExperience(
         problems=one("problem", k_problems), strategies=one("strategy", k_strategies), code=one("code", k_code)
     )
+
+
+def _with_similarity(store: ExperienceStore, vector: list[float], hits: list[ScoredRecord]) -> list[ScoredRecord]:
+    """Hits with their cosine similarity to the query, embedding the texts of those without one."""
+    missing = [h for h in hits if h.similarity is None]
+    if missing:
+        vectors = store.embed([h.record.search_text() for h in missing])
+        for h, v in zip(missing, vectors, strict=True):
+            if v:
+                h.similarity = math.fsum(a * b for a, b in zip(vector, v, strict=False))
+    return hits
 
 
 _GSM8K_FINAL = re.compile(r"^\s*####.*$", re.MULTILINE)

@@ -9,19 +9,22 @@ from typing import Any
 from langgraph.runtime import Runtime
 from typing_extensions import assert_never
 
-from xolver.agents.distiller import DistillInput, distill
+from xolver.agents.distiller import Attempt, ContrastInput, DistillInput, distill, distill_contrast
+from xolver.agents.experience import fit_budget, shown, worked_solution
 from xolver.agents.recall import recall
 from xolver.config import XolverConfig
 from xolver.events import ExperienceRetrieved, MemoryWritten
 from xolver.graph import codec
+from xolver.graph.aggregation import same_answer
 from xolver.graph.state import SolveContext, SolveState
 from xolver.graph.step import Step
-from xolver.memory.learning import problem_record, should_write_back
+from xolver.memory.curation import retire_over_budget
+from xolver.memory.learning import claims_a_result, problem_record, should_write_back
 from xolver.memory.records import ExperienceRecord
-from xolver.memory.retrieval import method_only, retrieve_experience
+from xolver.memory.retrieval import retrieve_experience
 from xolver.solution import Exemplar, Trajectory
 
-__all__ = ["retrieve", "wants_recall", "write_back"]
+__all__ = ["contrast", "grounded_outcome", "retrieve", "tested_code_only", "wants_recall", "write_back"]
 
 
 def wants_recall(cfg: XolverConfig, exemplars: Sequence[Exemplar]) -> bool:
@@ -53,19 +56,29 @@ async def retrieve(state: SolveState, runtime: Runtime[SolveContext]) -> dict[st
             k_strategies=cfg.retrieval_strategies,
             k_code=cfg.retrieval_code,
             mode=cfg.retrieval_mode,
+            min_similarity=cfg.retrieval_min_similarity,
         )
-        exemplars = [
+        found_exemplars = [
             Exemplar(
                 id=h.record.id,
                 kind=h.record.kind,
                 text=h.record.text,
-                # A related problem's answer is not shown: it is a method to reuse, not a number to copy.
-                solution=method_only(h.record.solution),
+                # A verified worked solution is an ordinary few-shot example, answer included; an
+                # unverified one is not shown at all (xolver.agents.experience).
+                solution=worked_solution(h.record.solution),
+                answer=h.record.answer,
                 code=h.record.code,
-                score=round(h.score, 4),
+                score=round(h.similarity if h.similarity is not None else h.score, 4),
+                verified=h.record.verified,
+                cautionary=h.record.cautionary,
+                when_to_use=h.record.when_to_use,
+                when_not_to_use=h.record.when_not_to_use,
             )
             for h in (*found.problems, *found.strategies, *found.code)
+            if shown(h.record.kind, h.record.verified)
         ]
+        # What is shown is what gets credited or blamed after the solve: the budget applies here.
+        exemplars = fit_budget(found_exemplars, cfg.experience_max_tokens)
     if wants_recall(cfg, exemplars) and not cfg.self_retrieval_per_agent:
         runner = step.runner()
         recalled = await runner.attempt(recall(runner, state["problem"]), where="recall", errors="raise")
@@ -88,11 +101,39 @@ def _chosen(state: SolveState, cfg: XolverConfig) -> Trajectory | None:
             assert_never(other)
 
 
-async def write_back(state: SolveState, runtime: Runtime[SolveContext]) -> dict[str, Any]:
-    """Learning: store the problem with its best trajectory, plus distilled strategies and code.
+def grounded_outcome(state: SolveState, checked: bool) -> float | None:
+    """The outcome credited to (or blamed on) the records a solve was shown: 1.0 when an independent
+    check confirmed its answer, 0.0 when an executed check (the judge's blind program, a SymPy
+    substitution, tests) contradicted it and none confirmed it, None when nothing grounded is known."""
+    if checked:
+        return 1.0
+    answer = state.get("answer") or ""
+    for t in codec.trajectories(state):
+        same = t.answer is not None and same_answer(t.answer, answer)
+        if same and any(c.kind != "program" and not c.agrees for c in t.checks):
+            return 0.0
+    return None
 
-    Only a checked answer or one whose entry scored at least `write_back_min_score` is stored; code
-    fragments are stored only after they ran cleanly in the sandbox.
+
+def contrast(state: SolveState, answer: str) -> tuple[list[Attempt], list[Attempt]] | None:
+    """The team's attempts split by the checked answer: (right, wrong), or None when all agree or
+    none reached it (Training-Free GRPO's rule: a group that all passes or all fails teaches nothing)."""
+    right: list[Attempt] = []
+    wrong: list[Attempt] = []
+    for t in codec.trajectories(state):
+        if t.answer is None or not t.response.strip():
+            continue
+        attempt = Attempt(method=t.method, response=t.response, answer=t.answer)
+        (right if same_answer(t.answer, answer) else wrong).append(attempt)
+    return (right, wrong) if right and wrong else None
+
+
+async def write_back(state: SolveState, runtime: Runtime[SolveContext]) -> dict[str, Any]:
+    """Learning: credit or blame what was shown, store the checked answer, distill, curate.
+
+    Only a checked answer or one whose entry scored at least `write_back_min_score` is stored.
+    Distillation contrasts the team's right and wrong attempts (or, with ``distill_from="success"``,
+    reads the best trajectory); distilled code is stored only when its assertions pass in the sandbox.
     """
     step = Step(runtime)
     ctx, cfg = step.context, step.config
@@ -105,14 +146,19 @@ async def write_back(state: SolveState, runtime: Runtime[SolveContext]) -> dict[
     checked = bool(state.get("checked")) and (
         state.get("check_kind") != "program" or state.get("stop_reason") == "agreement"
     )
+    used = codec.exemplar_ids(state)
+    outcome = grounded_outcome(state, checked)
+    if used and outcome is not None:
+        await asyncio.to_thread(store.record_use, used, outcome)
     if chosen is None or not should_write_back(chosen.score, checked, cfg.write_back_min_score):
         return {"memory_written": []}
     domain = "code" if cfg.answer_format == "code" else "general"
+    answer = state["answer"]
     records = [
         problem_record(
             state["problem"],
             chosen.response,
-            state["answer"],
+            answer,
             namespace=cfg.namespace,
             domain=domain,
             score=chosen.score,
@@ -120,39 +166,71 @@ async def write_back(state: SolveState, runtime: Runtime[SolveContext]) -> dict[
         )
     ]
     if cfg.distill:
-        task = DistillInput(
-            problem=state["problem"],
-            solution=chosen.response,
-            answer=state["answer"],
-            code=[c.input for c in chosen.tool_calls if c.ok],
-            namespace=cfg.namespace,
-            domain=domain,
-            score=chosen.score,
-            verified=checked,
-        )
-        runner = step.runner(cap=cfg.planner_max_tokens)
-        # Learning is a bonus: the solve's answer stands without it, so a failed call is not a failure.
-        distilled = await runner.attempt(distill(runner, task), where="distiller", errors="ignore")
-        if isinstance(distilled, list):
-            records += await _runnable_code_only(ctx, distilled)
+        records += await _distilled(step, state, chosen, answer, checked, domain)
     written = await asyncio.to_thread(store.add, records)
-    used = codec.exemplar_ids(state)
-    if used:
-        await asyncio.to_thread(store.record_use, used, chosen.score or 0.0)
+    await asyncio.to_thread(retire_over_budget, store, namespace=cfg.namespace, budget=cfg.memory_max_strategies)
     if written:
         step.emit(MemoryWritten(ids=written))
     return step.update(memory_written=written)
 
 
-async def _runnable_code_only(ctx: SolveContext, records: list[ExperienceRecord]) -> list[ExperienceRecord]:
-    """Drop code fragments that do not run cleanly in the sandbox (strategies pass through)."""
+async def _distilled(
+    step: Step, state: SolveState, chosen: Trajectory, answer: str, checked: bool, domain: str
+) -> list[ExperienceRecord]:
+    """Strategy, caution and code records from the distiller (none when there is nothing to learn)."""
+    cfg = step.config
+    runner = step.runner(cap=cfg.planner_max_tokens)
+    match cfg.distill_from:
+        case "contrast":
+            groups = contrast(state, answer) if checked else None
+            if groups is None:
+                return []
+            job = distill_contrast(
+                runner,
+                ContrastInput(
+                    problem=state["problem"],
+                    answer=answer,
+                    right=groups[0],
+                    wrong=groups[1],
+                    namespace=cfg.namespace,
+                    domain=domain,
+                    score=chosen.score,
+                ),
+            )
+        case "success":
+            job = distill(
+                runner,
+                DistillInput(
+                    problem=state["problem"],
+                    solution=chosen.response,
+                    answer=answer,
+                    code=[c.input for c in chosen.tool_calls if c.ok],
+                    namespace=cfg.namespace,
+                    domain=domain,
+                    score=chosen.score,
+                    verified=checked,
+                ),
+            )
+        case other:
+            assert_never(other)
+    # Learning is a bonus: the solve's answer stands without it, so a failed call is not a failure.
+    distilled = await runner.attempt(job, where="distiller", errors="ignore")
+    return await tested_code_only(step.context, distilled) if isinstance(distilled, list) else []
+
+
+async def tested_code_only(ctx: SolveContext, records: list[ExperienceRecord]) -> list[ExperienceRecord]:
+    """Drop code fragments that do not prove themselves: each must come with at least one assertion
+    that calls it on an example and states the result, and all its assertions must pass in the
+    sandbox (strategies pass through)."""
     kept = []
     for record in records:
         if record.kind == "code":
-            if ctx.tools is None:
+            tests = [t for t in record.tests if claims_a_result(record.code, t)]
+            if ctx.tools is None or not tests:
                 continue
-            outcome = (await ctx.tools.run_tests(record.code, ["pass"]))[0]
-            if not outcome.passed:
+            outcomes = await ctx.tools.run_tests(record.code, tests)
+            if not all(o.passed for o in outcomes):
                 continue
+            record = record.model_copy(update={"tests": tests})
         kept.append(record)
     return kept
