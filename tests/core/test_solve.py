@@ -354,25 +354,28 @@ def test_resume_from_a_sqlite_checkpoint(tmp_path: Path) -> None:
 
 DISTILLED = (
     "STRATEGY: When items are arranged in equal rows, multiply the number of rows by the items per row.\n\n"
-    "CODE: count items in a grid of rows\n```python\ndef grid_count(rows, per_row):\n    return rows * per_row\n```\n\n"
-    "CODE: a helper that parses but cannot run\n```python\nimport no_such_module_xyz\n\ndef f():\n    return 1\n```"
+    "CODE: count items in a grid of rows\n```python\ndef grid_count(rows, per_row):\n    return rows * per_row\n\n"
+    "assert grid_count(2, 3) == 6\n```\n\n"
+    "CODE: a helper that parses but cannot run\n```python\nimport no_such_module_xyz\n\ndef f():\n    return 1\n\n"
+    "assert f() == 1\n```"
 )
 
 
 def _learning_roundtrip(store: ExperienceStore) -> None:
     good = FunctionModel(by_role(planner=PLAN, solver=solved("391"), judge=verdict(1), learner=DISTILLED))
-    xo = Xolver(good, agents=2, rounds=0, memory=store)
+    xo = Xolver(good, agents=2, rounds=0, memory=store, distill_from="success", retrieval_min_similarity=-1.0)
     first = xo.solve("A farmer has 17 rows of 23 apple trees. How many trees?")
-    # the problem, one strategy, and the one code fragment that ran in the sandbox
+    # the problem, one strategy, and the one code fragment whose assertion passed in the sandbox
     assert len(first.memory_written) == 3
     second = xo.solve("A farmer has 19 rows of 21 pear trees. How many trees?")
     kinds = sorted(e.kind for e in second.exemplars)
     assert kinds == ["code", "problem", "strategy"]
     problem = next(e for e in second.exemplars if e.kind == "problem")
-    assert problem.text.startswith("A farmer has 17 rows") and "391" not in problem.answer
+    # A verified worked solution is an ordinary few-shot example, answer included.
+    assert problem.text.startswith("A farmer has 17 rows") and problem.answer == "391" and problem.verified
     prompt = next(r for r in reversed(good.requests) if r.tags.role == "solver").messages[-1].content
-    assert "Related solved problems" in prompt and "17 rows" in prompt
-    assert "Strategies that worked before" in prompt and "def grid_count" in prompt
+    assert "Worked examples" in prompt and "17 rows" in prompt and "Answer: 391" in prompt
+    assert "Strategies that helped" in prompt and "def grid_count" in prompt
 
     # The program seat fails and no other method confirms the reasoning agent's answer: nothing is learned.
     bad = FunctionModel(
@@ -397,27 +400,31 @@ def test_learning_with_the_persistent_chroma_store(tmp_path: Path) -> None:
     assert hits and hits[0].record.text.startswith("A farmer has")
 
 
-def test_retrieved_problems_reach_solvers_as_method_without_their_answers() -> None:
+def test_a_verified_retrieved_problem_is_a_worked_example_and_an_unverified_one_is_not_shown() -> None:
     record = ExperienceRecord(
         text="A farmer plants 17 rows of 23 apple trees. How many trees?",
-        solution="Multiply rows by trees per row: 17 * 23.\n#### 391",
+        solution="Multiply rows by trees per row: 17 * 23 = <<17*23=391>>391.\n#### 391",
         answer="391",
+        verified=True,
     )
+    unverified = ExperienceRecord(text="A farmer plants 5 rows of 5 trees?", solution="5 + 5 = 10", answer="10")
     model = FunctionModel(by_role(planner=PLAN, solver=solved("399"), judge=verdict(1)))
-    with ScriptedStore({"problem": [[record]], "strategy": [[]], "code": [[]]}) as store:
+    with ScriptedStore({"problem": [[record, unverified]], "strategy": [[]], "code": [[]]}) as store:
         solution = Xolver(model, agents=1, rounds=0, memory=store, memory_mode="frozen").solve(
             "A farmer plants 19 rows of 21 pear trees. How many trees?"
         )
     assert [c.kind for c in store.searches] == ["problem", "strategy", "code"] and store.added == []
     (exemplar,) = solution.exemplars
-    assert exemplar.answer == "" and "####" not in exemplar.solution
+    assert exemplar.answer == "391" and "####" not in exemplar.solution and "<<" not in exemplar.solution
     prompt = next(r for r in model.requests if r.tags.role == "solver").messages[-1].content
-    assert "Multiply rows by trees per row" in prompt
-    assert "####" not in prompt and "391" not in prompt
+    assert "Multiply rows by trees per row: 17 * 23 = 391." in prompt and "Answer: 391" in prompt
+    assert "####" not in prompt and "5 + 5" not in prompt
 
 
 def test_frozen_and_off_memory_modes() -> None:
-    store = InMemoryExperienceStore([ExperienceRecord(text="apples and trees", solution="multiply", answer="1")])
+    store = InMemoryExperienceStore(
+        [ExperienceRecord(text="apples and trees", solution="multiply", answer="1", verified=True)]
+    )
     good = FunctionModel(by_role(planner=PLAN, solver=solved("2"), judge=verdict(1)))
     frozen = Xolver(good, agents=1, rounds=0, memory=store, memory_mode="frozen").solve("trees and apples?")
     assert len(frozen.exemplars) == 1 and frozen.memory_written == [] and store.count() == 1

@@ -9,7 +9,9 @@ What a record shows:
   checked is not presented as one;
 - a ``strategy`` record is a bullet with its "when to use" / "not when" conditions; a cautionary
   one (distilled from a wrong attempt) goes under "Mistakes to avoid";
-- a ``code`` record is a helper whose assertions passed in the sandbox, shown with its purpose.
+- a ``code`` record is a helper whose assertions passed in the sandbox, shown with its purpose;
+- the model's own recollection (self-retrieval, id ``recalled``) is labelled as such: a problem it
+  recalled and the solution as it recalled it, unchecked.
 
 `fit_budget` keeps whole exemplars, best first within each kind, until the budget (in approximate
 tokens, 4 characters each) is spent; the retrieve step applies it, so the records credited or blamed
@@ -24,7 +26,15 @@ from collections.abc import Sequence
 from xolver._text import excerpt
 from xolver.solution import Exemplar
 
-__all__ = ["CHARS_PER_TOKEN", "fit_budget", "format_experience", "render_exemplar", "shown", "worked_solution"]
+__all__ = [
+    "CHARS_PER_TOKEN",
+    "RECALLED_ID",
+    "fit_budget",
+    "format_experience",
+    "render_exemplar",
+    "shown",
+    "worked_solution",
+]
 
 CHARS_PER_TOKEN = 4
 _CALCULATOR = re.compile(r"<<[^<>]*>>")
@@ -34,12 +44,15 @@ _HEADERS = {
     "strategy": "Strategies that helped on similar problems:",
     "caution": "Mistakes to avoid (seen on similar problems):",
     "code": "Helper code (tested):",
+    "recall": "A related problem you recalled (your own recollection, not checked):",
 }
+RECALLED_ID = "recalled"
 
 
-def shown(kind: str, verified: bool) -> bool:
-    """Whether a retrieved record of this kind is shown to solvers at all (unverified problems are not)."""
-    return kind != "problem" or verified
+def shown(kind: str, verified: bool, *, recalled: bool = False) -> bool:
+    """Whether a retrieved record of this kind is shown to solvers at all (unverified problems from
+    the store are not; the model's own recollection is, labelled)."""
+    return kind != "problem" or verified or recalled
 
 
 def worked_solution(solution: str) -> str:
@@ -48,9 +61,15 @@ def worked_solution(solution: str) -> str:
 
 
 def _section(e: Exemplar) -> str:
+    if e.id == RECALLED_ID:
+        return "recall"
     if e.kind == "strategy" and e.cautionary:
         return "caution"
     return e.kind
+
+
+def _shown(e: Exemplar) -> bool:
+    return shown(e.kind, e.verified, recalled=e.id == RECALLED_ID)
 
 
 def render_exemplar(e: Exemplar, number: int = 1) -> str:
@@ -61,6 +80,8 @@ def render_exemplar(e: Exemplar, number: int = 1) -> str:
             return f"Example {number}: {excerpt(e.text, 400)}\nSolution: {excerpt(e.solution, 600)}{answer}"
         case "code":
             return f"# {e.text}\n```python\n{excerpt(e.code, 600)}\n```"
+        case "recall":
+            return f"Problem: {excerpt(e.text, 400)}\nAs you recalled its solution: {excerpt(e.solution, 600)}"
         case _:
             notes = [f"when: {e.when_to_use}"] if e.when_to_use else []
             notes += [f"not when: {e.when_not_to_use}"] if e.when_not_to_use else []
@@ -70,7 +91,7 @@ def render_exemplar(e: Exemplar, number: int = 1) -> str:
 
 def fit_budget(exemplars: Sequence[Exemplar], max_tokens: int | None) -> list[Exemplar]:
     """The exemplars that are shown, whole, in order, until about `max_tokens` are used (None: all)."""
-    kept = [e for e in exemplars if shown(e.kind, e.verified)]
+    kept = [e for e in exemplars if _shown(e)]
     if max_tokens is None:
         return kept
     budget = max_tokens * CHARS_PER_TOKEN
@@ -93,7 +114,7 @@ def format_experience(exemplars: Sequence[Exemplar]) -> str:
     """The experience block of a solver prompt, in sections by kind ("" when nothing is shown)."""
     groups: dict[str, list[Exemplar]] = {section: [] for section in _HEADERS}
     for e in exemplars:
-        if shown(e.kind, e.verified):
+        if _shown(e):
             groups[_section(e)].append(e)
     parts: list[str] = []
     for section, items in groups.items():
