@@ -118,7 +118,7 @@ class AgentToken(_Event):
 
 
 class ToolCalled(_Event):
-    """An agent ran a tool (a Python snippet) and got its result."""
+    """An agent ran a tool (a Python snippet, a check, a native tool call) and got its result."""
 
     type: Literal["tool_called"] = "tool_called"
     agent: int
@@ -132,7 +132,8 @@ class ToolCalled(_Event):
         return (self.call.output.strip().splitlines() or ["(no output)"])[-1]
 
     def describe(self, width: int = LINE_WIDTH) -> str | None:
-        return fit(f"Round {self.round + 1}: agent {self.agent + 1} ran {self.call.tool}: ", self.result(), width)
+        how = " (native call)" if self.call.via == "native" else ""
+        return fit(f"Round {self.round + 1}: agent {self.agent + 1} ran {self.call.tool}{how}: ", self.result(), width)
 
 
 class AgentAnswered(_Event):

@@ -45,7 +45,7 @@ def test_function_calling_model_gets_tool_definitions_and_calls_python_natively(
     (call,) = solution.rounds[0].trajectories[0].tool_calls
     assert (call.tool, call.via, call.output.strip()) == ("python", "native", "391")
     (event,) = [e for e in events if isinstance(e, ToolCalled)]
-    assert event.call.via == "native" and "ran python" in (event.describe() or "")
+    assert event.call.via == "native" and "ran python (native call): 391" in (event.describe() or "")
     assert '"via":"native"' in solution.model_dump_json()
 
 
@@ -153,3 +153,23 @@ def test_a_taken_tool_name_is_a_user_error() -> None:
 
     with pytest.raises(UserError, match="taken"):
         ToolBox(tools=[shadow])
+
+
+def test_the_chat_view_shows_a_native_tool_call() -> None:
+    import io
+
+    from rich.console import Console
+
+    from xolver.ui.progress import SolveView
+
+    script = {"planner": [PLAN], "solver": [tool_call("python", code="print(17 * 23)"), FINAL]}
+    with ScriptedModel(script, function_calling=True) as model:
+        events, _ = _solve(model)
+    view = SolveView(clock=lambda: 0.0)
+    for event in events:
+        view.update(event)
+        if isinstance(event, ToolCalled):
+            break
+    out = io.StringIO()
+    Console(file=out, width=120).print(view)
+    assert "[python output, native call] 391" in out.getvalue()

@@ -135,7 +135,8 @@ class SolveView:
             case ToolCalled():
                 row = self.agents.setdefault(event.agent, _AgentRow(role="?"))
                 # The model's follow-up reply streams after this line.
-                row.status, row.draft = f"ran {event.call.tool}", f"[{event.call.tool} output] {event.result()} "
+                how = ", native call" if event.call.via == "native" else ""
+                row.status, row.draft = f"ran {event.call.tool}", f"[{event.call.tool} output{how}] {event.result()} "
             case AgentJudged():
                 row = self.agents.setdefault(event.agent, _AgentRow(role="?"))
                 status = "judged" if event.score is not None else "unjudged"
