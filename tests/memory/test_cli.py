@@ -116,3 +116,24 @@ def test_default_path_follows_xolver_home(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("XOLVER_HOME", str(tmp_path / "home"))
     code, out, _ = _run("memory", "stats", "--embedder", "hash", "--json")
     assert code == 0 and json.loads(out)["path"] == str(tmp_path / "home" / "memory")
+
+
+def test_history_shows_a_records_track_record_merges_and_retirement(tmp_path: Path) -> None:
+    from xolver.memory.chroma import ChromaExperienceStore
+    from xolver.memory.embedders import HashEmbedder
+    from xolver.memory.records import ExperienceRecord
+
+    path = tmp_path / "mem"
+    with ChromaExperienceStore(path, embedder=HashEmbedder()) as store:
+        record = ExperienceRecord(kind="strategy", text="halve the first amount, then add both amounts together")
+        store.add([record])
+        store.add(
+            [ExperienceRecord(kind="strategy", text="halve the first amount, then add both amounts", source="s2")]
+        )
+        for _ in range(4):
+            store.record_use([record.id], 0.0)
+    code, out, _ = _run("memory", "history", record.id, "--path", str(path), "--embedder", "hash")
+    assert code == 0
+    assert "retired" in out and "helped 0, hurt 4" in out and "merged:" in out and "from s2" in out
+    code, _, err = _run("memory", "history", "nope", "--path", str(path), "--embedder", "hash")
+    assert code == 1 and "no record" in err

@@ -79,6 +79,11 @@ def add_memory_parser(subparsers: Any) -> argparse.ArgumentParser:
     exp.add_argument("file", type=Path, help="output JSONL file")
     exp.add_argument("--kind", choices=_KINDS, default=None, help="only this kind of record")
 
+    history = commands.add_parser("history", help="a record's track record, merges and retirement")
+    common(history)
+    history.add_argument("record_id", metavar="ID", help="the record id")
+    history.add_argument("--json", action="store_true", help="print the record as JSON")
+
     forget = commands.add_parser(
         "forget",
         help="delete records: by --id or --source (inside --namespace if given), or a whole --namespace",
@@ -129,6 +134,8 @@ def _run(args: argparse.Namespace, console: Console, err_console: Console) -> in
             return _stats(store, args, console)
         if command == "search":
             return _search(store, args, namespace, console)
+        if command == "history":
+            return _history(store, args, console)
         if command == "export":
             from xolver.memory.importer import export_jsonl
 
@@ -192,6 +199,38 @@ def _search(store: ChromaExperienceStore, args: argparse.Namespace, namespace: s
         if r.code:
             console.print(escape(_short(r.code, 400)), highlight=False)
         console.print()
+    return 0
+
+
+def _history(store: ChromaExperienceStore, args: argparse.Namespace, console: Console) -> int:
+    found = store.get([args.record_id])
+    if not found:
+        raise UserError(f"no record with id {args.record_id!r}")
+    (r,) = found
+    if args.json:
+        console.print_json(r.model_dump_json())
+        return 0
+    import datetime
+
+    from xolver.memory.curation import usefulness
+
+    def when(t: float) -> str:
+        return datetime.datetime.fromtimestamp(t, tz=datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+    status = "retired" if r.retired else "live"
+    console.print(f"{r.id}  {r.kind} · {r.namespace} · {r.domain} · {status}", highlight=False)
+    console.print(_short(r.text, 400), highlight=False, markup=False)
+    console.print(
+        f"written {when(r.created_at)} from {r.source}; verified {r.verified}; evidence {r.evidence}",
+        highlight=False,
+    )
+    console.print(
+        f"shown in {r.helped + r.hurt} grounded solves: helped {r.helped}, hurt {r.hurt}, "
+        f"usefulness {usefulness(r):.2f}",
+        highlight=False,
+    )
+    for event in r.history:
+        console.print(f"{when(event.at)}  {event.action}: {event.detail}", highlight=False, markup=False)
     return 0
 
 
