@@ -25,6 +25,8 @@ class FakeReply:
     content: str
     reasoning_content: str | None = None
     finish_reason: str = "stop"
+    tool_calls: list[dict[str, Any]] | None = None
+    """OpenAI ``tool_calls`` entries (``id``, ``type``, ``function``: ``name``, ``arguments``)."""
 
 
 Responder = Callable[[dict[str, Any]], tuple[int, "str | FakeReply"]]
@@ -39,6 +41,8 @@ def completion_body(text: str | FakeReply, model: str = "fake") -> dict[str, Any
     message: dict[str, Any] = {"role": "assistant", "content": reply.content}
     if reply.reasoning_content is not None:
         message["reasoning_content"] = reply.reasoning_content
+    if reply.tool_calls:
+        message["tool_calls"] = reply.tool_calls
     return {
         "id": "chatcmpl-test",
         "object": "chat.completion",
@@ -120,6 +124,30 @@ def fake_openai_server(
                     "choices": [{"index": 0, "delta": {"role": "assistant", key: piece}, "finish_reason": None}],
                 }
                 self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            for index, call in enumerate(reply.tool_calls or []):
+                # As OpenAI streams a call: id and name first, the arguments in pieces after.
+                arguments = call["function"]["arguments"]
+                pieces = [
+                    {
+                        "index": index,
+                        "id": call["id"],
+                        "type": "function",
+                        "function": {"name": call["function"]["name"], "arguments": ""},
+                    }
+                ]
+                pieces += [
+                    {"index": index, "function": {"arguments": arguments[i : i + 5]}}
+                    for i in range(0, len(arguments), 5)
+                ]
+                for piece in pieces:
+                    chunk = {
+                        "id": "chatcmpl-test",
+                        "object": "chat.completion.chunk",
+                        "created": 0,
+                        "model": model,
+                        "choices": [{"index": 0, "delta": {"tool_calls": [piece]}, "finish_reason": None}],
+                    }
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
             stop = {
                 "id": "chatcmpl-test",
                 "object": "chat.completion.chunk",

@@ -142,3 +142,38 @@ def test_a_solve_against_a_server_on_this_machine_never_imports_litellm() -> Non
         [sys.executable, "-c", probe], cwd=REPO, env=env, capture_output=True, text=True, check=True, timeout=120
     )
     assert out.stdout.split() == ["42", "False"]
+
+
+TOOL_CALL = {
+    "id": "call_7",
+    "type": "function",
+    "function": {"name": "python", "arguments": '{"code": "print(6 * 7)"}'},
+}
+
+
+@TRANSPORTS
+@pytest.mark.parametrize("stream", [False, True])
+async def test_native_tool_calls_go_out_and_come_back(transport: Transport, stream: bool) -> None:
+    from xolver.models.base import ToolInvocation, ToolSpec
+
+    spec = ToolSpec("python", "Run Python.", {"type": "object", "properties": {"code": {"type": "string"}}})
+    history = [
+        Message("user", "compute"),
+        Message("assistant", "", tool_calls=(ToolInvocation("call_1", "python", '{"code": "1"}'),)),
+        Message("tool", "1", tool_call_id="call_1"),
+    ]
+    request = ModelRequest(messages=history, tools=(spec,))
+    reply = FakeReply("", finish_reason="tool_calls", tool_calls=[TOOL_CALL])
+    with fake_openai_server(lambda body: (200, reply)) as (base, requests), allow_model_requests():
+        model = LiteLLMModel("openai/tiny", api_base=base, retry=FAST_RETRY, transport=transport)
+        assert not model.supports_function_calling  # a local server: off unless the user turns it on
+        assert LiteLLMModel("openai/tiny", api_base=base, function_calling=True).supports_function_calling
+        if stream:
+            response = await model.complete_streaming(request, lambda text: None)
+        else:
+            response = await model.complete(request)
+    assert response.tool_calls == (ToolInvocation("call_7", "python", '{"code": "print(6 * 7)"}'),)
+    (sent,) = requests
+    assert sent["tools"] == [spec.to_openai()]
+    assert sent["messages"][1]["tool_calls"][0]["function"] == {"name": "python", "arguments": '{"code": "1"}'}
+    assert sent["messages"][2] == {"role": "tool", "content": "1", "tool_call_id": "call_1"}
