@@ -140,14 +140,14 @@ def fake_openai_server(
                     for i in range(0, len(arguments), 5)
                 ]
                 for piece in pieces:
-                    chunk = {
+                    tool_chunk = {
                         "id": "chatcmpl-test",
                         "object": "chat.completion.chunk",
                         "created": 0,
                         "model": model,
                         "choices": [{"index": 0, "delta": {"tool_calls": [piece]}, "finish_reason": None}],
                     }
-                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    self.wfile.write(f"data: {json.dumps(tool_chunk)}\n\n".encode())
             stop = {
                 "id": "chatcmpl-test",
                 "object": "chat.completion.chunk",
