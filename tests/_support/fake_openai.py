@@ -127,7 +127,7 @@ def fake_openai_server(
             for index, call in enumerate(reply.tool_calls or []):
                 # As OpenAI streams a call: id and name first, the arguments in pieces after.
                 arguments = call["function"]["arguments"]
-                pieces = [
+                parts: list[dict[str, Any]] = [
                     {
                         "index": index,
                         "id": call["id"],
@@ -135,17 +135,17 @@ def fake_openai_server(
                         "function": {"name": call["function"]["name"], "arguments": ""},
                     }
                 ]
-                pieces += [
+                parts += [
                     {"index": index, "function": {"arguments": arguments[i : i + 5]}}
                     for i in range(0, len(arguments), 5)
                 ]
-                for piece in pieces:
+                for part in parts:
                     tool_chunk = {
                         "id": "chatcmpl-test",
                         "object": "chat.completion.chunk",
                         "created": 0,
                         "model": model,
-                        "choices": [{"index": 0, "delta": {"tool_calls": [piece]}, "finish_reason": None}],
+                        "choices": [{"index": 0, "delta": {"tool_calls": [part]}, "finish_reason": None}],
                     }
                     self.wfile.write(f"data: {json.dumps(tool_chunk)}\n\n".encode())
             stop = {
