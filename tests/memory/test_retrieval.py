@@ -83,10 +83,11 @@ def test_retrieve_experience_searches_each_kind_with_the_callers_filters() -> No
     with ScriptedStore({"problem": [[hit]], "strategy": [[]], "code": [[]]}) as store:
         got = retrieve_experience(store, "train?", namespace="t", domain="math", k_problems=2, mode="dense")
     assert [h.record.text for h in got.problems] == [hit.text] and not got.strategies and not got.code
+    # Twice k of each kind: retired and below-floor hits are dropped before the top k are kept.
     assert [(c.kind, c.k, c.mode, c.namespace, c.domain) for c in store.searches] == [
-        ("problem", 2, "dense", "t", "math"),
-        ("strategy", 3, "dense", "t", "math"),
-        ("code", 3, "dense", "t", "math"),
+        ("problem", 4, "dense", "t", "math"),
+        ("strategy", 6, "dense", "t", "math"),
+        ("code", 6, "dense", "t", "math"),
     ]
     with pytest.raises(UserError, match="unknown search mode"):
         retrieve_experience(store, "x", mode="magic")  # type: ignore[arg-type]

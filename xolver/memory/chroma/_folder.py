@@ -8,13 +8,15 @@ Layout on disk (one folder, ``xolver_home() / "memory"`` by default)::
     xolver-memory.json           the embedder id and dimension the folder was built with
     xolver.lock                  inter-process lock (fcntl), taken around every read and write
     xolver.generation            a counter bumped by every write, so other processes know to reload
+    xolver-lexical/              the persisted BM25 side index of each collection (snapshot + journal)
 
 Why the lock and the counter: chromadb's embedded client keeps each HNSW index in process memory and
 flushes it to disk on its own schedule. Two processes adding to one folder at the same time corrupt
 the index (measured here: lost ids and "Error finding id" on query), and a long-lived process never
 sees another's writes. So writes are serialised with an exclusive file lock, and a process that finds
-the generation counter moved since it loaded reopens the client (and rebuilds its BM25 side index)
-before it reads or writes. Each batch is a single chromadb ``add`` (one SQLite transaction holding
+the generation counter moved since it loaded reopens the client (and reloads its BM25 side indexes
+from ``xolver-lexical/``: see `xolver.memory.chroma._side_index`) before it reads or writes. Each
+batch is a single chromadb ``add`` (one SQLite transaction holding
 every record's document, metadata and embedding), so a process killed mid-import leaves whole
 records or none.
 
@@ -335,6 +337,9 @@ class ChromaFolder:
         """Delete the collection of (kind, namespace). Call with the lock held exclusively."""
         assert self._client is not None, "store is closed"
         self._client.delete_collection(self.names[key])
+        if self._server is None:
+            for suffix in (".npz", ".json", ".jsonl"):
+                (self.lexical_dir / f"{self.names[key]}{suffix}").unlink(missing_ok=True)
         for table in (self.names, self.collections, self.side):
             table.pop(key, None)
 
