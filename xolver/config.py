@@ -164,6 +164,10 @@ class XolverConfig(BaseModel):
         default_factory=lambda: ["python", "sympy_check", "z3_check"],
         description="Tools offered natively (python, sympy_check, z3_check, lean_check, and your own tools' names).",
     )
+    fenced_tools: bool = Field(
+        False,
+        description="Also offer the non-python tools to models without native tool calls, as ```tool JSON blocks.",
+    )
     lean_command: list[str] | None = Field(
         None, description="The command that runs Lean 4 (--json FILE is appended); default: `lean` on PATH."
     )

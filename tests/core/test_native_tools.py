@@ -173,3 +173,24 @@ def test_the_chat_view_shows_a_native_tool_call() -> None:
     out = io.StringIO()
     Console(file=out, width=120).print(view)
     assert "[python output, native call] 391" in out.getvalue()
+
+
+def test_fenced_tool_blocks_are_opt_in_for_models_without_native_calls() -> None:
+    arguments = {"claim": "x * x >= 0", "language": "python", "variables": {"x": "Int"}}
+    block = "```tool\n" + json.dumps({"name": "z3_check", "arguments": arguments}) + "\n```"
+    script = {"planner": [PLAN], "solver": [f"Thought: check it.\n{block}", FINAL]}
+    with ScriptedModel(script) as model:
+        _, solution = _solve(model, fenced_tools=True)
+    prompt = model.requests[1].messages[-1].content
+    assert "```tool block" in prompt and "- z3_check:" in prompt and "- python:" not in prompt
+    (call,) = solution.rounds[0].trajectories[0].tool_calls
+    assert (call.tool, call.via, call.ok) == ("z3_check", "fenced", True) and call.output.startswith("holds")
+    assert "Your z3_check call ran" in model.requests[2].messages[-1].content
+    assert all(not r.tools for r in model.requests)
+
+
+def test_without_fenced_tools_the_prompt_is_todays() -> None:
+    script = {"planner": [PLAN], "solver": [FINAL]}
+    with ScriptedModel(script) as model:
+        _solve(model)
+    assert "```tool" not in model.requests[1].messages[-1].content

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
@@ -111,7 +113,46 @@ def format_shared(entries: Sequence[Trajectory], *, with_critique: bool) -> str:
     return "\n\n".join(blocks)
 
 
+_TOOL_BLOCK = re.compile(r"```tool[ \t]*\n(.*?)```", re.DOTALL)
+
+
+def tool_block(text: str) -> tuple[str, str] | None:
+    """The tool a fenced ```tool block asks for: (name, arguments as JSON text), from its last block.
+
+    A block that is not ``{"name": ..., "arguments": {...}}`` still counts (name ``""``), so the
+    model is told what was wrong instead of having its JSON run as Python.
+    """
+    blocks = _TOOL_BLOCK.findall(text)
+    if not blocks:
+        return None
+    try:
+        data = json.loads(blocks[-1])
+    except ValueError:
+        return "", blocks[-1].strip()
+    if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+        return "", blocks[-1].strip()
+    return data["name"], json.dumps(data.get("arguments") or {})
+
+
+def fenced_tools_hint(specs: Sequence[ToolSpec]) -> str:
+    """How a model without native tool calls asks for `specs`: one ```tool JSON block per call."""
+    if not specs:
+        return ""
+    lines = ['You may also call a tool with a ```tool block holding {"name": ..., "arguments": {...}}:']
+    for spec in specs:
+        props = spec.parameters.get("properties", {})
+        args = ", ".join(f"{k} ({v.get('type', 'any')})" for k, v in props.items())
+        lines.append(f"- {spec.name}: {spec.description} Arguments: {args}.")
+    return "\n".join(lines) + "\n"
+
+
 def tool_feedback(call: ToolCall) -> str:
+    if call.tool != "python":
+        status = "ran" if call.ok else f"failed: {call.error}"
+        return (
+            f"Your {call.tool or 'tool'} call {status}. Output:\n```\n{call.output.strip() or '(no output)'}\n```\n"
+            "Use this to finish. End with: Final answer: \\boxed{<answer>}"
+        )
     status = "ran" if call.ok else f"failed: {call.error}"
     return (
         f"Your Python code {status}. Output:\n```\n{call.output.strip() or '(no output)'}\n```\n"
@@ -164,6 +205,8 @@ class SolverOptions:
             model calls tools natively (`supports_function_calling`); ``on``: always; ``off``: never
             (fenced Python blocks, the path every other model takes).
         tools: the tools offered natively, by name (`ToolBox.names`).
+        fenced_tools: also offer `tools` other than python to models that do not call tools
+            natively, as ```tool blocks holding ``{"name": ..., "arguments": {...}}``.
     """
 
     answer_format: AnswerFormat = "auto"
@@ -172,6 +215,7 @@ class SolverOptions:
     max_tool_calls: int = 0
     function_calling: Literal["auto", "on", "off"] = "auto"
     tools: tuple[str, ...] = ("python", "sympy_check", "z3_check")
+    fenced_tools: bool = False
 
 
 def team_seats(
@@ -290,6 +334,10 @@ async def solve(
                         max_tool_calls=options.max_tool_calls,
                     )
             tools = TOOLS_HINT if wants_tools else ""
+            fenced: tuple[ToolSpec, ...] = ()
+            if wants_tools and toolbox is not None and options.fenced_tools:
+                fenced = toolbox.specs([n for n in options.tools if n in toolbox.names and n != "python"])
+                tools += fenced_tools_hint(fenced)
             template = "solver_refine" if refined else "solver"
             prompt = render(template, experience=experience, problem=task.problem, tools=tools, format=fmt, **refined)
             return await _solve_by_reasoning(
@@ -303,6 +351,7 @@ async def solve(
                 fmt=fmt,
                 repair_attempts=options.repair_attempts,
                 max_tool_calls=options.max_tool_calls,
+                fenced_tools=bool(fenced),
             )
         case other:
             assert_never(other)
@@ -388,6 +437,7 @@ async def _solve_by_reasoning(
     fmt: str,
     repair_attempts: int,
     max_tool_calls: int,
+    fenced_tools: bool = False,
 ) -> Trajectory:
     def parse(text: str) -> SolverOutput | None:
         return parse_solution(text, answer_format)
@@ -397,10 +447,14 @@ async def _solve_by_reasoning(
     truncated = _cut_off(response)
     tool_calls: list[ToolCall] = []
     while toolbox is not None and len(tool_calls) < max_tool_calls and not truncated:
-        code = python_block(text)
-        if code is None:
-            break
-        call = await toolbox.run_python(base.agent, code)
+        asked = tool_block(text) if fenced_tools else None
+        if asked is not None:
+            call = await toolbox.call(base.agent, asked[0], asked[1], via="fenced")
+        else:
+            code = python_block(text)
+            if code is None:
+                break
+            call = await toolbox.run_python(base.agent, code)
         tool_calls.append(call)
         runner.emit(ToolCalled(agent=base.agent, round=base.round, call=call))
         if parse(text) is not None:
