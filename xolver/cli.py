@@ -192,6 +192,7 @@ _COMMAND_GROUPS = (
     ("xolver.batch.cli", "register"),
     ("xolver.ui.chat", "register"),
     ("xolver.server.cli", "register"),
+    ("xolver.tools.lean_cli", "register"),
 )
 
 

