@@ -221,8 +221,8 @@ class XolverConfig(BaseModel):
     )
     distill_from: Literal["contrast", "success"] = Field(
         "contrast",
-        description="contrast: distill only when the team split (some candidates had the checked answer, some did not), "
-        "comparing right and wrong attempts; success: distill every checked solve from its best trajectory.",
+        description="contrast: distill only when the team split (some candidates had the checked answer, some "
+        "did not), comparing right and wrong attempts; success: distill every checked solve from its best trajectory.",
     )
     self_retrieval: Literal["off", "when_empty", "always"] = Field(
         "off",
