@@ -194,10 +194,10 @@ class BM25Index:
             if arrays is None:
                 post = np.asarray(self._postings.get(term, []), dtype=np.int64).reshape(-1, 2)
                 arrays = (post[:, 0], post[:, 1].astype(np.float64))
-            term_docs.append(np.asarray(arrays[0], dtype=np.int64))
+            term_docs.append(np.asarray(arrays[0], dtype=np.int32))
             term_freqs.append(np.asarray(arrays[1], dtype=np.int32))
             offsets.append(offsets[-1] + len(arrays[0]))
-        docs = np.concatenate(term_docs) if term_docs else np.zeros(0, dtype=np.int64)
+        docs = np.concatenate(term_docs) if term_docs else np.zeros(0, dtype=np.int32)
         freqs = np.concatenate(term_freqs) if term_freqs else np.zeros(0, dtype=np.int32)
         term_of = np.repeat(
             np.arange(len(vocab), dtype=np.int32), np.diff(np.asarray(offsets, dtype=np.int64)).astype(np.int64)
@@ -212,7 +212,7 @@ class BM25Index:
             "doc_offsets": doc_offsets.astype(np.int64),
             "doc_terms": term_of[order],
             "doc_freqs": freqs[order],
-            "lengths": np.asarray(self._lengths, dtype=np.int64),
+            "lengths": np.asarray(self._lengths, dtype=np.int32),
         }
         scalars = {"k1": self.k1, "b": self.b, "vocab": vocab, "total_length": self._total_length, "live": self._live}
         return arrays_out, scalars
