@@ -102,8 +102,10 @@ async def map_on_ray(
                 log_to_driver=False,
                 runtime_env=options.runtime_env,
             )
-        except (ConnectionError, RuntimeError, ValueError) as e:
-            raise UserError(f"cannot start or reach Ray at {options.address or 'this machine'!r}: {e}") from e
+        except Exception as e:  # Ray raises bare Exception when its node times out while starting
+            where = options.address or "this machine"
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise UserError(f"cannot start or reach Ray on {where!r}: {reason}") from e
     pending: dict[asyncio.Future[Any], tuple[int, Any]] = {}
     try:
         remote = ray.remote(max_retries=options.max_retries, retry_exceptions=False, num_cpus=options.cpus_per_task)(
