@@ -16,8 +16,8 @@ The rule (pure functions of the candidates; documented in docs/design.md "Choosi
 5. Ties go to more votes, then more executed checks, then the earliest candidate.
 
 The loop stops early on *agreement*: the leading group has sources of at least two kinds (reasoning,
-program, substitution; the judge's blind checker is a program), at least one of them executed, and at
-least twice the weight of the runner-up.
+program, checker, substitution), at least one of them executed, and at least twice the weight of the
+runner-up.
 """
 
 from __future__ import annotations
@@ -88,9 +88,7 @@ class Group:
         kinds: set[str] = {m.method for m in self.members}
         kinds |= {c.kind for m in self.members for c in m.checks if c.agrees and c.kind == "substitution"}
         if self.checker:
-            # The checker writes a program from nearly the program seat's prompt: the same method, not
-            # a second one (the two agreed on a wrong answer on 6 of the first 34 GSM8K problems).
-            kinds.add("program")
+            kinds.add("checker")
         return kinds
 
     @property
