@@ -30,7 +30,6 @@ NOT_RUN: dict[str, str] = {
     "(top-level await, `program` and `task` undefined)",
     "eval.md: import asyncio / from xolver.config import XolverConfig": "the local model and 20 GSM8K solves",
     "memory.md: from xolver.memory import retrieve_experience": "a fragment (`store`, `problem_text` undefined)",
-    "memory.md: from xolver.agents.distiller import DistillInput, distill": "a fragment (inside a solve)",
     "scale.md: from xolver import Xolver": "a provider key (openai), a Chroma server and a Ray cluster",
     "serve.md: from openai import OpenAI": "a running `xolver serve` on 127.0.0.1:8000",
     'tools.md: xo = Xolver("openai/gpt-4o-mini", lean_project="~/myproofs")': "a provider key (openai) and a "

@@ -183,12 +183,12 @@ def test_write_back_distils_and_a_failed_distillation_is_no_failure() -> None:
     state: SolveState = {"problem": PROBLEM, "answer": "391", "checked": True, "shared": [codec.dump(best)]}
     learned = "STRATEGY: Split a two-digit factor into tens and units, multiply each, then add."
     with ScriptedModel({"learner": [learned]}) as model, ScriptedStore() as store:
-        runtime = _runtime(model, [], memory_mode="learn")
+        runtime = _runtime(model, [], memory_mode="learn", distill_from="success")
         runtime.context.memory = store
         update = asyncio.run(nodes.write_back(state, runtime))
     assert [r.kind for r in store.added] == ["problem", "strategy"] and len(update["memory_written"]) == 2
     with ScriptedModel({"learner": [DOWN]}) as model, ScriptedStore() as store:
-        runtime = _runtime(model, [], memory_mode="learn")
+        runtime = _runtime(model, [], memory_mode="learn", distill_from="success")
         runtime.context.memory = store
         update = asyncio.run(nodes.write_back(state, runtime))
     # Learning is a bonus: the problem is filed, the failed call is in the ledger, no failure is reported.
