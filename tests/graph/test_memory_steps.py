@@ -37,7 +37,7 @@ def _runtime(store: ScriptedStore, events: list[Any], **config: Any) -> Runtime[
 
 def test_retrieve_asks_each_kind_in_the_configured_namespace_and_shows_only_verified_solutions() -> None:
     events: list[Any] = []
-    script = {"problem": [[RELATED, UNVERIFIED]], "strategy": [[STRATEGY]], "code": [[]]}
+    script: dict[Any, Any] = {"problem": [[RELATED, UNVERIFIED]], "strategy": [[STRATEGY]], "code": [[]]}
     with ScriptedStore(script) as store:
         state: SolveState = {"problem": "19 rows of 21 trees?"}
         update = asyncio.run(nodes.retrieve(state, _runtime(store, events, retrieval_mode="bm25", retrieval_k=2)))
