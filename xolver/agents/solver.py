@@ -476,6 +476,38 @@ async def _solve_by_reasoning(
                 "tool_calls": tool_calls,
             }
         )
+    return await _answer_of(
+        runner,
+        history,
+        text,
+        tags,
+        base,
+        tool_calls,
+        answer_format=answer_format,
+        fmt=fmt,
+        repair_attempts=repair_attempts,
+        settings=settings,
+    )
+
+
+async def _answer_of(
+    runner: AgentRunner,
+    history: list[Message],
+    text: str,
+    tags: CallTags,
+    base: Trajectory,
+    tool_calls: list[ToolCall],
+    *,
+    answer_format: AnswerFormat,
+    fmt: str,
+    repair_attempts: int,
+    settings: ModelSettings,
+) -> Trajectory:
+    """A reasoning seat's final reply parsed into its trajectory, with bounded repair requests."""
+
+    def parse(reply: str) -> SolverOutput | None:
+        return parse_solution(reply, answer_format)
+
     parsed = await runner.ask_again(
         history, text, tags, parse, repair_format=fmt, repair_attempts=repair_attempts, settings=settings
     )
@@ -532,10 +564,6 @@ async def _solve_with_native_tools(
     """A reasoning seat on a model that calls tools natively: each call it makes is dispatched by
     the toolbox (same tools, budget and events as fenced blocks) and answered with a ``tool``
     message, up to `max_tool_calls` calls; then its final text is parsed like any reply."""
-
-    def parse(text: str) -> SolverOutput | None:
-        return parse_solution(text, answer_format)
-
     response = await runner.call(history, tags, settings=settings, tools=specs)
     tool_calls: list[ToolCall] = []
     while response.tool_calls and not _cut_off(response):
@@ -562,19 +590,15 @@ async def _solve_with_native_tools(
         return base.model_copy(
             update={"response": text.strip(), "parse_ok": False, "error": error, "tool_calls": tool_calls}
         )
-    parsed = await runner.ask_again(
-        history, text, tags, parse, repair_format=fmt, repair_attempts=repair_attempts, settings=settings
-    )
-    if parsed.value is None:
-        return base.model_copy(
-            update={
-                "response": parsed.text.strip(),
-                "parse_ok": False,
-                "error": "empty reply" if not parsed.text.strip() else "no final answer found",
-                "tool_calls": tool_calls,
-            }
-        )
-    out = parsed.value
-    return base.model_copy(
-        update={"thought": out.thought, "response": out.response, "answer": out.answer, "tool_calls": tool_calls}
+    return await _answer_of(
+        runner,
+        history,
+        text,
+        tags,
+        base,
+        tool_calls,
+        answer_format=answer_format,
+        fmt=fmt,
+        repair_attempts=repair_attempts,
+        settings=settings,
     )
