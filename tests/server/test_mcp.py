@@ -52,8 +52,9 @@ async def test_list_and_call_solve_and_search_memory() -> None:
             assert data["namespace"] == "alice"
             assert data["trace"][0] == "team: Calculator"
             # planner, one (reasoning) solver, the judge's blind check, whose program agrees: no judge
-            # opinion and no second round; then the distillation
-            assert data["calls"] == len(requests) == 4
+            # opinion, no second round, and no distillation (contrast distillation learns only from
+            # disagreement)
+            assert data["calls"] == len(requests) == 3
             assert data["stop_reason"] == "agreement" and data["checked"] and data["check"]
             assert notes[-1].startswith("Answer: 391 (from ") and "Checked: " in notes[-1]
             # The specification: progress increases with every notification; the total stays (2 rounds + 2).
