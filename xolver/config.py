@@ -142,6 +142,14 @@ class XolverConfig(BaseModel):
         description="Stop as soon as independent methods agree and an executed check supports the answer "
         "(adaptive compute); otherwise run every round.",
     )
+    agreement_votes: int = Field(
+        3,
+        ge=1,
+        le=32,
+        description="Math: candidates (the checker's program included) that must share the answer to stop early, "
+        "besides two kinds of method and an executed check; capped at the team's agents plus the checker. "
+        "2 stopped on wrong answers too often with a 0.5B model (docs/benchmarks.md).",
+    )
     perfect_score: float = Field(
         1.0, gt=0.0, le=1.0, description="Code tasks: share of tests a candidate must pass to stop early."
     )

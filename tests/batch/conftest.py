@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Iterator
@@ -45,9 +46,39 @@ def problem_text(i: int) -> str:
     return f"What is {i + 2} * {i + 3}?"
 
 
-@pytest.fixture(scope="session")
+def _children_of_this_process() -> list[int]:
+    """Live processes whose parent is this test process (Ray's raylet, GCS and monitors)."""
+    me, found = os.getpid(), []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                fields = Path(f"/proc/{name}/stat").read_bytes().rsplit(b")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if fields[0] not in (b"Z", b"X") and int(fields[1]) == me:
+                found.append(int(name))
+    return found
+
+
+def _reap(pids: list[int], grace: float = 15.0) -> None:
+    """Wait for `pids` to exit after `ray.shutdown()`, then kill what is left: a later test that counts
+    its own descendants (the sandbox's) must not find Ray's."""
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in pids):
+        for p in pids:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(p, os.WNOHANG)
+        time.sleep(0.2)
+    for p in pids:
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(p, 9)
+            os.waitpid(p, 0)
+
+
+@pytest.fixture(scope="module")
 def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A local Ray with 2 CPUs for the session (started once: it takes seconds), shut down after."""
+    """A local Ray with 2 CPUs for the Ray tests' module (started once: it takes seconds), shut down
+    after it, with every process it started."""
     ray = pytest.importorskip("ray")
     home = tmp_path_factory.mktemp("ray-xolver-home")
     env = {
@@ -62,11 +93,14 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p),
     }
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    before = set(_children_of_this_process())
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": env})
+    started = [p for p in _children_of_this_process() if p not in before]
     try:
         yield ray
     finally:
         ray.shutdown()
+        _reap(started)
 
 
 @pytest.fixture

@@ -95,6 +95,13 @@ def test_agreement_needs_two_kinds_of_source_one_executed_and_a_clear_lead() -> 
     assert agreement(tally([_candidate(0, "5"), _candidate(1, "6")], checker_answer="5"))
 
 
+def test_agreement_can_ask_for_more_supporters_and_the_checker_is_one() -> None:
+    two = [_candidate(0, "5"), _candidate(1, "5", executed=True), _candidate(2, "6")]
+    assert agreement(tally(two), min_votes=2) and not agreement(tally(two), min_votes=3)
+    assert agreement(tally(two, checker_answer="5"), min_votes=3)
+    assert not agreement(tally(two, checker_answer="5"), min_votes=4)
+
+
 # --------------------------------------------------------------------------- whole solves
 
 

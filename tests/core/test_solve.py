@@ -58,6 +58,19 @@ def test_agreement_of_two_methods_with_an_executed_check_stops_after_one_round()
     assert type(solution).model_validate_json(solution.model_dump_json()) == solution
 
 
+@pytest.mark.parametrize(("blind", "rounds"), [("391", 1), ("7", 2)])
+def test_two_agreeing_agents_stop_only_when_the_checker_makes_three(blind: str, rounds: int) -> None:
+    answers = {0: "391", 1: "391", 2: "390"}
+
+    def solver(request: ModelRequest) -> str:
+        return solved(answers[request.tags.agent or 0])
+
+    model = FunctionModel(by_role(planner=PLAN, solver=solver, judge=verdict(1), blind=blind))
+    solution = Xolver(model, agents=3, rounds=1, memory=None).solve("What is 17 * 23?")
+    # With a checker that disagrees, round 1's two more votes for 391 make the agreement.
+    assert solution.answer == "391" and len(solution.rounds) == rounds and solution.stop_reason == "agreement"
+
+
 def test_rounds_run_to_the_limit_and_refine_with_the_shared_memory() -> None:
     def solver(request: ModelRequest) -> str:
         return solved("390" if request.tags.round == 0 else "391")

@@ -121,7 +121,9 @@ def test_sympy_substitution_is_an_executed_check_that_refutes_a_wrong_answer() -
         return f"Final answer: \\boxed{{{answers[request.tags.agent or 0]}}}"
 
     model = FunctionModel(by_role(planner=PLAN, solver=solver, judge=verdict(1)))
-    solution = Xolver(model, agents=2, rounds=1, methods=["reasoning"], memory=None).solve(problem)
+    # One supporter with a substitution that held suffices here (the default asks for three).
+    team = Xolver(model, agents=2, rounds=1, methods=["reasoning"], memory=None, agreement_votes=1)
+    solution = team.solve(problem)
     by_agent = {t.agent: t for t in solution.rounds[0].trajectories}
     assert [(c.kind, c.agrees) for c in by_agent[0].checks] == [("substitution", True)]
     assert [(c.kind, c.agrees) for c in by_agent[1].checks] == [("substitution", False)]
@@ -146,7 +148,9 @@ def test_the_blind_check_runs_before_any_candidate_is_shown_and_adds_executed_we
         return solved(answers[request.tags.agent or 0])
 
     model = FunctionModel(by_role(planner=PLAN, solver=solver, judge=verdict(1), blind="12"))
-    solution = Xolver(model, agents=2, rounds=2, methods=["reasoning"], memory=None).solve("Compute six plus six.")
+    # Two supporters (a vote and the checker) stop the solve here; the default asks for three.
+    team = Xolver(model, agents=2, rounds=2, methods=["reasoning"], memory=None, agreement_votes=2)
+    solution = team.solve("Compute six plus six.")
     blind = next(r for r in model.requests if r.tags.purpose == "blind_check")
     # Blind: the judge's check prompt holds the problem and no candidate's answer.
     assert "Compute six plus six." in blind.messages[-1].content

@@ -164,5 +164,12 @@ class MethodSolver:
         attempt = Attempt(answer=None)
         for response in responses:
             attempt.charge(response)
-        attempt.answer, attempt.votes = await _vote(task, [_final_answer(task, r.text) for r in responses])
+        answers = [_final_answer(task, r.text) for r in responses]
+        attempt.answer, attempt.votes = await _vote(task, answers)
+        # Every sample is kept (graded like xolver's candidates), so a vote over the first k of them,
+        # the same seeds as a k-sample run, can be read from one run.
+        attempt.candidates = [
+            CandidateResult(round=0, agent=i, method="reasoning", temperature=self.config.temperature, answer=a)
+            for i, a in enumerate(answers)
+        ]
         return attempt

@@ -26,6 +26,7 @@ from xolver.graph.state import AgentTask, JudgeTask, SolveState
 from xolver.solution import StopReason, Trajectory
 
 __all__ = [
+    "agreed",
     "budget_stop_reason",
     "candidates",
     "dispatch_judges",
@@ -90,6 +91,15 @@ def update_shared(entries: Sequence[Trajectory], m: int, *, code: bool = False) 
     return sorted(pool, key=key)[:m]
 
 
+def agreed(state: SolveState, config: XolverConfig) -> bool:
+    """Whether the solve's answers agree strongly enough to stop (`xolver.graph.aggregation.agreement`).
+
+    The supporters asked for are capped at what the team can give (its agents plus the checker), so a
+    one-agent team can still stop early on its program and the checker."""
+    needed = min(config.agreement_votes, config.agents + int(config.blind_check and config.python_tool))
+    return agreement(groups_of(state), min_votes=needed)
+
+
 def budget_stop_reason(kind: BudgetKind) -> StopReason:
     """The stop reason of a solve whose `kind` budget ran out."""
     match kind:
@@ -115,7 +125,7 @@ def stop_reason(state: SolveState, config: XolverConfig) -> StopReason | None:
             shared = codec.shared(state)[:1]
             if shared and (shared[0].score or 0.0) >= config.perfect_score and shared[0].tests:
                 return "checked"
-        elif agreement(groups_of(state)):
+        elif agreed(state, config):
             return "agreement"
     if state.get("round", 0) + 1 >= config.total_rounds:
         return "max_rounds"
@@ -240,7 +250,7 @@ def route_after_collect(state: SolveState, cfg: XolverConfig) -> list[Send] | st
         return "update_shared"
     if cfg.answer_format == "code":
         return dispatch_judges(state, cfg)
-    if cfg.early_stop and agreement(groups_of(state)):
+    if cfg.early_stop and agreed(state, cfg):
         return "update_shared"
     if cfg.blind_check and cfg.python_tool and not state.get("checker_done"):
         return "check"
@@ -249,7 +259,7 @@ def route_after_collect(state: SolveState, cfg: XolverConfig) -> list[Send] | st
 
 def route_after_check(state: SolveState, cfg: XolverConfig) -> list[Send] | str:
     """After the blind check: stop on agreement, else the judges."""
-    if state.get("budget_stop") or (cfg.early_stop and agreement(groups_of(state))):
+    if state.get("budget_stop") or (cfg.early_stop and agreed(state, cfg)):
         return "update_shared"
     return dispatch_judges(state, cfg)
 

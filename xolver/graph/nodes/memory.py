@@ -15,7 +15,8 @@ from xolver.agents.recall import recall
 from xolver.config import XolverConfig
 from xolver.events import ExperienceRetrieved, MemoryWritten
 from xolver.graph import codec
-from xolver.graph.aggregation import same_answer
+from xolver.graph.aggregation import corroborated, same_answer
+from xolver.graph.routing import groups_of
 from xolver.graph.state import SolveContext, SolveState
 from xolver.graph.step import Step
 from xolver.memory.curation import retire_over_budget
@@ -143,8 +144,10 @@ async def write_back(state: SolveState, runtime: Runtime[SolveContext]) -> dict[
     chosen = _chosen(state, cfg)
     # Memory keeps what an independent check confirmed: an agent's own program alone is not enough
     # unless another method agreed with it.
+    groups = groups_of(state)
     checked = bool(state.get("checked")) and (
-        state.get("check_kind") != "program" or state.get("stop_reason") == "agreement"
+        state.get("check_kind") != "program"
+        or bool(groups and corroborated(groups[0]) and same_answer(groups[0].answer, state["answer"]))
     )
     used = codec.exemplar_ids(state)
     outcome = grounded_outcome(state, checked)
