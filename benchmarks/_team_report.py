@@ -146,6 +146,8 @@ class MethodRun:
     results: list[ProblemResult] = field(default_factory=list)
     beyond_limit: int = 0
     sessions: list[dict[str, Any]] = field(default_factory=list)
+    first_of: int | None = None
+    """Self-consistency read from a larger pool: the vote over the first k samples of `first_of`."""
 
 
 def read_sessions(results: Path) -> list[dict[str, Any]]:
@@ -178,12 +180,14 @@ def _duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
-def _settings(config: RunConfig) -> str:
+def _settings(config: RunConfig, first_of: int | None = None) -> str:
     parts = [f"temperature {config.temperature:g}", f"max tokens {config.max_tokens or 'default'}"]
     if config.method == "xolver":
         parts.insert(0, f"m = {config.agents}, I = {config.rounds}, memory {config.memory_mode}")
     elif config.method == "self-consistency":
         parts.insert(0, f"{config.samples} samples")
+        if first_of is not None:
+            parts[0] = f"vote over the first {config.samples} of {first_of} samples"
     if config.concurrency > 1:
         parts.append(f"concurrency {config.concurrency}")
     return ", ".join(parts)
@@ -273,7 +277,7 @@ def _results_table(runs: Sequence[MethodRun], limit: int) -> list[str]:
     ]
     for run in runs:
         if run.config is None or not run.results:
-            settings = _settings(run.config) if run.config else "not run"
+            settings = _settings(run.config, run.first_of) if run.config else "not run"
             lines.append(f"| {run.method} | {settings} | 0 of {limit} | | | | | | |")
             continue
         s = summarize(run.results)
@@ -282,7 +286,7 @@ def _results_table(runs: Sequence[MethodRun], limit: int) -> list[str]:
         wall = sum(r.wall_seconds for r in run.results)
         median_calls = statistics.median(r.calls for r in run.results)
         lines.append(
-            f"| {run.method} | {_settings(run.config)} | {s.n} of {limit}{errors} | {s.correct}/{s.n} | "
+            f"| {run.method} | {_settings(run.config, run.first_of)} | {s.n} of {limit}{errors} | {s.correct}/{s.n} | "
             f"**{s.accuracy:.1%}** [{low:.1%}, {high:.1%}] | {s.mean_calls:.2f} ({median_calls:g}) | "
             f"{s.mean_tokens:,.0f} | {s.mean_seconds:.1f} | {_duration(wall)} |"
         )
@@ -410,10 +414,62 @@ def _seat_lines(run: MethodRun) -> list[str]:
     ]
 
 
+def first_samples(run: MethodRun, k: int) -> MethodRun | None:
+    """Self-consistency with `k` samples read from a run that drew more: each problem's vote over its
+    first `k` samples (the seeds a `k`-sample run would have drawn), graded by the grades recorded
+    for those samples. None when some problem lacks `k` recorded samples.
+
+    Answers are grouped by `same_answer` (the team's rule); calls are `k` and the tokens and wall
+    time of the whole draw are scaled by `k / N`.
+    """
+    from xolver.graph.aggregation import same_answer
+
+    if run.config is None or not run.config.samples or run.config.samples <= k:
+        return None
+    if any(len(r.candidates) < k for r in run.results):
+        return None
+    share = k / run.config.samples
+    results = []
+    for r in run.results:
+        groups: list[list[Any]] = []  # [answer, votes, correct]
+        for c in r.candidates[:k]:
+            if not c.answer:
+                continue
+            group = next((g for g in groups if same_answer(g[0], c.answer)), None)
+            if group is None:
+                groups.append([c.answer, 1, bool(c.correct)])
+            else:
+                group[1] += 1
+        best = max(groups, key=lambda g: g[1]) if groups else None  # max keeps the earliest on ties
+        results.append(
+            r.model_copy(
+                update={
+                    "answer": best[0] if best else None,
+                    "correct": bool(best and best[2]),
+                    "score": 1.0 if best and best[2] else 0.0,
+                    "votes": best[1] if best else 0,
+                    "calls": k,
+                    "prompt_tokens": round(r.prompt_tokens * share),
+                    "completion_tokens": round(r.completion_tokens * share),
+                    "wall_seconds": r.wall_seconds * share,
+                    "candidates": r.candidates[:k],
+                }
+            )
+        )
+    config = run.config.model_copy(update={"samples": k})
+    return MethodRun(run.method, run.path, config, results, run.beyond_limit, run.sessions, first_of=run.config.samples)
+
+
 def render_section(dataset: str, *, limit: int, command: str, results_dir: Path = RESULTS, root: Path = ROOT) -> str:
     """The docs section for `dataset`, rebuilt from the results files and their machine sidecars."""
     start, end = markers(dataset)
     runs = [load_run(results_dir, dataset, method, limit) for method in METHODS]
+    xolver_run, sc_run = runs[METHODS.index("xolver")], runs[METHODS.index("self-consistency")]
+    if len(xolver_run.results) >= limit and sc_run.results:
+        # A self-consistency pool larger than xolver's mean calls is read at matched calls.
+        matched = first_samples(sc_run, max(1, round(summarize(xolver_run.results).mean_calls)))
+        if matched is not None:
+            runs[METHODS.index("self-consistency")] = matched
     by_method = {r.method: r for r in runs}
     try:
         shown_dir = results_dir.resolve().relative_to(root.resolve())

@@ -5,7 +5,8 @@ Runs three ``xolver eval run`` invocations through `xolver.cli.main`, in this or
 
     single            one greedy chain-of-thought call
     xolver            the default team, ``--memory-mode off``
-    self-consistency  a majority vote with ``--match-budget <the xolver results>``
+    self-consistency  a majority vote with ``--match-budget <the xolver results>``, or over the
+                      first k of ``--sc-samples N`` samples per problem (k = xolver's mean calls)
 
 While each method runs, a background thread samples the load average; the machine (cores, CPU, RAM,
 versions), the load (min / mean / max), the session's wall time and the model file's SHA-256 are
@@ -118,6 +119,7 @@ def canonical_command(args: argparse.Namespace) -> str:
         "concurrency",
         "api_base",
         "max_concurrency",
+        "sc_samples",
     ):
         value = getattr(args, option)
         if value is not None:
@@ -146,6 +148,10 @@ def _budget(args: argparse.Namespace) -> list[str]:
     xolver_out = results_path(args.results_dir, args.dataset, "xolver")
     sc_out = results_path(args.results_dir, args.dataset, "self-consistency")
     saved = read_results(sc_out).config.samples if sc_out.is_file() and sc_out.stat().st_size else None
+    if args.sc_samples is not None:
+        if saved is not None and saved != args.sc_samples:
+            raise UserError(f"{str(sc_out)!r} was started with {saved} samples, not --sc-samples {args.sc_samples}")
+        return ["--samples", str(args.sc_samples)]
     if not xolver_out.is_file():
         if saved:
             return ["--samples", str(saved)]
@@ -287,6 +293,13 @@ def build_parser() -> argparse.ArgumentParser:
     passed.add_argument("--api-base")
     passed.add_argument("--max-concurrency", type=int, help="requests in flight to the model")
     passed.add_argument("--quiet", action="store_true", help="no per-problem progress")
+    parser.add_argument(
+        "--sc-samples",
+        type=int,
+        help="self-consistency draws this many samples per problem (a pool, runnable before xolver); the section "
+        "reports the vote over each problem's first k samples, k = xolver's mean calls (default: k samples, "
+        "after xolver)",
+    )
     parser.add_argument("--methods", default=",".join(METHODS), help="a subset to run, e.g. single,xolver")
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
     parser.add_argument("--load-interval", type=float, default=5.0, help="seconds between load-average samples")

@@ -71,6 +71,17 @@ def test_two_agreeing_agents_stop_only_when_the_checker_makes_three(blind: str, 
     assert solution.answer == "391" and len(solution.rounds) == rounds and solution.stop_reason == "agreement"
 
 
+@pytest.mark.parametrize(("resample_methods", "later"), [(None, ["reasoning"] * 3), ([], None), (["program"], None)])
+def test_resampled_rounds_solve_by_the_resample_methods(resample_methods: list[str] | None, later: Any) -> None:
+    model = FunctionModel(by_role(planner=PLAN, solver=lambda r: solved(str(r.tags.agent)), judge=verdict(1)))
+    options: dict[str, Any] = {} if resample_methods is None else {"resample_methods": resample_methods}
+    solution = Xolver(model, agents=3, rounds=1, memory=None, **options).solve("What is 17 * 23?")
+    assert [t.method for t in solution.rounds[0].trajectories] == ["program", "reasoning", "reasoning"]
+    expected = later or (["program"] * 3 if resample_methods else ["program", "reasoning", "reasoning"])
+    # Every later attempt is a fresh sample at explore_temperature, whatever its method.
+    assert [(t.method, t.temperature) for t in solution.rounds[1].trajectories] == [(m, 0.5) for m in expected]
+
+
 def test_rounds_run_to_the_limit_and_refine_with_the_shared_memory() -> None:
     def solver(request: ModelRequest) -> str:
         return solved("390" if request.tags.round == 0 else "391")

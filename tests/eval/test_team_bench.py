@@ -162,6 +162,33 @@ def test_section_from_partial_runs(report: ModuleType, results_dir: Path) -> Non
     assert "planner 1.00, solver 12.00, judge 4.00, verifier 1.00" in section
 
 
+def test_a_larger_self_consistency_pool_is_read_at_xolver_s_mean_calls(report: ModuleType, tmp_path: Path) -> None:
+    def samples(*answers: str) -> list[dict[str, Any]]:
+        return [
+            {"round": 0, "agent": i, "method": "reasoning", "answer": a, "correct": a == "7"}
+            for i, a in enumerate(answers)
+        ]
+
+    _write_results(tmp_path / "gsm8k-xolver.jsonl", _config("xolver"), _rows({0}, 2, calls=3))
+    pool = [
+        # First 3 vote 7 (right); all 5 would vote 8.
+        {"id": "0", "index": 0, "correct": False, "calls": 5, "candidates": samples("7", "8", "7", "8", "8")},
+        # First 3: a tie between 9 and 7 goes to the earlier 9 (wrong); all 5 vote 7.
+        {"id": "1", "index": 1, "correct": True, "calls": 5, "candidates": samples("9", "7", "", "7", "7")},
+    ]
+    _write_results(tmp_path / "gsm8k-self-consistency.jsonl", _config("self-consistency", samples=5), pool)
+    section = report.render_section("gsm8k", limit=2, command="cmd", results_dir=tmp_path)
+    assert (
+        "| self-consistency | vote over the first 3 of 5 samples, temperature 0.7, max tokens 256 | 2 of 2 | 1/2 |"
+        in (section)
+    )
+    assert "(3 samples per problem; xolver made 3.00 calls per problem)" in section
+    # Without a complete xolver run there is nothing to match: the pool is shown as drawn.
+    (tmp_path / "gsm8k-xolver.jsonl").unlink()
+    section = report.render_section("gsm8k", limit=2, command="cmd", results_dir=tmp_path)
+    assert "| self-consistency | 5 samples, temperature 0.7, max tokens 256 | 2 of 2 | 1/2 |" in section
+
+
 def test_missing_methods_and_no_sidecars(report: ModuleType, tmp_path: Path) -> None:
     _write_results(tmp_path / "gsm8k-single.jsonl", _config("single"), _rows({0}, 3))
     section = report.render_section("gsm8k", limit=3, command="cmd", results_dir=tmp_path)

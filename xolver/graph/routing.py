@@ -143,14 +143,15 @@ def _latest_by_agent(state: SolveState) -> dict[int, dict[str, Any]]:
 def solver_tasks(state: SolveState, config: XolverConfig, round_index: int) -> list[Send]:
     """One `Send` per agent for `round_index`."""
     roles = codec.roles(state)
+    refine = round_index > 0 and _refines(config)
+    resample = round_index > 0 and not refine
     seats = team_seats(
         len(roles),
-        methods=config.methods,
+        methods=(config.resample_methods or config.methods) if resample else config.methods,
         explore_temperature=config.explore_temperature,
         code=config.answer_format == "code" or not config.python_tool,
     )
     exemplars = state.get("exemplars") or []
-    refine = round_index > 0 and _refines(config)
     # A fresh attempt gets what round 0 got; a refinement builds on its previous attempt instead.
     show_exemplars = not refine or config.exemplars_every_round
     latest = _latest_by_agent(state)
