@@ -13,13 +13,15 @@ import secrets
 import shutil
 import struct
 import sys
+import tempfile
+import venv
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.tools.test_sandbox import _our_descendants
-from xolver.tools.sandbox import Isolation, PythonSandbox, SandboxLimits
+from xolver.tools.sandbox import ExecutorName, Isolation, PythonSandbox, SandboxLimits
 from xolver.tools.sandbox._worker import rootfs, seccomp
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="namespaces and seccomp are Linux")
@@ -196,6 +198,59 @@ async def test_the_interpreter_and_its_site_packages_work_inside(sandbox: Python
     result = await sandbox.run(code, timeout=30)
     assert result.ok, result
     assert result.stdout.split() == ["2*sqrt(2)", "42"]
+
+
+@pytest.fixture
+def venv_in_tmp() -> Iterator[tuple[Path, Path]]:
+    """A virtualenv in /tmp (as on CI runners and tox) with a module in its site-packages and a .pth checkout.
+
+    /tmp is exactly what the worker replaces with a private tmpfs, so this is the place a view that
+    forgot to bind the interpreter would fail.
+    """
+    if not os.path.isdir("/tmp"):
+        pytest.skip("no /tmp here")
+    base = Path(tempfile.mkdtemp(prefix="xolver-venv-", dir="/tmp"))
+    try:
+        env = base / "venv"
+        venv.EnvBuilder(symlinks=True, with_pip=False).create(env)
+        site = next((env / "lib").glob("python3*/site-packages"))
+        (site / "canary_site.py").write_text("VALUE = 'site'\n")
+        checkout = base / "checkout"
+        (checkout / "canary_pkg").mkdir(parents=True)
+        (checkout / "canary_pkg" / "__init__.py").write_text("VALUE = 'checkout'\n")
+        (checkout / ".env").write_text("SECRET=canary")
+        (site / "canary_checkout.pth").write_text(f"{checkout}\n")
+        yield env, checkout
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.parametrize("executor", ["local", "bwrap"])
+async def test_a_virtualenv_under_tmp_is_seen_inside(venv_in_tmp: tuple[Path, Path], executor: ExecutorName) -> None:
+    if executor == "bwrap" and shutil.which("bwrap") is None:
+        pytest.skip("needs bubblewrap")
+    env, checkout = venv_in_tmp
+    code = "\n".join(
+        [
+            "import os, sys, canary_site, canary_pkg",
+            "print(sys.prefix)",
+            "print(canary_site.VALUE, canary_pkg.VALUE)",
+            f"print(os.path.exists({str(checkout / '.env')!r}))",
+            "open(os.path.join(sys.prefix, 'x'), 'w')",
+        ]
+    )
+    sb = PythonSandbox(LIMITS, pool_size=0, python=str(env / "bin" / "python"), executor=executor)
+    try:
+        isolation = await sb.isolation()
+        if isolation.view != "minimal":
+            pytest.skip(f"no minimal view here: {isolation.summary()}")
+        result = await sb.run(code, timeout=30)
+    finally:
+        await sb.aclose()
+    assert result.stdout.splitlines() == [str(env), "site checkout", "False"], result
+    # Bound read-only: the prefix is the host's, not a copy in the private /tmp.
+    assert result.status == "exception" and "Read-only" in (result.error or ""), result
+    assert _our_descendants() == [], "the sandbox left processes behind"
 
 
 def test_an_editable_checkout_on_sys_path_shows_only_importable_entries(tmp_path: Path) -> None:
