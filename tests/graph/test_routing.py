@@ -81,12 +81,14 @@ def test_round_zero_has_greedy_firsts_and_later_rounds_sample_every_seat() -> No
     cfg = XolverConfig(model="scripted", agents=3, explore_temperature=0.9)
     first = [(s.arg["method"], s.arg["temperature"]) for s in solver_tasks(state, cfg, 0)]
     assert first == [("program", 0.0), ("reasoning", 0.0), ("reasoning", 0.9)]
-    # Default: later rounds are fresh samples: no previous attempt, no shared answers, the same exemplars.
+    # Default: later rounds are fresh chains of thought (resample_methods): no previous attempt, no
+    # shared answers, the same exemplars.
     later = solver_tasks(state, cfg, 1)
     seats = [(s.arg["method"], s.arg["temperature"]) for s in later]
-    assert seats == [("program", 0.9), ("reasoning", 0.9), ("reasoning", 0.9)]
+    assert seats == [("reasoning", 0.9), ("reasoning", 0.9), ("reasoning", 0.9)]
     assert all(s.arg["previous"] is None and s.arg["shared"] == [] and s.arg["exemplars"] for s in later)
     # The paper's refinement: each agent builds on its previous attempt and sees the shared memory.
     refine = solver_tasks(state, cfg.model_copy(update={"later_rounds": "refine"}), 1)
     assert [s.arg["previous"]["answer"] for s in refine] == ["12", "13", "14"]
+    assert [s.arg["method"] for s in refine] == ["program", "reasoning", "reasoning"]  # refining keeps the seat
     assert all(len(s.arg["shared"]) == 1 and not s.arg["exemplars"] for s in refine)
