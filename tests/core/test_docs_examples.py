@@ -4,7 +4,20 @@ The blocks of one page run in order in one session, as a reader pastes them: a l
 what an earlier one defined (``backbone from the example above``). Each block runs in a fresh
 subprocess, after the page's earlier blocks, in an empty folder with its own ``XOLVER_HOME``.
 
-`NOT_RUN` names the blocks this test does not run yet, each with what it would need; a block that is
+Blocks that talk to a provider-backed xolver run against stand-ins on 127.0.0.1, never the internet:
+
+- the backbone is `fake_openai_server` answering a team asked "What is 17 * 23?" (`respond_391`);
+- a block that calls ``http://127.0.0.1:8000`` gets a real ``xolver serve`` child (no client key,
+  ``--store memory``, the backbone above) on a free port, written into the block in place of 8000;
+- a block that starts the ``xolver`` command (the MCP SDK's stdio client) finds, first on its
+  ``PATH``, a script that runs ``python -m xolver`` from this checkout with the backbone above (the
+  SDK passes the server only ``HOME``, ``PATH`` and a few more variables, so the script sets them,
+  and adds ``--store memory``).
+
+Only those children may send model requests, and their only model address is the fake backbone; the
+block's own process keeps real requests off.
+
+`NOT_RUN` names the blocks this test does not run, each with what it would need; a block that is
 neither run nor listed fails the test, so a new example cannot slip in untested.
 """
 
@@ -12,30 +25,35 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+
+from tests._support.fake_openai import fake_openai_server
+from tests._support.scripts import respond_391
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
+DOCS_SERVE_ADDRESS = "127.0.0.1:8000"
+"""Where the docs' ``xolver serve`` examples listen; the test's server listens on a free port instead."""
 
 NOT_RUN: dict[str, str] = {
-    "embedding.md: from langchain.agents import create_agent": "the langchain package (not a dependency)",
-    "embedding.md: from openai import OpenAI": "a running `xolver serve` on 127.0.0.1:8000",
-    "embedding.md: import asyncio / from mcp import Client, StdioServerParameters": "a provider key (openai)",
-    "eval.md: from xolver.eval import check_math, check_code, check_answer, answers_equivalent": "a fragment "
-    "(top-level await, `program` and `task` undefined)",
-    "eval.md: import asyncio / from xolver.config import XolverConfig": "the local model and 20 GSM8K solves",
-    "memory.md: from xolver.memory import retrieve_experience": "a fragment (`store`, `problem_text` undefined)",
-    "scale.md: from xolver import Xolver": "a provider key (openai), a Chroma server and a Ray cluster",
-    "serve.md: from openai import OpenAI": "a running `xolver serve` on 127.0.0.1:8000",
-    'tools.md: xo = Xolver("openai/gpt-4o-mini", lean_project="~/myproofs")': "a provider key (openai) and a "
-    "Lake project with Mathlib",
-    "serve.md: stream = client.chat.completions.create(": "a running `xolver serve` on 127.0.0.1:8000",
-    "serve.md: import asyncio / from mcp import Client, StdioServerParameters": "a provider key (openai)",
+    "embedding.md: from langchain.agents import create_agent": "the langchain and langchain-openai packages "
+    "(not dependencies) and an OpenAI key",
+    "eval.md: import asyncio / from xolver.config import XolverConfig": "the embedded local model, 20 GSM8K solves "
+    "(many minutes of CPU) and the data file at ../shared/data",
+    "scale.md: from xolver import Xolver": "a Ray cluster (ray://head:10001 is a placeholder address)",
+    'tools.md: xo = Xolver("openai/gpt-4o-mini", lean_project="~/myproofs")': "a Lake project with Mathlib at "
+    "~/myproofs and a model that can prove",
 }
 
 
@@ -72,6 +90,67 @@ def test_every_block_is_run_or_listed_with_a_reason() -> None:
     assert len(keys) == len(set(keys)), "two blocks share a key: give one a different first line"
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _backbone_env(base: str, home: Path) -> dict[str, str]:
+    """The environment of a stand-in xolver child: the fake backbone as every model's address."""
+    return {
+        "XOLVER_API_BASE": base,
+        "XOLVER_HOME": str(home),
+        "XOLVER_MEMORY_STORE": "memory",
+        "XOLVER_ALLOW_MODEL_REQUESTS": "1",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "PYTHONPATH": str(REPO),
+    }
+
+
+@contextmanager
+def _xolver_serve(env: dict[str, str]) -> Iterator[str]:
+    """A ``xolver serve`` child on a free port; yields its ``host:port``."""
+    port = _free_port()
+    argv = [sys.executable, "-m", "xolver", "serve", "--port", str(port), "--store", "memory"]
+    child = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while True:  # wait until it listens (startup, not a timed assertion)
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert child.poll() is None, child.stdout.read() if child.stdout else ""
+            assert time.monotonic() < deadline, "xolver serve did not start"
+            time.sleep(0.2)
+        yield f"127.0.0.1:{port}"
+    finally:
+        child.terminate()
+        child.communicate(timeout=60)
+
+
+def _xolver_command(folder: Path, env: dict[str, str]) -> Path:
+    """A ``xolver`` script in `folder` that runs this checkout's CLI with `env`; returns `folder`.
+
+    It appends ``--store memory``: the docs run ``xolver mcp``, whose default Chroma store would load
+    sentence-transformers in the child for a one-problem example.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    exports = "".join(f"export {key}={_sh_quote(value)}\n" for key, value in env.items())
+    script = folder / "xolver"
+    script.write_text(
+        f'#!/bin/sh\n{exports}exec {_sh_quote(sys.executable)} -m xolver "$@" --store memory\n', encoding="utf-8"
+    )
+    script.chmod(0o755)
+    return folder
+
+
+def _sh_quote(text: str) -> str:
+    return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("block", BLOCKS, ids=[f"{b.page}:{b.line}" for b in BLOCKS])
 def test_docs_block_runs(block: Block, tmp_path: Path) -> None:
@@ -86,7 +165,20 @@ def test_docs_block_runs(block: Block, tmp_path: Path) -> None:
         PYTHONPATH=os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]),
         HF_HUB_OFFLINE="1",
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
-    )
+    backbone_requests: list[dict[str, Any]] | None = None
+    with ExitStack() as stack:
+        if DOCS_SERVE_ADDRESS in code or 'command="xolver"' in code:
+            base, backbone_requests = stack.enter_context(fake_openai_server(respond_391))
+            child_env = {**env, **_backbone_env(base, tmp_path / "server-home")}
+            if DOCS_SERVE_ADDRESS in code:
+                code = code.replace(DOCS_SERVE_ADDRESS, stack.enter_context(_xolver_serve(child_env)))
+            if 'command="xolver"' in code:
+                bin_dir = _xolver_command(tmp_path / "bin", _backbone_env(base, tmp_path / "mcp-home"))
+                env["PATH"] = os.pathsep.join([str(bin_dir), env.get("PATH", "")])
+        result = subprocess.run(
+            [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+        )
     assert result.returncode == 0, f"{block.page}:{block.line} failed:\n{result.stderr[-3000:]}"
+    if backbone_requests is not None:  # the block's solve went through the stand-ins
+        assert backbone_requests, f"{block.page}:{block.line} never reached the stand-in backbone"
+        assert "391" in result.stdout, result.stdout

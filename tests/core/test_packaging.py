@@ -66,3 +66,15 @@ def test_sdist_carries_the_license(tmp_path: Path) -> None:
         names = archive.getnames()
     root = sdist.name.removesuffix(".tar.gz")
     assert {f"{root}/LICENSE", f"{root}/xolver/py.typed", f"{root}/pyproject.toml"} <= set(names)
+
+
+def test_project_urls_are_known_addresses_only() -> None:
+    """The paper's address, and no guessed repository URL (pyproject.toml says why there is none yet)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    urls = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["urls"]
+    assert urls["Paper"] == "https://arxiv.org/abs/2506.14234"
+    assert all(url.startswith("https://") for url in urls.values()), urls
