@@ -111,8 +111,8 @@ def test_rounds_run_to_the_limit_and_refine_with_the_shared_memory() -> None:
 
 def test_inclusive_round_counting_switch() -> None:
     model = FunctionModel(by_role(planner=PLAN, solver=solved("1"), judge=verdict(0)))
-    paper = Xolver(model, agents=1, rounds=2, memory=None).solve("p")
-    code = Xolver(model, agents=1, rounds=2, inclusive_rounds=False, memory=None).solve("p")
+    paper = Xolver(model, agents=1, rounds=2, early_stop=False, memory=None).solve("p")
+    code = Xolver(model, agents=1, rounds=2, inclusive_rounds=False, early_stop=False, memory=None).solve("p")
     assert (len(paper.rounds), len(code.rounds)) == (3, 2)
 
 
