@@ -22,8 +22,21 @@ from xolver.errors import UserError
 
 __all__ = ["register"]
 
-_DATASETS = ("gsm8k", "math500", "aime24", "aime25", "amc23", "humaneval", "mbpp", "apps", "jsonl")
+_DATASETS = (
+    "gsm8k",
+    "math500",
+    "aime24",
+    "aime25",
+    "amc23",
+    "humaneval",
+    "mbpp",
+    "apps",
+    "minif2f",
+    "proofnet",
+    "jsonl",
+)
 _DEFAULT_SAMPLES = 5
+_DEFAULT_MAX_ATTEMPTS = 4  # xolver.eval.proving.DEFAULT_MAX_ATTEMPTS (not imported at CLI start)
 
 _EPILOG = """\
 examples:
@@ -35,10 +48,14 @@ examples:
   xolver eval --dataset jsonl --data mine.jsonl --field problem=question --field answer=solution
   xolver eval --dataset gsm8k --data test.jsonl --out x.jsonl --resume   # continue an interrupted run
   xolver eval --dataset gsm8k --data test.jsonl --out x.jsonl --ray -c 8   # each problem a Ray task
+  xolver eval --dataset minif2f --data ../shared/data/minif2f/minif2f_lean4.jsonl --method prove \
+      --lean-project ~/proofs --max-attempts 4 --out minif2f.jsonl   # pass@budget, Lean-checked
   xolver eval report x.jsonl single.jsonl sc.jsonl
 
 methods: xolver (the team), single (one chain-of-thought call; temperature 0 unless --temperature),
-self-consistency (majority vote over --samples calls at temperature 0.7 unless --temperature).
+self-consistency (majority vote over --samples calls at temperature 0.7 unless --temperature),
+prove (Lean 4 theorems of minif2f/proofnet: automation, a proposal and repairs from Lean's errors,
+each candidate checked soundly; needs a Lean toolchain with Mathlib for those datasets).
 Results are appended to --out as each problem finishes; the first line holds the exact config."""
 
 
@@ -58,7 +75,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--shuffle", action="store_true", help="shuffle (with --seed) before taking --limit")
     data.add_argument("--seed", type=int, help="sampling and shuffle seed (default 0)")
     method = parser.add_argument_group("method")
-    method.add_argument("--method", choices=["xolver", "single", "self-consistency"], help="default xolver")
+    method.add_argument("--method", choices=["xolver", "single", "self-consistency", "prove"], help="default xolver")
     method.add_argument("--samples", type=positive_int, help=f"self-consistency samples (default {_DEFAULT_SAMPLES})")
     method.add_argument(
         "--match-budget", metavar="RESULTS", help="self-consistency: samples = mean calls per problem of that run"
@@ -74,6 +91,15 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     team.add_argument("--memory-url", metavar="URL", help="a Chroma server (http://HOST:PORT) holding the memory")
     team.add_argument("--max-calls", type=positive_int, help="model-call budget per solve")
     team.add_argument("--max-total-tokens", type=positive_int, help="token budget per solve")
+    lean = parser.add_argument_group("proofs (method prove)")
+    lean.add_argument("--lean-project", metavar="DIR", help="a Lake project with Mathlib (runs `lake env lean` there)")
+    lean.add_argument("--lean-command", metavar="CMD", help="the command that runs Lean (default: `lean` on PATH)")
+    lean.add_argument("--max-attempts", type=positive_int, help="model proposals and repairs per theorem (default 4)")
+    lean.add_argument(
+        "--automation",
+        metavar="TACTICS",
+        help="comma-separated tactics tried before model calls (default: rfl,decide,simp,omega,norm_num,linarith)",
+    )
     run = parser.add_argument_group("run")
     run.add_argument("--concurrency", "-c", type=positive_int, help="problems solved at once (default 1)")
     run.add_argument("--out", "-o", metavar="FILE", help="append results to this JSONL file")
@@ -122,6 +148,10 @@ def _run_handler(parser: argparse.ArgumentParser, run: argparse.ArgumentParser) 
             parser.error("--resume needs --out FILE")
         if args.method != "self-consistency" and (args.samples or args.match_budget):
             parser.error("--samples and --match-budget apply to --method self-consistency")
+        if args.method != "prove" and (
+            args.lean_project or args.lean_command or args.max_attempts or args.automation is not None
+        ):
+            parser.error("--lean-project, --lean-command, --max-attempts and --automation apply to --method prove")
         return _run(args)
 
     return handler
@@ -144,8 +174,16 @@ def _samples(args: argparse.Namespace) -> int | None:
     return _DEFAULT_SAMPLES
 
 
+def _automation(text: str | None) -> list[str] | None:
+    """``--automation``: None for the prover's default tactics, else the listed ones (maybe none)."""
+    if text is None:
+        return None
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
 def _run(args: argparse.Namespace) -> int:
     import asyncio
+    import shlex
 
     from rich.console import Console
 
@@ -165,11 +203,21 @@ def _run(args: argparse.Namespace) -> int:
         print(f"xolver eval: {dataset.path}: line {skipped.line}: {skipped.reason} (skipped)", file=sys.stderr)
     tasks = select_tasks(dataset.tasks, limit=args.limit, seed=seed, shuffle=bool(args.shuffle))
     memory_mode = {"on": "frozen"}.get(args.memory_mode, args.memory_mode)
-    default_temperature = {"single": 0.0, "self-consistency": 0.7}.get(method)
+    default_temperature = {"single": 0.0, "self-consistency": 0.7, "prove": 0.0}.get(method)
     temperature = args.temperature if args.temperature is not None else default_temperature
     # config_from_args reads these from the namespace; hand it the method's values.
     settings = argparse.Namespace(**{**vars(args), "temperature": temperature, "memory_mode": memory_mode})
-    xolver_config = config_from_args(settings, seed=seed)
+    lean: dict[str, Any] = {}
+    if args.lean_project:
+        lean["lean_project"] = args.lean_project
+    if args.lean_command:
+        lean["lean_command"] = shlex.split(args.lean_command)
+    xolver_config = config_from_args(settings, seed=seed, **lean)
+    if method == "prove":
+        from xolver.eval.proving import lean_preflight
+
+        # Before any model call or results line: a run that cannot check a proof stops here.
+        asyncio.run(lean_preflight(tasks, xolver_config))
     samples = _samples(args)
     config = RunConfig(
         dataset=dataset.name,
@@ -187,6 +235,9 @@ def _run(args: argparse.Namespace) -> int:
         rounds=xolver_config.rounds if method == "xolver" else None,
         memory_mode=xolver_config.memory_mode if method == "xolver" else None,
         samples=samples,
+        max_attempts=(args.max_attempts or _DEFAULT_MAX_ATTEMPTS) if method == "prove" else None,
+        max_calls=xolver_config.max_calls if method == "prove" else None,
+        automation=_automation(args.automation) if method == "prove" else None,
         fields=fields,
     )
     from xolver.batch.cli import ray_options_from_args
@@ -210,6 +261,15 @@ def _run(args: argparse.Namespace) -> int:
         line.progress, line.last = progress, result
         if not live_display and not args.quiet:
             mark = "ok" if result.correct else ("error" if result.error else "wrong")
+            if method == "prove":
+                mark = "proved" if result.correct else ("error" if result.error else "not proved")
+                print(
+                    f"[{progress.done}/{progress.total}] {result.id}: {mark} ({result.attempts} checked, "
+                    f"{result.calls} calls) proved {progress.correct}/{progress.done} total calls {progress.calls}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return
             print(
                 f"[{progress.done}/{progress.total}] {result.id}: {mark} (answer {(result.answer or '')[:30]!r}, "
                 f"gold {(result.gold or '')[:30]!r}, {result.calls} calls) acc {progress.accuracy:.1%} "
@@ -223,7 +283,7 @@ def _run(args: argparse.Namespace) -> int:
             tasks,
             config,
             model=runtime.model,
-            xolver_config=xolver_config if method == "xolver" else None,
+            xolver_config=xolver_config if method in ("xolver", "prove") else None,
             memory=await runtime.aopen_memory(),
             out=args.out,
             resume=bool(args.resume),

@@ -30,7 +30,7 @@ __all__ = [
     "load_dataset",
 ]
 
-TaskKind = Literal["math", "code"]
+TaskKind = Literal["math", "code", "proof"]
 TestStyle = Literal["assert", "call", "stdio"]
 
 
@@ -78,12 +78,15 @@ class Task:
     Attributes:
         id: stable id within the dataset (used by ``--resume``).
         problem: the text shown to the model.
-        kind: ``math`` (graded against `answer`) or ``code`` (graded by running `tests`).
+        kind: ``math`` (graded against `answer`), ``code`` (graded by running `tests`) or ``proof``
+            (a Lean 4 theorem statement in `problem`, graded by the sound Lean checker).
         answer: the gold answer (math).
         tests: how to test a program (code).
         answer_format: the `XolverConfig.answer_format` that fits the task.
         integer_answer: compare answers as integers (AIME: ``033`` equals ``33``).
         meta: a few source fields kept for reports (level, subject, difficulty, ...).
+        header: proof tasks: the trusted Lean file head before the statement (``import Mathlib``,
+            ``open`` lines, definitions the statement uses).
     """
 
     id: str
@@ -94,6 +97,7 @@ class Task:
     answer_format: str = "auto"
     integer_answer: bool = False
     meta: Mapping[str, str] = field(default_factory=dict)
+    header: str = ""
 
 
 @dataclass(frozen=True)
@@ -180,7 +184,38 @@ def _competition(integer: bool) -> Callable[[Mapping[str, Any], int], Task]:
     return load
 
 
+# ----------------------------------------------------------------------------- proofs
+
+
+def _lean4(*, unique_names: bool) -> Callable[[Mapping[str, Any], int], Task]:
+    """DeepSeek-Prover layout records (miniF2F, ProofNet): `formal_statement` after `header`.
+
+    ProofNet reuses names across textbooks (19 names stand for two different theorems), so its ids
+    carry a short hash of the header and statement; miniF2F's names are unique and are the ids.
+    """
+
+    def load(record: Mapping[str, Any], index: int) -> Task:
+        statement = str(_pick(record, "formal_statement"))
+        if not re.match(r"\s*(theorem|lemma)\s", statement):
+            raise _Skip("formal_statement is not a theorem (a def-style exercise)")
+        header = str(record.get("header") or "")
+        name = str(record.get("name", index))
+        if not unique_names:
+            name += "#" + hashlib.sha256(f"{header}\0{statement}".encode()).hexdigest()[:6]
+        return Task(
+            id=name,
+            problem=statement,
+            kind="proof",
+            header=header,
+            answer_format="lean",
+            meta={k: str(record[k]) for k in ("split",) if k in record},
+        )
+
+    return load
+
+
 # ----------------------------------------------------------------------------- code
+
 
 _CODE_INSTRUCTIONS = "Answer with the complete Python code in one ```python block."
 
@@ -336,6 +371,8 @@ DATASETS: dict[str, _Spec] = {
     "humaneval": _Spec(_humaneval, "humaneval/HumanEval.jsonl.gz"),
     "mbpp": _Spec(_mbpp, "mbpp/MBPP.jsonl", keep=_mbpp_test_split),
     "apps": _Spec(_apps, "apps/apps_selected150.jsonl"),
+    "minif2f": _Spec(_lean4(unique_names=True), "minif2f/minif2f_lean4.jsonl"),
+    "proofnet": _Spec(_lean4(unique_names=False), "proofnet/proofnet_lean4.jsonl"),
 }
 """Built-in datasets by name (plus ``jsonl``, the generic loader), with an example file path."""
 

@@ -10,8 +10,8 @@ from xolver._version import __version__
 
 __all__ = ["METHODS", "CandidateResult", "Method", "ProblemResult", "RunConfig"]
 
-Method = Literal["xolver", "single", "self-consistency"]
-METHODS: tuple[Method, ...] = ("xolver", "single", "self-consistency")
+Method = Literal["xolver", "single", "self-consistency", "prove"]
+METHODS: tuple[Method, ...] = ("xolver", "single", "self-consistency", "prove")
 
 # Config fields that may differ between the first part of a run and its resumption.
 _RESUMABLE = frozenset({"limit", "concurrency", "xolver_version", "data_path"})
@@ -37,6 +37,9 @@ class RunConfig(BaseModel):
     rounds: int | None = None
     memory_mode: str | None = None
     samples: int | None = None
+    max_attempts: int | None = None  # prove: model proposals and repairs per theorem
+    max_calls: int | None = None  # prove: the model-call budget per theorem
+    automation: list[str] | None = None  # prove: tactics tried before model calls (None: the default)
     fields: dict[str, str] = Field(default_factory=dict)
     xolver_version: str = __version__
 
@@ -85,6 +88,9 @@ class ProblemResult(BaseModel):
     verifier_check: str | None = None
     calls_by_role: dict[str, int] = Field(default_factory=dict)
     error: str | None = None
+    # prove: how many candidates Lean checked, by where they came from (automation, model, repair, ...).
+    attempts: int | None = None
+    attempts_by_origin: dict[str, int] = Field(default_factory=dict)
     # xolver: every agent's answer of every round, graded (math), so a run shows which seats were right.
     candidates: list[CandidateResult] = Field(default_factory=list)
 

@@ -41,6 +41,7 @@ class RunSummary:
     mean_cost: float
     mean_seconds: float
     errors: int
+    mean_attempts: float = 0.0  # prove: candidates Lean checked per theorem
 
 
 def summarize(results: Sequence[ProblemResult]) -> RunSummary:
@@ -64,6 +65,7 @@ def summarize(results: Sequence[ProblemResult]) -> RunSummary:
         mean_cost=mean([r.cost for r in results]),
         mean_seconds=mean([r.wall_seconds for r in results]),
         errors=sum(r.error is not None for r in results),
+        mean_attempts=mean([float(r.attempts or 0) for r in results]),
     )
 
 
@@ -81,6 +83,9 @@ def _team(config: RunConfig) -> str:
         return f"m={config.agents} I={config.rounds} memory={config.memory_mode}"
     if config.method == "self-consistency":
         return f"samples={config.samples}"
+    if config.method == "prove":
+        cap = f", max {config.max_calls} calls" if config.max_calls else ""
+        return f"prover: {config.max_attempts} model attempts{cap}"
     return "1 call"
 
 
@@ -106,6 +111,15 @@ class ResultsTable:
         )
         if any(c.dataset in {"humaneval", "mbpp", "apps"} for _, c, _ in self.runs):
             row("mean test score", [f"{s.mean_score:.1%}" for _, _, s in self.runs])
+        if any(c.method == "prove" for _, c, _ in self.runs):
+            row(
+                "pass@budget (proved/attempted)",
+                [f"{s.correct}/{s.n}" if c.method == "prove" else "-" for _, c, s in self.runs],
+            )
+            row(
+                "Lean checks / theorem",
+                [f"{s.mean_attempts:.2f}" if c.method == "prove" else "-" for _, c, s in self.runs],
+            )
         row("calls / problem", [f"{s.mean_calls:.2f}" for _, _, s in self.runs])
         row("tokens / problem", [f"{s.mean_tokens:,.0f}" for _, _, s in self.runs])
         row("cost / problem", [f"${s.mean_cost:.5f}" for _, _, s in self.runs])

@@ -10,6 +10,8 @@ Methods, all through the same `Model`:
     ``single``            one chain-of-thought call (greedy by default).
     ``self-consistency``  N sampled chain-of-thought calls and a majority vote, answers grouped with
                           the same checker that grades them (so ``0.5`` and ``\\frac12`` vote together).
+    ``prove``             Lean 4 theorems (miniF2F, ProofNet): the prover's search, graded by the sound
+                          Lean checker (`xolver.eval.proving`); accuracy is pass@budget.
 """
 
 from __future__ import annotations
@@ -267,6 +269,16 @@ async def run_eval(
         raise UserError("method 'xolver' needs an XolverConfig")
     if config.method == "self-consistency" and not config.samples:
         raise UserError("method 'self-consistency' needs samples >= 1")
+    proofs = [t for t in tasks if t.kind == "proof"]
+    if config.method == "prove":
+        if xolver_config is None:
+            raise UserError("method 'prove' needs an XolverConfig (its Lean toolchain and budgets)")
+        if len(proofs) != len(tasks):
+            raise UserError("method 'prove' needs Lean theorem tasks (--dataset minif2f or proofnet)")
+        if remote is not None:
+            raise UserError("method 'prove' does not run on Ray yet; run it without --ray")
+    elif proofs:
+        raise UserError(f"{config.dataset} tasks are Lean theorems: evaluate them with --method prove")
     writer: _ResultsWriter | None = None
     done: dict[str, ProblemResult] = {}
     if out is not None:
@@ -308,7 +320,13 @@ async def run_eval(
 
     async def one(index: int, task: Task) -> None:
         async with gate:
-            result = await _solve_one(solver, task, index, sandbox)
+            if config.method == "prove":
+                from xolver.eval.proving import prove_task
+
+                assert xolver_config is not None  # checked above
+                result = await prove_task(task, index, model=model, config=config, xolver_config=xolver_config)
+            else:
+                result = await _solve_one(solver, task, index, sandbox)
         record(result)
 
     jobs = [asyncio.ensure_future(one(i, t)) for i, t in enumerate(tasks) if t.id not in done]
