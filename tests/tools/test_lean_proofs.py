@@ -279,3 +279,72 @@ def test_cli_prove_without_lean_is_a_one_line_error(
     assert main(["prove", str(source), "-m", "openai/tiny", "--api-base", "http://127.0.0.1:9/v1"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("xolver: error: Lean 4 is not installed") and err.count("\n") == 1
+
+
+PICK = LeanTask(statement="theorem pick (p q r : Prop) (h : And p (And q r)) : And r p", header=HEADER)
+PICK_WRONG = (
+    "theorem pick (p q r : Prop) (h : And p (And q r)) : And r p :=\n"
+    "  have hr : r := h.right.left\n"
+    "  have hp : p := h.left\n"
+    "  And.intro hr hp"
+)
+
+
+def test_a_failing_have_step_is_repaired_as_a_sub_goal() -> None:
+    """Lean locates the error in `have hr`; `rfl` was found missing on the whole goal (a prelude has no
+    tactics) and is not tried on the sub-goal; the model repairs just that piece; the recombined
+    file is re-checked by the full checker."""
+    with ScriptedModel([f"```lean\n{PICK_WRONG}\n```", "```lean\nh.right.right\n```"]) as model:
+        outcome = asyncio.run(prove(AgentRunner(model, Budget()), ProofChecker(_lean()), PICK, automation=("rfl",)))
+    assert outcome.proved and outcome.model_calls == 2 and outcome.proof is not None
+    assert [a.origin for a in outcome.attempts] == ["automation", "model", "subgoal_repair"]
+    assert outcome.unavailable_tactics == ["rfl"]
+    assert "  have hr : r := h.right.right\n  have hp : p := h.left\n  And.intro hr hp" in outcome.proof
+    ask = model.requests[1].messages
+    assert len(ask) == 2  # the system prompt and the sub-goal, not the whole conversation
+    assert "`have hr : r`" in ask[1].content and "Type mismatch" in ask[1].content
+
+
+def test_a_repaired_sub_goal_still_faces_every_soundness_rule() -> None:
+    with ScriptedModel([f"```lean\n{PICK_WRONG}\n```", "```lean\nsorry\n```"]) as model:
+        outcome = asyncio.run(
+            prove(AgentRunner(model, Budget()), ProofChecker(_lean()), PICK, max_attempts=2, automation=())
+        )
+    assert not outcome.proved and outcome.model_calls == 2
+    assert [a.origin for a in outcome.attempts] == ["model", "subgoal_repair"]
+    assert outcome.attempts[1].reason == "not allowed in a proof: sorry"
+    assert "have hr : r := sorry" in outcome.attempts[1].source
+
+
+def test_have_steps_are_found_and_replaced_in_tactic_mode() -> None:
+    from xolver.agents.prover import have_step
+    from xolver.tools.lean import LeanDiagnostic
+
+    body = (
+        "theorem t (a : Nat) : a = a := by\n"
+        "  have h1 : a = a := by\n"
+        "    simp\n"
+        "    exact bad\n"
+        "  have : a = a := rfl\n"
+        "  exact h1"
+    )
+    task = LeanTask(statement="theorem t (a : Nat) : a = a", header="import Foo")
+
+    def failing(line: int) -> LeanResult:  # a body line (0-based) as Lean would report it: after the header
+        error = LeanDiagnostic(severity="error", message="unsolved goals\n⊢ a = a", line=line + 3, column=4)
+        return LeanResult(accepted=False, reason="1 error(s)", diagnostics=[error])
+
+    step = have_step(task, body, failing(3))
+    assert step is not None and (step.start, step.end, step.name, step.type) == (1, 4, "h1", "a = a")
+    assert step.error == "unsolved goals ⊢ a = a"
+    replaced = step.replace(body, "by\n  omega\n  rfl")
+    assert replaced.splitlines()[1:5] == [
+        "  have h1 : a = a := by",
+        "      omega",
+        "      rfl",
+        "  have : a = a := rfl",
+    ]
+    anonymous = have_step(task, body, failing(4))
+    assert anonymous is not None and anonymous.name == "this"
+    assert have_step(task, body, failing(5)) is None  # `exact h1` is not inside a have
+    assert have_step(task, body, failing(0)) is None  # nor is the theorem line
