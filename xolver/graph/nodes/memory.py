@@ -129,6 +129,12 @@ def contrast(state: SolveState, answer: str) -> tuple[list[Attempt], list[Attemp
     return (right, wrong) if right and wrong else None
 
 
+def _corroborated_answer(state: SolveState) -> bool:
+    """Whether the final answer leads the tally with independent methods behind it."""
+    groups = groups_of(state)
+    return bool(groups and corroborated(groups[0]) and same_answer(groups[0].answer, state["answer"]))
+
+
 async def write_back(state: SolveState, runtime: Runtime[SolveContext]) -> dict[str, Any]:
     """Learning: credit or blame what was shown, store the checked answer, distill, curate.
 
@@ -144,11 +150,7 @@ async def write_back(state: SolveState, runtime: Runtime[SolveContext]) -> dict[
     chosen = _chosen(state, cfg)
     # Memory keeps what an independent check confirmed: an agent's own program alone is not enough
     # unless another method agreed with it.
-    groups = groups_of(state)
-    checked = bool(state.get("checked")) and (
-        state.get("check_kind") != "program"
-        or bool(groups and corroborated(groups[0]) and same_answer(groups[0].answer, state["answer"]))
-    )
+    checked = bool(state.get("checked")) and (state.get("check_kind") != "program" or _corroborated_answer(state))
     used = codec.exemplar_ids(state)
     outcome = grounded_outcome(state, checked)
     if used and outcome is not None:
