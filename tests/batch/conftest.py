@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests._support.chroma_server import ChromaServer, chroma_server
+from tests._support.processes import our_descendants
 from tests._support.scripts import PLAN, by_role, solved, verdict
 from xolver.models.base import ModelRequest
 from xolver.models.testing import FunctionModel
@@ -44,20 +45,6 @@ def team_model() -> FunctionModel:
 
 def problem_text(i: int) -> str:
     return f"What is {i + 2} * {i + 3}?"
-
-
-def _children_of_this_process() -> list[int]:
-    """Live processes whose parent is this test process (Ray's raylet, GCS and monitors)."""
-    me, found = os.getpid(), []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                fields = Path(f"/proc/{name}/stat").read_bytes().rsplit(b")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if fields[0] not in (b"Z", b"X") and int(fields[1]) == me:
-                found.append(int(name))
-    return found
 
 
 def _reap(pids: list[int], grace: float = 15.0) -> None:
@@ -93,9 +80,9 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p),
     }
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    before = set(_children_of_this_process())
+    before = set(our_descendants())
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": env})
-    started = [p for p in _children_of_this_process() if p not in before]
+    started = [p for p in our_descendants() if p not in before]
     try:
         yield ray
     finally:

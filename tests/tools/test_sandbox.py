@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests._support.processes import our_descendants
 from xolver.errors import UserError
 from xolver.tools.sandbox import ExecutionResult, PythonSandbox, SandboxLimits, run_python
 
@@ -57,28 +58,6 @@ def _processes_with(marker: str) -> list[int]:
     return found
 
 
-def _our_descendants() -> list[int]:
-    """Live processes below this test process."""
-    parents: dict[int, int] = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                rest = Path(f"/proc/{name}/stat").read_bytes().rsplit(b")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if rest[0] not in (b"Z", b"X"):
-                parents[int(name)] = int(rest[1])
-    me, found = os.getpid(), []
-    for pid in parents:
-        p = pid
-        while p in parents and p > 1:
-            p = parents[p]
-            if p == me:
-                found.append(pid)
-                break
-    return found
-
-
 @pytest.fixture
 async def sandbox() -> AsyncIterator[PythonSandbox]:
     sb = PythonSandbox(LIMITS, pool_size=1)
@@ -86,8 +65,8 @@ async def sandbox() -> AsyncIterator[PythonSandbox]:
         yield sb
     finally:
         await sb.aclose()
-        assert _processes_with("_worker_main.py") == [] or not _our_descendants()
-        assert _our_descendants() == [], "the sandbox left processes behind"
+        assert _processes_with("_worker_main.py") == [] or not our_descendants()
+        assert our_descendants() == [], "the sandbox left processes behind"
 
 
 async def _healthy(sb: PythonSandbox) -> None:
@@ -382,13 +361,13 @@ async def test_pool_serves_concurrent_runs_with_fresh_state() -> None:
         results = await asyncio.gather(*(sb.run(f"v = {i}\nprint(v * 2)") for i in range(6)))
         assert [r.stdout for r in results] == [f"{i * 2}\n" for i in range(6)]
         assert (await sb.run("v")).status == "exception"  # nothing carries over between runs
-    assert _our_descendants() == []
+    assert our_descendants() == []
 
 
 def test_run_python_sync() -> None:
     result = run_python("print(sum(range(10)))", timeout=10)
     assert result.ok and result.stdout == "45\n"
-    assert _our_descendants() == []
+    assert our_descendants() == []
 
 
 async def test_run_python_refuses_a_running_loop() -> None:

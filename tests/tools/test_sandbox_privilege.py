@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tools.test_sandbox import _our_descendants
+from tests._support.processes import our_descendants
 from xolver.tools.sandbox import ExecutorName, Isolation, PythonSandbox, SandboxLimits
 from xolver.tools.sandbox._worker import rootfs, seccomp
 
@@ -41,7 +41,7 @@ async def sandbox() -> AsyncIterator[PythonSandbox]:
         yield sb
     finally:
         await sb.aclose()
-        assert _our_descendants() == [], "the sandbox left processes behind"
+        assert our_descendants() == [], "the sandbox left processes behind"
 
 
 def _canaries(home: Path, token: str) -> dict[Path, str]:
@@ -250,7 +250,7 @@ async def test_a_virtualenv_under_tmp_is_seen_inside(venv_in_tmp: tuple[Path, Pa
     assert result.stdout.splitlines() == [str(env), "site checkout", "False"], result
     # Bound read-only: the prefix is the host's, not a copy in the private /tmp.
     assert result.status == "exception" and "Read-only" in (result.error or ""), result
-    assert _our_descendants() == [], "the sandbox left processes behind"
+    assert our_descendants() == [], "the sandbox left processes behind"
 
 
 def test_an_editable_checkout_on_sys_path_shows_only_importable_entries(tmp_path: Path) -> None:
