@@ -135,9 +135,10 @@ class XolverConfig(BaseModel):
     resample_methods: list[SolveMethodName] | None = Field(
         default_factory=lambda: list[SolveMethodName](["reasoning"]),
         description="later_rounds='resample': how the fresh attempts of the rounds after the first solve, cycled "
-        "over the team (None or []: as in round 0). Default reasoning only: round 0's program seat and the judge's "
-        "blind check already give the solve two executed programs, and a resampled program often repeats its first "
-        "answer (Qwen2.5-Coder-0.5B on GSM8K: 23% of later-round programs did, 6% of chains of thought).",
+        "over the team (None or []: as in round 0; when `methods` is set and this is not, `methods`). Default "
+        "reasoning only: round 0's program seat and the judge's blind check already give the solve two executed "
+        "programs, and a resampled program often repeats its first answer (Qwen2.5-Coder-0.5B on GSM8K: 23% of "
+        "later-round programs did, 6% of chains of thought).",
     )
     judge_opinions: Literal["unchecked", "always", "never"] = Field(
         "unchecked",
@@ -308,6 +309,14 @@ class XolverConfig(BaseModel):
     def total_rounds(self) -> int:
         """Rounds a solve runs at most."""
         return self.rounds + 1 if self.inclusive_rounds else max(1, self.rounds)
+
+    @property
+    def later_round_methods(self) -> list[SolveMethodName] | None:
+        """How resampled rounds solve: `resample_methods` when the user set it (or left `methods` alone), else
+        `methods`: a team the user set to, say, programs only stays programs only in every round."""
+        if "resample_methods" in self.model_fields_set or self.methods is None:
+            return self.resample_methods or self.methods
+        return self.methods
 
     @property
     def drafted_roles(self) -> int:

@@ -82,6 +82,16 @@ def test_resampled_rounds_solve_by_the_resample_methods(resample_methods: list[s
     assert [(t.method, t.temperature) for t in solution.rounds[1].trajectories] == [(m, 0.5) for m in expected]
 
 
+@pytest.mark.parametrize(
+    ("options", "later"), [({}, ["program"] * 3), ({"resample_methods": ["reasoning"]}, ["reasoning"] * 3)]
+)
+def test_a_team_set_to_one_method_keeps_it_in_resampled_rounds(options: dict[str, Any], later: list[str]) -> None:
+    model = FunctionModel(by_role(planner=PLAN, solver=lambda r: solved(str(r.tags.agent)), judge=verdict(1)))
+    solution = Xolver(model, agents=3, rounds=1, memory=None, methods=["program"], **options).solve("What is 17 * 23?")
+    assert [t.method for t in solution.rounds[0].trajectories] == ["program"] * 3
+    assert [t.method for t in solution.rounds[1].trajectories] == later
+
+
 def test_rounds_run_to_the_limit_and_refine_with_the_shared_memory() -> None:
     def solver(request: ModelRequest) -> str:
         return solved("390" if request.tags.round == 0 else "391")

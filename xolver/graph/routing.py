@@ -147,7 +147,7 @@ def solver_tasks(state: SolveState, config: XolverConfig, round_index: int) -> l
     resample = round_index > 0 and not refine
     seats = team_seats(
         len(roles),
-        methods=(config.resample_methods or config.methods) if resample else config.methods,
+        methods=config.later_round_methods if resample else config.methods,
         explore_temperature=config.explore_temperature,
         code=config.answer_format == "code" or not config.python_tool,
     )
