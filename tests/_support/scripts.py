@@ -18,7 +18,16 @@ def solved(answer: str) -> str:
 
 
 def program(answer: str) -> str:
-    """A program-of-thought reply whose program prints `answer`."""
+    """A program-of-thought reply whose program prints `answer`.
+
+    The program decodes it from hex rather than printing the literal: a program that prints a number
+    it was written with is not a computation (`xolver.agents.programs.restated`).
+    """
+    return f"Thought: compute it\n```python\nprint(bytes.fromhex({answer.encode().hex()!r}).decode())\n```"
+
+
+def restating_program(answer: str) -> str:
+    """A program-of-thought reply that prints `answer` as a literal: a restatement, not a computation."""
     return f"Thought: compute it\n```python\nprint({answer!r})\n```"
 
 

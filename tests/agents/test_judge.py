@@ -54,3 +54,18 @@ async def test_the_blind_check_runs_its_program(toolbox: ToolBox) -> None:
     assert found is not None and found.answer == "391"
     assert [c.purpose for c in runner.ledger.calls] == ["blind_check", "blind_check_repair1"]
     assert "Print the exact value" in model.requests[0].messages[-1].content
+
+
+async def test_a_blind_check_that_prints_a_number_it_was_written_with_checks_nothing(toolbox: ToolBox) -> None:
+    # SmolLM2-135M's blind check for this problem, as it wrote it: the "result" is text.
+    restating = '```python\nprint("17 * 23 = 381")\n```'
+    with ScriptedModel([restating, restating]) as model:
+        runner = AgentRunner(model, Budget())
+        found = await blind_check(runner, toolbox, PROBLEM, answer_format="auto", repair_attempts=1)
+    assert found is None and [c.purpose for c in runner.ledger.calls] == ["blind_check", "blind_check_repair1"]
+    assert "a number written into the program" in model.requests[1].messages[-1].content
+    with ScriptedModel([restating, "```python\nprint(17 * 23)\n```"]) as model:
+        found = await blind_check(
+            AgentRunner(model, Budget()), toolbox, PROBLEM, answer_format="auto", repair_attempts=1
+        )
+    assert found is not None and found.answer == "391"

@@ -77,6 +77,19 @@ async def test_a_program_seat_answers_with_what_its_program_printed(toolbox: Too
     assert got.checks == [Check(kind="program", agrees=True, detail="its program printed 391")]
 
 
+async def test_a_program_that_restates_its_answer_is_asked_again_and_counts_without_a_check(toolbox: ToolBox) -> None:
+    restating = "```python\nanswer = 381\nprint(answer)\n```"
+    with ScriptedModel([restating, "```python\nprint(17 * 23)\n```"]) as model:
+        got = await solve(AgentRunner(model, Budget()), _task(seat=PROGRAM), SolverOptions(), toolbox=toolbox)
+    assert got.answer == "391" and [c.kind for c in got.checks] == ["program"]
+    assert "a number written into the program" in model.requests[1].messages[-1].content
+    with ScriptedModel([restating, "no program this time"]) as model:
+        runner = AgentRunner(model, Budget())
+        got = await solve(runner, _task(seat=PROGRAM), SolverOptions(repair_attempts=1), toolbox=toolbox)
+    # Still a vote for 381, but not an executed result.
+    assert (got.answer, got.checks, len(got.tool_calls)) == ("381", [], 1)
+
+
 async def test_a_failing_program_keeps_its_error_when_the_budget_stops_the_repair(toolbox: ToolBox) -> None:
     with ScriptedModel(["```python\nprint(1 / 0)\n```"]) as model:
         runner = AgentRunner(model, Budget(max_calls=1))

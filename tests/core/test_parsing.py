@@ -238,3 +238,25 @@ def test_python_block_calls_a_defined_but_uncalled_function(code: str, appended:
         namespace["print"] = printed.append
         exec(run, namespace)
         assert printed == [42]
+
+
+@pytest.mark.parametrize(
+    ("code", "answer", "problem", "restates"),
+    [
+        ('print("17 * 23 = 381")', "381", "What is 17 * 23?", True),  # the number is text it wrote
+        ("x = 381\nprint(x)", "381", "What is 17 * 23?", True),
+        ("print(381.0)", "381", "What is 17 * 23?", True),
+        ("print(17 * 23)", "391", "What is 17 * 23?", False),  # computed
+        ('# 17 * 23 = 391\nprint(f"17 * 23 = {17 * 23}")', "391", "What is 17 * 23?", False),  # comments are not code
+        ("n = 12\nprint(n)", "12", "She bought 12 eggs. How many eggs?", False),  # the problem gives it
+        ("n = 1200\nprint(n)", "1200", "It costs 1,200 dollars. What does it cost?", False),
+        ('print("x + 1")', "x + 1", "Simplify.", False),  # not a number: not judged here
+        ("print(38", "38", "?", False),  # does not parse: not judged here
+    ],
+)
+def test_a_program_restates_when_it_prints_a_number_it_was_written_with(
+    code: str, answer: str, problem: str, restates: bool
+) -> None:
+    from xolver.agents.programs import restated
+
+    assert restated(code, answer, problem) is restates

@@ -16,7 +16,15 @@ from pydantic import BaseModel, Field
 
 from xolver._text import excerpt
 from xolver.agents.parsing import answers_match, parse_score, split_sections
-from xolver.agents.programs import PROGRAM_FORMAT, latex_answer, print_hint, program_answer, python_block
+from xolver.agents.programs import (
+    PROGRAM_FORMAT,
+    latex_answer,
+    print_hint,
+    program_answer,
+    python_block,
+    restated,
+    restated_feedback,
+)
 from xolver.agents.runner import AgentRunner
 from xolver.agents.templates import render
 from xolver.models.base import CallTags, Message
@@ -213,7 +221,8 @@ async def blind_check(
     """The judge computes the answer with its own program before seeing any candidate.
 
     The program runs in the sandbox (session "judge"); a failing one is sent back with its error up
-    to `repair_attempts` times. Returns None when no program printed an answer.
+    to `repair_attempts` times, and so is one that printed a number it was written with (`restated`).
+    Returns None when no program printed a computed answer.
 
     Raises:
         BudgetExceeded: the budget is spent before the first call.
@@ -241,14 +250,18 @@ async def blind_check(
         else:
             call = await toolbox.run_python(_CHECKER_SESSION, code)
             answer = program_answer(call.output, answer_format) if call.ok else None
-            if answer is not None:
+            if answer is not None and restated(code, answer, problem):
+                # A number the program was written with checks nothing: ask again, and never count it.
+                feedback = restated_feedback(answer)
+            elif answer is not None:
                 answer = await latex_answer(toolbox, _CHECKER_SESSION, answer, answer_format)
                 return BlindCheck(answer=answer, code=code, output=call.output)
-            feedback = (
-                f"Your program {'failed: ' + str(call.error) if not call.ok else 'printed nothing'}. Output:\n"
-                f"```\n{excerpt(call.output, 600) or '(no output)'}\n```\n"
-                "Fix it and reply with the corrected program in one ```python block; it must print the answer."
-            )
+            else:
+                feedback = (
+                    f"Your program {'failed: ' + str(call.error) if not call.ok else 'printed nothing'}. Output:\n"
+                    f"```\n{excerpt(call.output, 600) or '(no output)'}\n```\n"
+                    "Fix it and reply with the corrected program in one ```python block; it must print the answer."
+                )
         history = [*history, Message("assistant", response.text or "(empty)"), Message("user", feedback)]
     return None
 

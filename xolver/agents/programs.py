@@ -17,7 +17,15 @@ from xolver.tools.toolbox import ToolBox
 if TYPE_CHECKING:
     from xolver.config import AnswerFormat
 
-__all__ = ["PROGRAM_FORMAT", "latex_answer", "print_hint", "program_answer", "python_block"]
+__all__ = [
+    "PROGRAM_FORMAT",
+    "latex_answer",
+    "print_hint",
+    "program_answer",
+    "python_block",
+    "restated",
+    "restated_feedback",
+]
 
 # No "Thought:" section: asked for one, Qwen2.5-Coder-0.5B wrote its whole solution as prose and no
 # program on 4 of the first 20 GSM8K problems (0 of 50 without it; docs/benchmarks.md).
@@ -78,6 +86,52 @@ def program_answer(output: str, answer_format: AnswerFormat) -> str | None:
         number = last_number(line)
         return _tidy_number(number) if number else None
     return line
+
+
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def _same_number(text: str, value: float) -> bool:
+    try:
+        return abs(float(text) - value) <= 1e-9 * max(1.0, abs(value))
+    except ValueError:
+        return False
+
+
+def restated(code: str, answer: str, problem: str) -> bool:
+    """Whether a program printed a number it was written with instead of computing it.
+
+    True when the numeric `answer` is a literal of the code (``print(381)``, ``x = 381``, or text such
+    as ``print("17 * 23 = 381")``) and the problem does not give that number. Such a program checks
+    nothing: SmolLM2-135M's blind check for "What is 17 * 23?" printed "17 * 23 = 381" from a string.
+    Comments do not count (they are not in the syntax tree); code that does not parse is not judged here.
+    """
+    if not _NUMBER.fullmatch(answer.strip()):
+        return False
+    value = float(answer)
+    if any(_same_number(n, value) for n in _NUMBER.findall(problem.replace(",", ""))):
+        return False
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return False
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Constant) or isinstance(node.value, bool):
+            continue
+        if isinstance(node.value, int | float) and _same_number(str(node.value), value):
+            return True
+        if isinstance(node.value, str) and any(_same_number(n, value) for n in _NUMBER.findall(node.value)):
+            return True
+    return False
+
+
+def restated_feedback(answer: str) -> str:
+    """The repair request for a program that `restated` its answer."""
+    return (
+        f"Your program printed {answer}, a number written into the program, not one it computed. Compute the "
+        "answer from the problem's quantities (one variable per quantity) and print it. Reply with the corrected "
+        "program in one ```python block."
+    )
 
 
 _TO_LATEX = """

@@ -14,7 +14,15 @@ from typing_extensions import assert_never
 from xolver._text import excerpt
 from xolver.agents.experience import format_experience
 from xolver.agents.parsing import extract_answer, split_sections
-from xolver.agents.programs import PROGRAM_FORMAT, latex_answer, print_hint, program_answer, python_block
+from xolver.agents.programs import (
+    PROGRAM_FORMAT,
+    latex_answer,
+    print_hint,
+    program_answer,
+    python_block,
+    restated,
+    restated_feedback,
+)
 from xolver.agents.runner import AgentRunner
 from xolver.agents.templates import render
 from xolver.events import ToolCalled
@@ -308,6 +316,7 @@ async def solve(
                 settings=settings,
                 answer_format=answer_format,
                 repairs=options.repair_attempts,
+                problem=task.problem,
             )
         case "reasoning":
             fmt = reply_format(answer_format)
@@ -371,9 +380,11 @@ async def _solve_by_program(
     settings: ModelSettings,
     answer_format: AnswerFormat,
     repairs: int,
+    problem: str,
 ) -> Trajectory:
     tool_calls: list[ToolCall] = []
     text, error = "", "no program found"
+    restating: Trajectory | None = None
     for attempt in range(repairs + 1):
         if attempt == 0:
             response = await runner.call(history, tags, settings=settings)
@@ -395,18 +406,18 @@ async def _solve_by_program(
             answer = program_answer(call.output, answer_format) if call.ok else None
             if answer is not None:
                 answer = await latex_answer(toolbox, base.agent, answer, answer_format)
-                sections = split_sections(text, SECTIONS)
-                response_text = f"```python\n{code}\n```\nIt printed:\n```\n{excerpt(call.output, 400)}\n```"
-                check = Check(kind="program", agrees=True, detail=f"its program printed {answer}")
-                return base.model_copy(
-                    update={
-                        "thought": sections.get("thought", ""),
-                        "response": response_text,
-                        "answer": answer,
-                        "tool_calls": tool_calls,
-                        "checks": [check],
-                    }
-                )
+                attempt_out = _program_attempt(base, text, code, call.output, answer, tool_calls)
+                if not restated(code, answer, problem):
+                    return attempt_out
+                # A program that prints a number it was written with is a vote, not an executed result:
+                # it is asked again, and if no attempt computes, that vote counts without a check.
+                restating = attempt_out.model_copy(update={"checks": []})
+                history = [
+                    *history,
+                    Message("assistant", text or "(empty)"),
+                    Message("user", restated_feedback(answer)),
+                ]
+                continue
             if not call.ok:
                 error, what = f"the program failed: {call.error}", f"failed: {call.error}"
             elif call.output.strip():
@@ -420,8 +431,26 @@ async def _solve_by_program(
                 f"{'the answer as a plain integer' if answer_format == 'integer' else 'the answer'}."
             )
         history = [*history, Message("assistant", text or "(empty)"), Message("user", feedback)]
+    if restating is not None:
+        return restating.model_copy(update={"tool_calls": tool_calls})
     return base.model_copy(
         update={"response": text.strip(), "parse_ok": False, "error": error, "tool_calls": tool_calls}
+    )
+
+
+def _program_attempt(
+    base: Trajectory, text: str, code: str, output: str, answer: str, tool_calls: list[ToolCall]
+) -> Trajectory:
+    """A program seat's trajectory for a program that printed `answer`, with its executed check."""
+    sections = split_sections(text, SECTIONS)
+    return base.model_copy(
+        update={
+            "thought": sections.get("thought", ""),
+            "response": f"```python\n{code}\n```\nIt printed:\n```\n{excerpt(output, 400)}\n```",
+            "answer": answer,
+            "tool_calls": list(tool_calls),
+            "checks": [Check(kind="program", agrees=True, detail=f"its program printed {answer}")],
+        }
     )
 
 
