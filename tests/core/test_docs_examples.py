@@ -8,7 +8,9 @@ Blocks that talk to a provider-backed xolver run against stand-ins on 127.0.0.1,
 
 - the backbone is `fake_openai_server` answering a team asked "What is 17 * 23?" (`respond_391`);
 - a block that calls ``http://127.0.0.1:8000`` gets a real ``xolver serve`` child (no client key,
-  ``--store memory``, the backbone above) on a free port, written into the block in place of 8000;
+  ``--store memory``, ``--model openai/gpt-4o-mini`` on the backbone above, as embedding.md starts it;
+  without ``--model`` it would serve the embedded local model, which never calls the backbone) on a
+  free port, written into the block in place of 8000;
 - a block that starts the ``xolver`` command (the MCP SDK's stdio client) finds, first on its
   ``PATH``, a script that runs ``python -m xolver`` from this checkout with the backbone above (the
   SDK passes the server only ``HOME``, ``PATH`` and a few more variables, so the script sets them,
@@ -52,12 +54,6 @@ NOT_RUN: dict[str, str] = {
     "eval.md: import asyncio / from xolver.config import XolverConfig": "the embedded local model, 20 GSM8K solves "
     "(many minutes of CPU) and the data file at ../shared/data",
     "scale.md: from xolver import Xolver": "a Ray cluster (ray://head:10001 is a placeholder address)",
-    # The openai-client blocks: the test's `xolver serve` child on the fake backbone is wired up, but
-    # the solve never reached the stand-in backbone in CI (2026-12-01); listed until that is found.
-    "embedding.md: from openai import OpenAI": "a running `xolver serve` on 127.0.0.1:8000 (stand-in not yet passing)",
-    "serve.md: from openai import OpenAI": "a running `xolver serve` on 127.0.0.1:8000 (stand-in not yet passing)",
-    "serve.md: stream = client.chat.completions.create(": "a running `xolver serve` on 127.0.0.1:8000 (stand-in not "
-    "yet passing)",
     'tools.md: xo = Xolver("openai/gpt-4o-mini", lean_project="~/myproofs")': "a Lake project with Mathlib at "
     "~/myproofs and a model that can prove",
 }
@@ -103,7 +99,11 @@ def _free_port() -> int:
 
 
 def _backbone_env(base: str, home: Path) -> dict[str, str]:
-    """The environment of a stand-in xolver child: the fake backbone as every model's address."""
+    """The environment of a stand-in xolver child: the fake backbone as the address of its models.
+
+    ``XOLVER_API_BASE`` applies to provider models (``openai/...``) only: the child must be given one
+    (``--model``), else it runs the embedded local model, in-process.
+    """
     return {
         "XOLVER_API_BASE": base,
         "XOLVER_HOME": str(home),
@@ -115,11 +115,18 @@ def _backbone_env(base: str, home: Path) -> dict[str, str]:
 
 
 @contextmanager
-def _xolver_serve(env: dict[str, str]) -> Iterator[str]:
-    """A ``xolver serve`` child on a free port; yields its ``host:port``."""
+def _xolver_serve(env: dict[str, str], log: Path) -> Iterator[str]:
+    """A ``xolver serve`` child on a free port, its output in `log`; yields its ``host:port``.
+
+    It serves ``openai/gpt-4o-mini`` (the model embedding.md starts it with) at ``XOLVER_API_BASE``.
+    The output goes to a file, not a pipe: nobody reads a pipe while the block runs, and a full one
+    would stall the child.
+    """
     port = _free_port()
-    argv = [sys.executable, "-m", "xolver", "serve", "--port", str(port), "--store", "memory"]
-    child = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    argv = [sys.executable, "-m", "xolver", "serve", "--model", "openai/gpt-4o-mini"]
+    argv += ["--port", str(port), "--store", "memory"]
+    with log.open("w", encoding="utf-8") as out:
+        child = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 300
         while True:  # wait until it listens (startup, not a timed assertion)
@@ -128,13 +135,13 @@ def _xolver_serve(env: dict[str, str]) -> Iterator[str]:
                     break
             except httpx.TransportError:
                 pass
-            assert child.poll() is None, child.stdout.read() if child.stdout else ""
+            assert child.poll() is None, log.read_text(encoding="utf-8")
             assert time.monotonic() < deadline, "xolver serve did not start"
             time.sleep(0.2)
         yield f"127.0.0.1:{port}"
     finally:
         child.terminate()
-        child.communicate(timeout=60)
+        child.wait(timeout=60)
 
 
 def _xolver_command(folder: Path, env: dict[str, str]) -> Path:
@@ -172,19 +179,21 @@ def test_docs_block_runs(block: Block, tmp_path: Path) -> None:
         HF_HUB_OFFLINE="1",
     )
     backbone_requests: list[dict[str, Any]] | None = None
+    serve_log = tmp_path / "xolver-serve.log"
     with ExitStack() as stack:
         if DOCS_SERVE_ADDRESS in code or 'command="xolver"' in code:
             base, backbone_requests = stack.enter_context(fake_openai_server(respond_391))
             child_env = {**env, **_backbone_env(base, tmp_path / "server-home")}
             if DOCS_SERVE_ADDRESS in code:
-                code = code.replace(DOCS_SERVE_ADDRESS, stack.enter_context(_xolver_serve(child_env)))
+                code = code.replace(DOCS_SERVE_ADDRESS, stack.enter_context(_xolver_serve(child_env, serve_log)))
             if 'command="xolver"' in code:
                 bin_dir = _xolver_command(tmp_path / "bin", _backbone_env(base, tmp_path / "mcp-home"))
                 env["PATH"] = os.pathsep.join([str(bin_dir), env.get("PATH", "")])
         result = subprocess.run(
             [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
         )
-    assert result.returncode == 0, f"{block.page}:{block.line} failed:\n{result.stderr[-3000:]}"
+    served = f"\nxolver serve said:\n{serve_log.read_text(encoding='utf-8')[-3000:]}" if serve_log.exists() else ""
+    assert result.returncode == 0, f"{block.page}:{block.line} failed:\n{result.stderr[-3000:]}{served}"
     if backbone_requests is not None:  # the block's solve went through the stand-ins
-        assert backbone_requests, f"{block.page}:{block.line} never reached the stand-in backbone"
-        assert "391" in result.stdout, result.stdout
+        assert backbone_requests, f"{block.page}:{block.line} never reached the stand-in backbone{served}"
+        assert "391" in result.stdout, result.stdout + served
