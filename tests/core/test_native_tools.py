@@ -62,7 +62,7 @@ def test_native_z3_counterexample_reaches_the_model() -> None:
 def test_fenced_models_keep_fenced_blocks() -> None:
     script = {"planner": [PLAN], "solver": ["Thought: let me compute it.\n```python\nprint(17 * 23)\n```", FINAL]}
     with ScriptedModel(script) as model:
-        _, solution = _solve(model)
+        _, solution = _solve(model, fenced_python=True)
     assert all(not r.tools for r in model.requests)
     (call,) = solution.rounds[0].trajectories[0].tool_calls
     assert call.via == "fenced"
@@ -72,7 +72,7 @@ def test_fenced_models_keep_fenced_blocks() -> None:
 def test_function_calling_off_keeps_the_fenced_path_for_a_function_calling_model() -> None:
     script = {"planner": [PLAN], "solver": ["Thought: let me compute it.\n```python\nprint(17 * 23)\n```", FINAL]}
     with ScriptedModel(script, function_calling=True) as model:
-        _solve(model, function_calling="off")
+        _solve(model, function_calling="off", fenced_python=True)
     assert all(not r.tools for r in model.requests)
 
 

@@ -1,5 +1,6 @@
 """Solvers run Python in the real sandbox: program seats answer with what their program prints,
-reasoning seats may check their work with it; the judge checks blind and SymPy substitutes."""
+reasoning seats may check their work with it (`fenced_python`); the judge checks blind and SymPy
+substitutes."""
 
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ def test_solver_runs_python_and_answers_with_its_output() -> None:
             "solver": [CODE, "Thought: the code printed 391.\nFinal answer: \\boxed{391}"],
         }
     ) as model:
-        xo = Xolver(model, agents=1, rounds=0, methods=["reasoning"], blind_check=False, memory=None)
+        xo = Xolver(
+            model, agents=1, rounds=0, methods=["reasoning"], blind_check=False, memory=None, fenced_python=True
+        )
         events = list(xo.stream("What is 17 * 23?"))
     solution = events[-1].solution  # type: ignore[union-attr]
     assert solution.answer == "391"
@@ -58,9 +61,9 @@ def test_the_judge_sees_the_code_a_candidate_ran_and_what_it_printed() -> None:
 def test_an_answer_the_code_confirms_needs_no_extra_call() -> None:
     reply = "```python\nprint(6 * 7)\n```\nFinal answer: \\boxed{42}"
     with ScriptedModel({"planner": [PLAN], "solver": [reply]}) as model:
-        solution = Xolver(model, agents=1, rounds=0, methods=["reasoning"], blind_check=False, memory=None).solve(
-            "What is 6 * 7?"
-        )
+        solution = Xolver(
+            model, agents=1, rounds=0, methods=["reasoning"], blind_check=False, memory=None, fenced_python=True
+        ).solve("What is 6 * 7?")
     assert solution.answer == "42"
     assert len(solution.rounds[0].trajectories[0].tool_calls) == 1
 
@@ -77,11 +80,21 @@ def test_hostile_or_failing_code_comes_back_as_a_tool_error_and_the_loop_is_boun
             memory=None,
             max_tool_calls=2,
             tool_timeout=1.0,
+            fenced_python=True,
         ).solve("p")
     calls = solution.rounds[0].trajectories[0].tool_calls
     assert len(calls) == 2 and not any(c.ok for c in calls)
     assert all(c.error for c in calls)
     assert solution.answer == "1"
+
+
+def test_by_default_a_reasoning_seat_is_not_invited_to_run_python_and_its_code_is_not_run() -> None:
+    with ScriptedModel({"planner": [PLAN], "solver": [CODE + "\nFinal answer: \\boxed{391}"]}) as model:
+        solution = Xolver(model, agents=1, rounds=0, methods=["reasoning"], blind_check=False, memory=None).solve(
+            "What is 17 * 23?"
+        )
+    assert solution.answer == "391" and solution.rounds[0].trajectories[0].tool_calls == []
+    assert "run Python" not in model.requests[1].messages[-1].content
 
 
 def test_python_tool_can_be_switched_off() -> None:

@@ -213,6 +213,9 @@ class SolverOptions:
             model calls tools natively (`supports_function_calling`); ``on``: always; ``off``: never
             (fenced Python blocks, the path every other model takes).
         tools: the tools offered natively, by name (`ToolBox.names`).
+        fenced_python: invite reasoning seats on models that do not call tools natively to write
+            ```python blocks (run, and the output shown before they answer). Off by default: a small
+            model's sampled chains of thought lose half their accuracy to the invitation.
         fenced_tools: also offer `tools` other than python to models that do not call tools
             natively, as ```tool blocks holding ``{"name": ..., "arguments": {...}}``.
     """
@@ -223,6 +226,7 @@ class SolverOptions:
     max_tool_calls: int = 0
     function_calling: Literal["auto", "on", "off"] = "auto"
     tools: tuple[str, ...] = ("python", "sympy_check", "z3_check")
+    fenced_python: bool = False
     fenced_tools: bool = False
 
 
@@ -270,8 +274,9 @@ async def solve(
 
     A *program* seat writes a program whose printed output is its answer (run in the agent's
     sandbox session; a failing program is sent back with its error, `repair_attempts` times). A
-    *reasoning* seat answers in words; if it writes Python anyway, the block is run and the output
-    shown, up to `max_tool_calls` times. A reply cut off at the token cap is never an answer.
+    *reasoning* seat answers in words; on a model that calls tools natively, or with `fenced_python`,
+    it may run Python (and the output is shown), up to `max_tool_calls` times. A reply cut off at the
+    token cap is never an answer.
 
     Raises:
         BudgetExceeded: the budget is spent before the first call.
@@ -342,7 +347,7 @@ async def solve(
                         repair_attempts=options.repair_attempts,
                         max_tool_calls=options.max_tool_calls,
                     )
-            tools = TOOLS_HINT if wants_tools else ""
+            tools = TOOLS_HINT if wants_tools and options.fenced_python else ""
             fenced: tuple[ToolSpec, ...] = ()
             if wants_tools and toolbox is not None and options.fenced_tools:
                 fenced = toolbox.specs([n for n in options.tools if n in toolbox.names and n != "python"])

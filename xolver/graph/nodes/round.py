@@ -36,6 +36,7 @@ def solver_options(cfg: XolverConfig) -> SolverOptions:
         max_tool_calls=cfg.max_tool_calls,
         function_calling=cfg.function_calling,
         tools=tuple(cfg.tools),
+        fenced_python=cfg.fenced_python,
         fenced_tools=cfg.fenced_tools,
     )
 
