@@ -186,7 +186,7 @@ class XolverConfig(BaseModel):
         description="Invite reasoning seats on models without native tool calls to write ```python blocks, run "
         "in the sandbox and shown to them before they answer. Off: they reason in words, and the program seats and "
         "the blind check are the team's executed method (Qwen2.5-Coder-0.5B, GSM8K first 20: sampled chains of "
-        "thought were right 13 of 134 times with the invitation, 13 of 72 without; docs/benchmarks.md).",
+        "thought were right 13 of 134 times with the invitation, 13 of 80 without; docs/benchmarks.md).",
     )
     fenced_tools: bool = Field(
         False,

@@ -1,0 +1,88 @@
+"""How often one sampled chain of thought is right, under the prompts a reasoning seat could get.
+
+A probe, not a table generator: it isolates what the team's sampled seats get from what a
+self-consistency sample gets. Variants (all end with the same ``\\boxed{}`` instruction):
+
+- ``plain``: the self-consistency baseline prompt (user message only);
+- ``system``: a reasoning seat's prompt without the Python invitation (role system prompt + solver template);
+- ``team``: the same with the invitation a seat got before `fenced_python` was off by default.
+
+A reply cut at the token cap counts as wrong, as in the team. Results append to
+``benchmarks/results/probe/sampled-<variant>-<temperature>.jsonl``; the server must be running::
+
+    python benchmarks/sample_probe.py system --problems 20 --samples 4 --temperature 0.5 \\
+        --api-base http://127.0.0.1:8089/v1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from xolver.agents.parsing import extract_answer
+from xolver.agents.solver import _BRIEFS, FORMAT, TOOLS_HINT
+from xolver.agents.templates import render
+from xolver.eval.checking import answers_equivalent
+from xolver.eval.datasets import Task, load_dataset
+from xolver.eval.methods import baseline_prompt
+
+RESULTS = Path(__file__).resolve().parent / "results" / "probe"
+ROLE, REASON = "Careful Calculator", " (works step by step and double-checks every computation)"
+
+
+def messages(variant: str, task: Task) -> list[dict[str, str]]:
+    if variant == "plain":
+        return [{"role": "user", "content": baseline_prompt(task)}]
+    tools = TOOLS_HINT if variant == "team" else ""
+    user = render("solver", experience="", problem=task.problem, tools=tools, format=FORMAT)
+    system = render("solver_system", role=ROLE, reason=REASON, brief=_BRIEFS["reasoning"])
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+async def run(args: argparse.Namespace) -> None:
+    tasks = load_dataset("gsm8k", args.data).tasks[: args.problems]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"sampled-{args.variant}-{args.temperature}.jsonl"
+    right = total = 0
+    async with httpx.AsyncClient(timeout=600) as client:
+        with out.open("a", encoding="utf-8") as sink:
+            for i, task in enumerate(tasks):
+                for k in range(args.samples):
+                    body: dict[str, Any] = {
+                        "messages": messages(args.variant, task),
+                        "temperature": args.temperature,
+                        "max_tokens": args.max_tokens,
+                        "seed": 1000 + 17 * i + k,
+                    }
+                    reply = (await client.post(f"{args.api_base}/chat/completions", json=body)).json()["choices"][0]
+                    answer, _ = extract_answer(reply["message"]["content"], task.answer_format)
+                    ok = (
+                        reply["finish_reason"] != "length"
+                        and answer is not None
+                        and answers_equivalent(answer, task.answer)
+                    )
+                    right, total = right + ok, total + 1
+                    row = {"i": i, "k": k, "answer": answer, "gold": task.answer, "ok": ok}
+                    sink.write(json.dumps(row | {"finish": reply["finish_reason"]}) + "\n")
+                print(f"{args.variant} T={args.temperature} problem {i}: {right}/{total} right", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("variant", choices=["plain", "system", "team"])
+    parser.add_argument("--data", default="../shared/data/gsm8k/test.jsonl")
+    parser.add_argument("--problems", type=int, default=20)
+    parser.add_argument("--samples", type=int, default=4)
+    parser.add_argument("--temperature", type=float, default=0.5)
+    parser.add_argument("--max-tokens", type=int, default=512)
+    parser.add_argument("--api-base", default="http://127.0.0.1:8089/v1")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
