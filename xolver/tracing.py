@@ -88,7 +88,8 @@ def _env_tracer_provider(value: str) -> Any:
 
             exporter: SpanExporter
             if value == "console":
-                exporter = ConsoleSpanExporter()
+                # stderr: stdout carries `xolver mcp`'s protocol and `--json` output.
+                exporter = ConsoleSpanExporter(out=sys.stderr)
             else:
                 from xolver.errors import ConfigError
 

@@ -108,6 +108,25 @@ def test_no_spans_and_no_exporter_by_default() -> None:
     assert out.stdout.strip() == "[]", out.stderr
 
 
+def test_console_spans_go_to_stderr_and_leave_stdout_to_the_output() -> None:
+    code = (
+        "from xolver import Xolver, tracing\n"
+        "from tests._support.scripts import PLAN, by_role, solved, verdict\n"
+        "from xolver.models.testing import FunctionModel\n"
+        "m = FunctionModel(by_role(planner=PLAN, solver=solved('7'), judge=verdict(1)))\n"
+        "s = Xolver(m, agents=1, rounds=0, memory=None).solve('3 + 4?')\n"
+        "tracing._env_provider.force_flush()\n"
+        "print(s.answer)\n"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("XOLVER_OTEL", "OTEL_"))}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**env, "XOLVER_OTEL": "console"}
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "7\n"
+    assert '"name": "xolver.solve"' in out.stderr
+
+
 def test_an_app_that_set_the_global_provider_gets_the_spans() -> None:
     code = (
         "from opentelemetry import trace\n"
