@@ -5,7 +5,7 @@ self-consistency sample gets. Variants (all end with the same ``\\boxed{}`` inst
 
 - ``plain``: the self-consistency baseline prompt (user message only);
 - ``system``: a reasoning seat's prompt without the Python invitation (role system prompt + solver template);
-- ``team``: the same with the invitation a seat got before `fenced_python` was off by default.
+- ``team``: the same with the invitation to run Python (`fenced_python`, the default).
 
 A reply cut at the token cap counts as wrong, as in the team. Results append to
 ``benchmarks/results/probe/sampled-<variant>-<temperature>.jsonl``; the server must be running::
@@ -69,6 +69,7 @@ async def run(args: argparse.Namespace) -> None:
                     right, total = right + ok, total + 1
                     row = {"i": i, "k": k, "answer": answer, "gold": task.answer, "ok": ok}
                     sink.write(json.dumps(row | {"finish": reply["finish_reason"]}) + "\n")
+                    sink.flush()  # a killed probe keeps what it measured
                 print(f"{args.variant} T={args.temperature} problem {i}: {right}/{total} right", flush=True)
 
 

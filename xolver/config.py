@@ -182,11 +182,11 @@ class XolverConfig(BaseModel):
         description="Tools offered natively (python, sympy_check, z3_check, lean_check, and your own tools' names).",
     )
     fenced_python: bool = Field(
-        False,
+        True,
         description="Invite reasoning seats on models without native tool calls to write ```python blocks, run "
-        "in the sandbox and shown to them before they answer. Off: they reason in words, and the program seats and "
-        "the blind check are the team's executed method (Qwen2.5-Coder-0.5B, GSM8K first 20: sampled chains of "
-        "thought were right 13 of 134 times with the invitation, 13 of 80 without; docs/benchmarks.md).",
+        "in the sandbox and shown to them before they answer. False: they reason in words only, and the program "
+        "seats and the blind check are the team's executed method. Measured no different for Qwen2.5-Coder-0.5B "
+        "(GSM8K first 20, 80 samples each: 12 right with the invitation, 13 without; docs/benchmarks.md).",
     )
     fenced_tools: bool = Field(
         False,

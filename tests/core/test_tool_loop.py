@@ -88,11 +88,11 @@ def test_hostile_or_failing_code_comes_back_as_a_tool_error_and_the_loop_is_boun
     assert solution.answer == "1"
 
 
-def test_by_default_a_reasoning_seat_is_not_invited_to_run_python_and_its_code_is_not_run() -> None:
+def test_without_fenced_python_a_reasoning_seat_is_not_invited_to_run_python_and_its_code_is_not_run() -> None:
     with ScriptedModel({"planner": [PLAN], "solver": [CODE + "\nFinal answer: \\boxed{391}"]}) as model:
-        solution = Xolver(model, agents=1, rounds=0, methods=["reasoning"], blind_check=False, memory=None).solve(
-            "What is 17 * 23?"
-        )
+        solution = Xolver(
+            model, agents=1, rounds=0, methods=["reasoning"], blind_check=False, memory=None, fenced_python=False
+        ).solve("What is 17 * 23?")
     assert solution.answer == "391" and solution.rounds[0].trajectories[0].tool_calls == []
     assert "run Python" not in model.requests[1].messages[-1].content
 

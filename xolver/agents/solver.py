@@ -214,8 +214,7 @@ class SolverOptions:
             (fenced Python blocks, the path every other model takes).
         tools: the tools offered natively, by name (`ToolBox.names`).
         fenced_python: invite reasoning seats on models that do not call tools natively to write
-            ```python blocks (run, and the output shown before they answer). Off by default: a small
-            model's sampled chains of thought lose half their accuracy to the invitation.
+            ```python blocks (run, and the output shown before they answer).
         fenced_tools: also offer `tools` other than python to models that do not call tools
             natively, as ```tool blocks holding ``{"name": ..., "arguments": {...}}``.
     """
@@ -226,7 +225,7 @@ class SolverOptions:
     max_tool_calls: int = 0
     function_calling: Literal["auto", "on", "off"] = "auto"
     tools: tuple[str, ...] = ("python", "sympy_check", "z3_check")
-    fenced_python: bool = False
+    fenced_python: bool = True
     fenced_tools: bool = False
 
 
