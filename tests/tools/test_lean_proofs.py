@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests._support.lean import PRELUDE_HEADER
 from xolver.agents.prover import lean_block, prove, repair_feedback
 from xolver.agents.runner import AgentRunner, Budget
 from xolver.models.testing import ScriptedModel
@@ -17,21 +18,7 @@ from xolver.tools.lean import LeanChecker, LeanResult, LeanTask, ProofChecker, e
 
 # Lean's `prelude` has no Init: the header defines what the statements use. `lcErased` is what the
 # compiler needs to accept structures; it is the header's (trusted), not the proof's.
-HEADER = """prelude
-unsafe axiom lcErased : Type
-inductive False : Prop
-inductive True : Prop where
-  | intro : True
-structure And (a b : Prop) : Prop where
-  intro ::
-  left : a
-  right : b
-inductive Or (a b : Prop) : Prop where
-  | inl (h : a) : Or a b
-  | inr (h : b) : Or a b
-inductive Eq {α : Sort u} : α → α → Prop where
-  | refl (a : α) : Eq a a
-"""
+HEADER = PRELUDE_HEADER
 SWAP = LeanTask(statement="theorem and_swap (p q : Prop) (h : And p q) : And q p := by", header=HEADER)
 PROOF = "theorem and_swap (p q : Prop) (h : And p q) : And q p := And.intro h.right h.left"
 
