@@ -44,7 +44,7 @@ def test_agreement_of_two_methods_with_an_executed_check_stops_after_one_round()
     assert [(t.method, t.temperature) for t in trajectories] == [
         ("program", 0.0),
         ("reasoning", 0.0),
-        ("reasoning", 0.5),
+        ("reasoning", 0.7),
     ]
     # Easy problems are cheap: the plan and one round of solvers, no judge call.
     assert {role: t.calls for role, t in solution.usage.by_role().items()} == {"planner": 1, "solver": 3}
@@ -78,8 +78,10 @@ def test_resampled_rounds_solve_by_the_resample_methods(resample_methods: list[s
     solution = Xolver(model, agents=3, rounds=1, memory=None, **options).solve("What is 17 * 23?")
     assert [t.method for t in solution.rounds[0].trajectories] == ["program", "reasoning", "reasoning"]
     expected = later or (["program"] * 3 if resample_methods else ["program", "reasoning", "reasoning"])
-    # Every later attempt is a fresh sample at explore_temperature, whatever its method.
-    assert [(t.method, t.temperature) for t in solution.rounds[1].trajectories] == [(m, 0.5) for m in expected]
+    # Every later attempt is a fresh sample: a chain of thought at explore_temperature, a program at
+    # the gentler explore_program_temperature.
+    sampled = {"reasoning": 0.7, "program": 0.5}
+    assert [(t.method, t.temperature) for t in solution.rounds[1].trajectories] == [(m, sampled[m]) for m in expected]
 
 
 @pytest.mark.parametrize(

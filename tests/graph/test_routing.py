@@ -91,4 +91,8 @@ def test_round_zero_has_greedy_firsts_and_later_rounds_sample_every_seat() -> No
     refine = solver_tasks(state, cfg.model_copy(update={"later_rounds": "refine"}), 1)
     assert [s.arg["previous"]["answer"] for s in refine] == ["12", "13", "14"]
     assert [s.arg["method"] for s in refine] == ["program", "reasoning", "reasoning"]  # refining keeps the seat
+    # A sampled program runs at its own, gentler temperature.
+    assert [s.arg["temperature"] for s in refine] == [cfg.explore_program_temperature, 0.9, 0.9]
+    programs = XolverConfig(model="scripted", agents=3, methods=["program"], explore_program_temperature=0.3)
+    assert [s.arg["temperature"] for s in solver_tasks(state, programs, 0)] == [0.0, 0.3, 0.3]
     assert all(len(s.arg["shared"]) == 1 and not s.arg["exemplars"] for s in refine)

@@ -230,7 +230,12 @@ class SolverOptions:
 
 
 def team_seats(
-    agents: int, *, methods: Sequence[SolveMethod] | None, explore_temperature: float, code: bool
+    agents: int,
+    *,
+    methods: Sequence[SolveMethod] | None,
+    explore_temperature: float,
+    code: bool,
+    explore_program_temperature: float | None = None,
 ) -> list[Seat]:
     """The seat of every agent.
 
@@ -238,8 +243,9 @@ def team_seats(
     sandbox; its printed value is an executed check, and its mistakes are not the prose's) beside
     chains of thought, which Qwen2.5-Coder-0.5B gets right more often than its programs on GSM8K (13
     and 8 of the first 50 greedy; docs/benchmarks.md). The first agent of each method samples
-    greedily, the others at `explore_temperature` (every agent does in later rounds). Code tasks are
-    solved by reasoning only: the program is the answer.
+    greedily, the others sample: chains of thought at `explore_temperature`, programs at
+    `explore_program_temperature` (default: the same). Code tasks are solved by reasoning only: the
+    program is the answer.
     """
     chosen: list[SolveMethod] = []
     for i in range(agents):
@@ -249,10 +255,16 @@ def team_seats(
             chosen.append(methods[i % len(methods)])
         else:
             chosen.append(_DEFAULT_CYCLE[i % len(_DEFAULT_CYCLE)])
+
+    def sampled(method: SolveMethod) -> float:
+        if method == "program" and explore_program_temperature is not None:
+            return explore_program_temperature
+        return explore_temperature
+
     seats = []
     for i, method in enumerate(chosen):
         first_of_method = method not in chosen[:i]
-        seats.append(Seat(method=method, temperature=0.0 if first_of_method else explore_temperature))
+        seats.append(Seat(method=method, temperature=0.0 if first_of_method else sampled(method)))
     return seats
 
 

@@ -149,6 +149,7 @@ def solver_tasks(state: SolveState, config: XolverConfig, round_index: int) -> l
         len(roles),
         methods=config.later_round_methods if resample else config.methods,
         explore_temperature=config.explore_temperature,
+        explore_program_temperature=config.explore_program_temperature,
         code=config.answer_format == "code" or not config.python_tool,
     )
     exemplars = state.get("exemplars") or []
@@ -163,7 +164,7 @@ def solver_tasks(state: SolveState, config: XolverConfig, round_index: int) -> l
             "role": role.name,
             "reason": role.reason,
             "method": seat.method,
-            "temperature": seat.temperature if round_index == 0 else config.explore_temperature,
+            "temperature": seat.temperature if round_index == 0 else _sampled_temperature(seat.method, config),
             "round": round_index,
             "exemplars": exemplars if show_exemplars else [],
             "previous": latest.get(agent) if refine else None,
@@ -171,6 +172,11 @@ def solver_tasks(state: SolveState, config: XolverConfig, round_index: int) -> l
         }
         sends.append(Send("solve", task))
     return sends
+
+
+def _sampled_temperature(method: str, config: XolverConfig) -> float:
+    """A later round's temperature: every seat samples, a program more gently than a chain of thought."""
+    return config.explore_program_temperature if method == "program" else config.explore_temperature
 
 
 def _refines(config: XolverConfig) -> bool:
