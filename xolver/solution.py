@@ -90,13 +90,17 @@ class Check(_Record):
 
     Kinds: ``program`` (the agent's own program computed the answer: program-of-thought),
     ``checker`` (the judge's blind program, written without seeing any candidate, printed the same
-    answer), ``substitution`` (SymPy: the answer satisfies the problem's equation), ``tests``
+    answer), ``substitution`` (SymPy: the answer satisfies the problem's equation; or an exact
+    evaluation: a Game-of-24 expression, the value of an arithmetic question), ``tests``
     (code: the given and synthesised tests ran).
     """
 
     kind: CheckKind
     agrees: bool
     detail: str = ""
+    settles: bool = False
+    """The check decides the answer on its own (an exact evaluation of a problem that is nothing but an
+    arithmetic expression): an agreeing candidate is proven, not just supported, so no vote is needed."""
 
 
 class AnswerTally(_Record):

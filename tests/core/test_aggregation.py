@@ -95,6 +95,20 @@ def test_agreement_needs_two_kinds_of_source_one_executed_and_a_clear_lead() -> 
     assert agreement(tally([_candidate(0, "5"), _candidate(1, "6")], checker_answer="5"))
 
 
+def test_an_exact_evaluation_of_the_problem_settles_the_answer_against_any_vote() -> None:
+    exact = Check(kind="substitution", agrees=True, detail="exact: 17 * 23 = 391 exactly", settles=True)
+    refuted = Check(kind="substitution", agrees=False, detail="exact: 17 * 23 = 391 exactly, not 381", settles=True)
+    many = [_candidate(i, "381").model_copy(update={"checks": [refuted]}) for i in range(4)]
+    one = _candidate(4, "391").model_copy(update={"checks": [exact]})
+    groups = tally([*many, one])
+    assert groups[0].answer == "391" and groups[0].settled and not groups[1].settled
+    # One agreeing candidate is enough to stop, whatever `min_votes` asks for.
+    assert agreement(groups, min_votes=3)
+    # Without it, a lone reasoning answer is no agreement, and refuted answers are not settled.
+    assert not agreement(tally(many), min_votes=3)
+    assert not agreement(tally([_candidate(0, "391")]), min_votes=3)
+
+
 def test_agreement_can_ask_for_more_supporters_and_the_checker_is_one() -> None:
     two = [_candidate(0, "5"), _candidate(1, "5", executed=True), _candidate(2, "6")]
     assert agreement(tally(two), min_votes=2) and not agreement(tally(two), min_votes=3)

@@ -44,14 +44,14 @@ def test_checked_means_an_executed_program_computed_the_answer_never_a_token_mat
     reply = "```python\nprint(6 * 7)\n```\nFinal answer: \\boxed{42}"
     with ScriptedModel({"planner": [PLAN], "solver": [reply]}) as model:
         solution = Xolver(model, agents=1, rounds=0, methods=["reasoning"], blind_check=False, memory=None).solve(
-            "What is 6 * 7?"
+            "How many eggs in 6 rows of 7?"
         )
     assert solution.answer == "42" and not solution.checked and solution.check_kind is None
     # A program seat's program computed it: checked, and the Solution says which check.
     program = "Thought: multiply\n```python\nprint(6 * 7)\n```"
     with ScriptedModel({"planner": [PLAN], "solver": [program]}) as model:
         solution = Xolver(model, agents=1, rounds=0, methods=["program"], blind_check=False, memory=None).solve(
-            "What is 6 * 7?"
+            "How many eggs in 6 rows of 7?"
         )
     assert solution.answer == "42" and solution.checked and solution.check_kind == "program"
     assert "its program printed 42" in solution.check

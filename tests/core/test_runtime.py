@@ -41,7 +41,7 @@ class ClosableModel(FunctionModel):
 def test_xolver_close_closes_the_store_it_opened(_isolated_home: Path) -> None:
     xo = Xolver(ClosableModel(), agents=1, rounds=0, methods=["reasoning"], memory_store="chroma", embedder="hash")
     assert xo.memory is None  # opened by the first solve, not before
-    assert xo.solve("What is 17 * 23?").answer == "391"
+    assert xo.solve("How many pens in 17 boxes of 23?").answer == "391"
     store = xo.memory
     assert store is not None and store.count() == 0  # open, at $XOLVER_HOME/memory
     xo.close()
@@ -53,7 +53,7 @@ def test_xolver_close_closes_the_store_it_opened(_isolated_home: Path) -> None:
 def test_xolver_close_leaves_what_the_caller_passed_in_open() -> None:
     model, store = ClosableModel(), InMemoryExperienceStore()
     with Xolver(model, agents=1, rounds=0, methods=["reasoning"], memory=store) as xo:
-        xo.solve("What is 17 * 23?")
+        xo.solve("How many pens in 17 boxes of 23?")
     assert model.closed == 0
     assert xo.memory is store
 
@@ -106,7 +106,7 @@ def test_stopping_a_stream_stops_the_solve() -> None:
         raise AssertionError("unreachable")
 
     xo = Xolver(FunctionModel(stuck), agents=1, rounds=0, methods=["reasoning"], memory=None)
-    events = xo.stream("What is 17 * 23?")
+    events = xo.stream("How many pens in 17 boxes of 23?")
     for event in events:
         if isinstance(event, AgentStarted):
             break

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests._support.scripts import PLAN, by_role, solved, verdict
+from tests._support.scripts import PLAN, by_role, solved, verdict, wants_program
 from xolver import Xolver
 from xolver.errors import PermanentModelError, TransientModelError, UserError
 from xolver.events import (
@@ -34,7 +34,7 @@ from xolver.solution import Trajectory
 
 def test_agreement_of_two_methods_with_an_executed_check_stops_after_one_round() -> None:
     model = FunctionModel(by_role(planner=PLAN, solver=solved("391"), judge=verdict(1)))
-    solution = Xolver(model, agents=3, rounds=2, memory=None).solve("What is 17 * 23?")
+    solution = Xolver(model, agents=3, rounds=2, memory=None).solve("How many pens in 17 boxes of 23?")
     assert solution.answer == "391"
     assert solution.stop_reason == "agreement"
     assert len(solution.rounds) == 1
@@ -66,16 +66,37 @@ def test_two_agreeing_agents_stop_only_when_the_checker_makes_three(blind: str, 
         return solved(answers[request.tags.agent or 0])
 
     model = FunctionModel(by_role(planner=PLAN, solver=solver, judge=verdict(1), blind=blind))
-    solution = Xolver(model, agents=3, rounds=1, memory=None).solve("What is 17 * 23?")
+    solution = Xolver(model, agents=3, rounds=1, memory=None).solve("How many pens in 17 boxes of 23?")
     # With a checker that disagrees, round 1's two more votes for 391 make the agreement.
     assert solution.answer == "391" and len(solution.rounds) == rounds and solution.stop_reason == "agreement"
+
+
+def test_a_problem_that_is_only_arithmetic_stops_on_the_seat_that_gets_its_exact_value() -> None:
+    # A small model's chains of thought say 381; its program computes 391, the exact value of the
+    # problem: the team stops after one round with 391, refuting the two wrong votes.
+    model = FunctionModel(
+        by_role(planner=PLAN, solver=lambda r: solved("391") if wants_program(r) else solved("381"), judge=verdict(1))
+    )
+    solution = Xolver(model, agents=3, rounds=2, memory=None).solve("What is 17 * 23?")
+    assert (solution.answer, solution.stop_reason, len(solution.rounds)) == ("391", "agreement", 1)
+    assert solution.checked and solution.check_kind == "substitution" and "17 * 23 = 391 exactly" in solution.check
+    assert {role: t.calls for role, t in solution.usage.by_role().items()} == {"planner": 1, "solver": 3}
+    refuted = [c for t in solution.rounds[0].trajectories for c in t.checks if not c.agrees]
+    assert [c.detail for c in refuted] == ["exact: 17 * 23 = 391 exactly, not 381"] * 2
+
+
+def test_an_arithmetic_problem_nobody_gets_right_runs_on() -> None:
+    model = FunctionModel(by_role(planner=PLAN, solver=solved("381"), judge=verdict(1)))
+    solution = Xolver(model, agents=3, rounds=1, memory=None).solve("What is 17 * 23?")
+    # Every vote is refuted: no agreement, the rounds run out, and nothing claims to be checked.
+    assert solution.stop_reason == "max_rounds" and len(solution.rounds) == 2 and not solution.checked
 
 
 @pytest.mark.parametrize(("resample_methods", "later"), [(None, ["reasoning"] * 3), ([], None), (["program"], None)])
 def test_resampled_rounds_solve_by_the_resample_methods(resample_methods: list[str] | None, later: Any) -> None:
     model = FunctionModel(by_role(planner=PLAN, solver=lambda r: solved(str(r.tags.agent)), judge=verdict(1)))
     options: dict[str, Any] = {} if resample_methods is None else {"resample_methods": resample_methods}
-    solution = Xolver(model, agents=3, rounds=1, memory=None, **options).solve("What is 17 * 23?")
+    solution = Xolver(model, agents=3, rounds=1, memory=None, **options).solve("How many pens in 17 boxes of 23?")
     assert [t.method for t in solution.rounds[0].trajectories] == ["program", "reasoning", "reasoning"]
     expected = later or (["program"] * 3 if resample_methods else ["program", "reasoning", "reasoning"])
     # Every later attempt is a fresh sample: a chain of thought at explore_temperature, a program at
@@ -89,7 +110,9 @@ def test_resampled_rounds_solve_by_the_resample_methods(resample_methods: list[s
 )
 def test_a_team_set_to_one_method_keeps_it_in_resampled_rounds(options: dict[str, Any], later: list[str]) -> None:
     model = FunctionModel(by_role(planner=PLAN, solver=lambda r: solved(str(r.tags.agent)), judge=verdict(1)))
-    solution = Xolver(model, agents=3, rounds=1, memory=None, methods=["program"], **options).solve("What is 17 * 23?")
+    solution = Xolver(model, agents=3, rounds=1, memory=None, methods=["program"], **options).solve(
+        "How many pens in 17 boxes of 23?"
+    )
     assert [t.method for t in solution.rounds[0].trajectories] == ["program"] * 3
     assert [t.method for t in solution.rounds[1].trajectories] == later
 
@@ -104,7 +127,7 @@ def test_rounds_run_to_the_limit_and_refine_with_the_shared_memory() -> None:
 
     model = FunctionModel(by_role(planner=PLAN, solver=solver, judge=judge))
     solution = Xolver(model, agents=3, rounds=2, later_rounds="refine", early_stop=False, memory=None).solve(
-        "What is 17 * 23?"
+        "How many pens in 17 boxes of 23?"
     )
     assert solution.stop_reason == "max_rounds"
     assert [r.index for r in solution.rounds] == [0, 1, 2]
@@ -169,7 +192,7 @@ def test_malformed_output_from_every_role_is_repaired_or_contained() -> None:
         }
     ) as model:
         solution = Xolver(model, agents=3, rounds=0, methods=["reasoning"], blind_check=False, memory=None).solve(
-            "What is 17 * 23?"
+            "How many pens in 17 boxes of 23?"
         )
     assert all(r.padded for r in solution.roles)
     trajectories = solution.rounds[0].trajectories
@@ -195,7 +218,7 @@ def test_an_unparseable_judge_reply_is_repaired_once() -> None:
     ) as model:
         solution = Xolver(
             model, agents=2, rounds=1, methods=["reasoning"], later_rounds="refine", blind_check=False, memory=None
-        ).solve("What is 17 * 23?")
+        ).solve("How many pens in 17 boxes of 23?")
     # Two answers in round 0 and a round to come: the judge gives its opinion of both.
     scores = sorted(t.score for t in solution.rounds[0].trajectories if t.score is not None)
     assert scores == [0.0, 1.0]

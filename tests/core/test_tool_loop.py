@@ -28,7 +28,7 @@ def test_solver_runs_python_and_answers_with_its_output() -> None:
         xo = Xolver(
             model, agents=1, rounds=0, methods=["reasoning"], blind_check=False, memory=None, fenced_python=True
         )
-        events = list(xo.stream("What is 17 * 23?"))
+        events = list(xo.stream("How many pens in 17 boxes of 23?"))
     solution = events[-1].solution  # type: ignore[union-attr]
     assert solution.answer == "391"
     (call,) = solution.rounds[0].trajectories[0].tool_calls
@@ -51,7 +51,7 @@ def test_the_judge_sees_the_code_a_candidate_ran_and_what_it_printed() -> None:
         tool_calls=[ToolCall(tool="python", input="print(17 * 23)", output="391\n")],
     )
     with ScriptedModel({"judge": [verdict(1)]}) as model:
-        task = JudgeInput(problem="What is 17 * 23?", candidate=candidate)
+        task = JudgeInput(problem="How many pens in 17 boxes of 23?", candidate=candidate)
         verdict_ = asyncio.run(judge(AgentRunner(model, Budget()), task, repair_attempts=1))
     assert verdict_.score == 1.0
     prompt = model.requests[0].messages[-1].content
@@ -92,14 +92,16 @@ def test_without_fenced_python_a_reasoning_seat_is_not_invited_to_run_python_and
     with ScriptedModel({"planner": [PLAN], "solver": [CODE + "\nFinal answer: \\boxed{391}"]}) as model:
         solution = Xolver(
             model, agents=1, rounds=0, methods=["reasoning"], blind_check=False, memory=None, fenced_python=False
-        ).solve("What is 17 * 23?")
+        ).solve("How many pens in 17 boxes of 23?")
     assert solution.answer == "391" and solution.rounds[0].trajectories[0].tool_calls == []
     assert "run Python" not in model.requests[1].messages[-1].content
 
 
 def test_python_tool_can_be_switched_off() -> None:
     with ScriptedModel({"planner": [PLAN], "solver": [CODE + "\nFinal answer: \\boxed{391}"] * 2}) as model:
-        solution = Xolver(model, agents=2, rounds=0, memory=None, python_tool=False).solve("What is 17 * 23?")
+        solution = Xolver(model, agents=2, rounds=0, memory=None, python_tool=False).solve(
+            "How many pens in 17 boxes of 23?"
+        )
     assert solution.rounds[0].trajectories[0].tool_calls == []
     assert "run Python" not in model.requests[1].messages[-1].content
     # Without the sandbox there is no program seat: both agents reason.

@@ -67,7 +67,7 @@ async def test_xolver_node_in_a_parent_graph_with_its_own_state_and_checkpointer
     custom: list[tuple[Any, Any]] = []
     updates: list[tuple[Any, Any]] = []
     async for namespace, mode, chunk in graph.astream(
-        {"question": "What is 17 * 23?", "tenant": "acme"},
+        {"question": "How many pens in 17 boxes of 23?", "tenant": "acme"},
         config=config,
         stream_mode=["custom", "updates"],
         subgraphs=True,
@@ -90,7 +90,7 @@ async def test_xolver_node_in_a_parent_graph_with_its_own_state_and_checkpointer
     # last round (not judged); no distillation call: every candidate agreed, and contrast distillation
     # learns only from a team that split
     assert snapshot.values["calls"] == len(model.requests) == 7
-    assert snapshot.values["log"] == ["got: What is 17 * 23?", "answer: 391"]
+    assert snapshot.values["log"] == ["got: How many pens in 17 boxes of 23?", "answer: 391"]
     assert snapshot.next == ()
     # The namespace came from the parent state.
     assert store.count(namespace="acme") == 1 and store.count(namespace="default") == 0
@@ -118,7 +118,11 @@ async def test_compiled_graph_added_directly_as_a_node() -> None:
     seen = [
         event
         async for _, mode, event in graph.astream(
-            {"problem": "What is 17 * 23?"}, config=config, context=context, stream_mode=["custom"], subgraphs=True
+            {"problem": "How many pens in 17 boxes of 23?"},
+            config=config,
+            context=context,
+            stream_mode=["custom"],
+            subgraphs=True,
         )
         if mode == "custom"
     ]
@@ -131,10 +135,12 @@ def test_langchain_tool_sync_and_async() -> None:
     tool = as_tool(Xolver(model, agents=1, rounds=0, memory=None))
     assert tool.name == "xolver_solve"
     assert set(tool.args) == {"problem"}
-    assert tool.invoke({"problem": "What is 17 * 23?"}) == "391"
+    assert tool.invoke({"problem": "How many pens in 17 boxes of 23?"}) == "391"
 
     # Called the way an agent calls it: a ToolCall in, a ToolMessage with the Solution as artifact out.
-    call = ToolCall(name="xolver_solve", args={"problem": "What is 17 * 23?"}, id="call-1", type="tool_call")
+    call = ToolCall(
+        name="xolver_solve", args={"problem": "How many pens in 17 boxes of 23?"}, id="call-1", type="tool_call"
+    )
     message = tool.invoke(call)
     assert isinstance(message, ToolMessage)
     assert message.content == "391" and message.tool_call_id == "call-1"
@@ -144,8 +150,8 @@ def test_langchain_tool_sync_and_async() -> None:
 async def test_langchain_tool_async() -> None:
     model = FunctionModel(reply, name="function")
     tool = as_tool(Xolver(model, agents=1, rounds=0, memory=None), name="solver")
-    assert await tool.ainvoke({"problem": "What is 17 * 23?"}) == "391"
-    call = ToolCall(name="solver", args={"problem": "What is 17 * 23?"}, id="c2", type="tool_call")
+    assert await tool.ainvoke({"problem": "How many pens in 17 boxes of 23?"}) == "391"
+    call = ToolCall(name="solver", args={"problem": "How many pens in 17 boxes of 23?"}, id="c2", type="tool_call")
     message = await tool.ainvoke(call)
     assert isinstance(message, ToolMessage) and message.content == "391"
     assert len(model.requests) == 6

@@ -22,7 +22,7 @@ from xolver.models.testing import FunctionModel
 from xolver.server.openai_app import ServerSettings, create_app
 from xolver.server.service import SolveService
 
-QUESTION: list[ChatCompletionMessageParam] = [{"role": "user", "content": "What is 17 * 23?"}]
+QUESTION: list[ChatCompletionMessageParam] = [{"role": "user", "content": "How many pens in 17 boxes of 23?"}]
 
 
 def _service(model: FunctionModel, **config: Any) -> SolveService:

@@ -1,15 +1,17 @@
-"""Exact expression checks for "use these numbers to obtain N" (Game of 24), and their use by the judge."""
+"""Exact arithmetic checks: "use these numbers to obtain N" (Game of 24), problems that are only an
+expression ("What is 17 * 23?"), and their use by the judge."""
 
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
 from xolver.agents.judge import expression_check
 from xolver.solution import Trajectory
-from xolver.tools.arithmetic import check_expression, number_target
+from xolver.tools.arithmetic import arithmetic_question, check_expression, check_value, number_target
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "gameof24" / "gameof24.jsonl"
 PROBLEM = "Use the numbers {} and basic arithmetic operations (+ - * /) to obtain 24. Use each number exactly once."
@@ -81,3 +83,60 @@ def test_every_shared_game_of_24_puzzle_parses_and_a_brute_force_solution_checks
         assert task is not None and task[1] == int(row["target"])
         expr = solve(task[0])
         assert expr is not None, row
+
+
+@pytest.mark.parametrize(
+    ("problem", "expression", "value"),
+    [
+        ("What is 17 * 23?", "17 * 23", Fraction(391)),
+        ("Compute (3 + 4) * 5.", "(3 + 4) * 5", Fraction(35)),
+        ("Evaluate $2^{10} - 1$", "2^(10) - 1", Fraction(1023)),
+        ("what's 10 ÷ 4", "10 ÷ 4", Fraction(5, 2)),
+        ("What is 0.1 + 0.2?", "0.1 + 0.2", Fraction(3, 10)),  # decimals as written, not binary floats
+        ("-3 + 4 * 2 =", "-3 + 4 * 2", Fraction(5)),
+    ],
+)
+def test_a_problem_that_is_only_an_expression_has_an_exact_value(
+    problem: str, expression: str, value: Fraction
+) -> None:
+    assert arithmetic_question(problem) == (expression, value)
+
+
+@pytest.mark.parametrize(
+    "problem",
+    [
+        "What is 17 * 23 apples?",  # units: about more than the expression
+        "Natalia sold clips to 48 of her friends in April, and half as many in May. How many in all?",
+        "Find x if x + 3 = 5.",  # an unknown
+        "What is 5?",  # no operation
+        "What is 2 ** 1000000?",  # too large to evaluate exactly: no claim
+        "What is 9^9^9?",
+        "What is 1 / 0?",
+        "What is __import__('os')?",
+    ],
+)
+def test_other_problems_make_no_claim(problem: str) -> None:
+    assert arithmetic_question(problem) is None
+
+
+def test_an_answer_is_checked_against_the_exact_value() -> None:
+    question = arithmetic_question("What is 17 * 23?")
+    assert question is not None
+    assert [check_value(a, *question).verdict for a in ("391", "391.0", "\\boxed{391}", "3.91e2")] == ["holds"] * 4
+    wrong = check_value("381", *question)
+    assert wrong.verdict == "fails" and wrong.detail == "17 * 23 = 391 exactly, not 381"
+    assert check_value("a lot", *question).verdict == "error"
+    third = arithmetic_question("What is 10 / 3?")
+    assert third is not None
+    assert check_value("10/3", *third).verdict == "holds" and check_value("3.3333333333", *third).verdict == "holds"
+    assert check_value("3.33", *third).verdict == "fails"  # rounded too far to be the exact value
+
+
+def test_the_judge_settles_an_arithmetic_question_exactly() -> None:
+    right = Trajectory(agent=0, role="r", round=0, answer="391")
+    check = expression_check("What is 17 * 23?", right)
+    assert check is not None and check.agrees and check.settles and check.kind == "substitution"
+    wrong = expression_check("What is 17 * 23?", right.model_copy(update={"answer": "381"}))
+    assert wrong is not None and not wrong.agrees and "not 381" in wrong.detail
+    # A word problem is not settled by arithmetic on its numbers.
+    assert expression_check("A crate holds 17 boxes of 23 apples. How many apples?", right) is None

@@ -89,11 +89,11 @@ def plain(out: str) -> str:
 
 
 def test_a_question_is_answered_with_the_team_in_plain_text() -> None:
-    chat, console = session(["What is 17 * 23?", "/quit"], split_model(), rounds=1)
+    chat, console = session(["How many pens in 17 boxes of 23?", "/quit"], split_model(), rounds=1)
     assert run(chat) == 0
     out = text(console)
     assert "\x1b" not in out  # not a terminal: no control codes
-    assert "› What is 17 * 23?" in out  # piped input is echoed
+    assert "› How many pens in 17 boxes of 23?" in out  # piped input is echoed
     assert "Team: Calculator, Checker." in out
     assert "Round 1: the judge's blind check (its own program) printed 391." in out
     assert "Round 1: agent 2 scored 1.00: correct" in out and "Round 1: agent 1 scored 0.00: wrong carry" in out
@@ -103,28 +103,28 @@ def test_a_question_is_answered_with_the_team_in_plain_text() -> None:
 
 
 def test_live_view_on_a_terminal_ends_with_team_and_answer_panel() -> None:
-    chat, console = session(["What is 17 * 23?"], split_model(), terminal=True, width=100, rounds=1)
+    chat, console = session(["How many pens in 17 boxes of 23?"], split_model(), terminal=True, width=100, rounds=1)
     assert run(chat) == 0
     out = text(console)
     assert "\x1b[" in out  # drawn live
     out = plain(out)
-    final = out[out.rindex("What is 17 * 23?") :]
+    final = out[out.rindex("How many pens in 17 boxes of 23?") :]
     assert "Calculator" in final and "1.00" in final and "╭─ answer" in final and "391" in final
     assert "checked: the judge's own program" in final
 
 
 def test_follow_up_turns_see_the_conversation() -> None:
     model = good_model()
-    chat, _ = session(["What is 17 * 23?", "And doubled?", "/clear", "Fresh question"], model)
+    chat, _ = session(["How many pens in 17 boxes of 23?", "And doubled?", "/clear", "Fresh question"], model)
     run(chat)
     problems = [r.messages[-1].content for r in model.requests if r.tags.role == "planner"]
     assert "Earlier" not in problems[0]
     assert (
-        "Q: What is 17 * 23?\nA: 391" in problems[1]
+        "Q: How many pens in 17 boxes of 23?\nA: 391" in problems[1]
         and "Follow-up question (answer this one): And doubled?" in problems[1]
     )
     assert "Earlier" not in problems[2]  # /clear started a fresh conversation
-    assert [t.question for t in chat.turns] == ["What is 17 * 23?", "And doubled?", "Fresh question"]
+    assert [t.question for t in chat.turns] == ["How many pens in 17 boxes of 23?", "And doubled?", "Fresh question"]
 
 
 def test_compose_problem_quotes_only_the_last_answered_turns() -> None:
@@ -149,7 +149,7 @@ def test_slash_commands(tmp_path: Path) -> None:
             "/trace",
             "/save nothing.json",
             "/cost",
-            "What is 17 * 23?",
+            "How many pens in 17 boxes of 23?",
             "/agents 3",
             "/rounds 2",
             "/view compact",
@@ -220,7 +220,7 @@ def test_bad_commands_get_a_one_line_hint(command: str, hint: str) -> None:
 def test_save_to_an_unwritable_place_is_a_hint(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    chat, console = session(["What is 17 * 23?", f"/save {blocker / 'x.json'}"])
+    chat, console = session(["How many pens in 17 boxes of 23?", f"/save {blocker / 'x.json'}"])
     run(chat)
     assert "cannot write" in text(console)
 
@@ -239,7 +239,11 @@ def test_provider_error_is_a_panel_and_the_session_goes_on() -> None:
             return TransientModelError("openai/x: rate limited after 3 retries", model="openai/x")
         return by_role(planner=PLAN, solver=solved("391"), judge=verdict(1), verifier="391")(request)
 
-    chat, console = session(["What is 17 * 23? (provider down)", "What is 17 * 23?"], FunctionModel(flaky), width=120)
+    chat, console = session(
+        ["How many pens in 17 boxes of 23? (provider down)", "How many pens in 17 boxes of 23?"],
+        FunctionModel(flaky),
+        width=120,
+    )
     assert run(chat) == 0
     out = text(console)
     assert "╭─ model error" in out and "rate limited after 3 retries" in out and "Traceback" not in out
@@ -251,7 +255,7 @@ def test_an_unexpected_failure_in_a_solve_does_not_end_the_session() -> None:
     def broken(request: ModelRequest) -> Any:
         raise RuntimeError("bug in a backend")
 
-    chat, console = session(["What is 17 * 23?", "/cost"], FunctionModel(broken))
+    chat, console = session(["How many pens in 17 boxes of 23?", "/cost"], FunctionModel(broken))
     assert run(chat) == 0
     out = text(console)
     assert "unexpected error" in out and "RuntimeError: bug in a backend" in out and "no solves yet" in out
@@ -273,7 +277,7 @@ def blocking_model(on_block: Callable[[], None]) -> FunctionModel:
 def test_interrupt_mid_solve_returns_to_the_prompt(terminal: bool) -> None:
     holder: dict[str, ChatSession] = {}
     model = blocking_model(lambda: holder["chat"].interrupt())
-    chat, console = session(["What is 17 * 23?", "/cost", "/quit"], model, terminal=terminal)
+    chat, console = session(["How many pens in 17 boxes of 23?", "/cost", "/quit"], model, terminal=terminal)
     holder["chat"] = chat
     assert run(chat) == 0
     out = plain(text(console))
@@ -286,7 +290,7 @@ def test_interrupt_mid_solve_returns_to_the_prompt(terminal: bool) -> None:
 
 def test_sigint_mid_solve_cancels_it() -> None:
     model = blocking_model(lambda: os.kill(os.getpid(), signal.SIGINT))
-    chat, console = session(["What is 17 * 23?", "/quit"], model)
+    chat, console = session(["How many pens in 17 boxes of 23?", "/quit"], model)
     assert run(chat) == 0
     assert "solve cancelled after 1 model calls" in text(console)
 
@@ -333,7 +337,7 @@ def test_chat_command_with_piped_input(
         return 200, solved("391")
 
     out_file = tmp_path / "s.json"
-    monkeypatch.setattr("sys.stdin", io.StringIO(f"What is 17 * 23?\n/save {out_file}\n/bogus\n"))
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"How many pens in 17 boxes of 23?\n/save {out_file}\n/bogus\n"))
     with fake_openai_server(respond) as (base, _), allow_model_requests():
         code = main(
             [

@@ -29,7 +29,7 @@ from xolver.agents.runner import AgentRunner
 from xolver.agents.templates import render
 from xolver.models.base import CallTags, Message
 from xolver.solution import Check, Trajectory
-from xolver.tools.arithmetic import check_expression, number_target
+from xolver.tools.arithmetic import arithmetic_question, check_expression, check_value, number_target
 from xolver.tools.toolbox import ToolBox
 
 if TYPE_CHECKING:
@@ -162,16 +162,28 @@ def asks_for_unknown(rest: str, variable: str) -> bool:
 
 
 def expression_check(problem: str, candidate: Trajectory) -> Check | None:
-    """For a "use these numbers to obtain N" problem (Game of 24): the candidate's expression checked
-    exactly (`xolver.tools.arithmetic`); None for other problems or an answer that is no expression.
+    """Exact checks that need no model and no sandbox (`xolver.tools.arithmetic`), or None:
 
-    A failure is grounded and specific (the exact value reached, a number misused): it counts
-    against the candidate like a refuted substitution and is shown to the judge and, in later
-    rounds, to the team.
+    - a problem that is nothing but an arithmetic expression ("What is 17 * 23?"): the candidate's
+      number is compared with the expression's exact value. This check *settles* the answer;
+    - a "use these numbers to obtain N" problem (Game of 24): the candidate's expression is checked.
+
+    A failure is grounded and specific (the exact value, a number misused): it counts against the
+    candidate like a refuted substitution and is shown to the judge and, in later rounds, to the team.
     """
+    if candidate.answer is None:
+        return None
+    question = arithmetic_question(problem)
+    if question is not None:
+        result = check_value(candidate.answer, *question)
+        if result.verdict == "error":
+            return None
+        return Check(
+            kind="substitution", agrees=result.verdict == "holds", detail=f"exact: {result.detail}", settles=True
+        )
     task = number_target(problem)
     # A plain number is not an expression of the given numbers: this check is not about it.
-    if task is None or candidate.answer is None or not re.search(r"\d\s*[-+*/×÷]", candidate.answer):
+    if task is None or not re.search(r"\d\s*[-+*/×÷]", candidate.answer):
         return None
     result = check_expression(candidate.answer, *task)
     if result.verdict == "error":

@@ -14,8 +14,12 @@ The rule (pure functions of the candidates; documented in docs/design.md "Choosi
    nothing, and with no executed evidence the answer is the plain majority vote: xolver cannot do
    worse than self-consistency over its own samples because of its judge.
 5. Ties go to more votes, then more executed checks, then the earliest candidate.
+6. One check outranks the vote: when the problem is nothing but an arithmetic expression ("What is
+   17 * 23?"), its exact value is computed (`xolver.tools.arithmetic`), and a group whose answer
+   equals it is *settled*: it is ranked first whatever the votes, and the loop stops on it.
 
-The loop stops early on *agreement*: the leading group has sources of at least two kinds (reasoning,
+The loop stops early on *agreement*: the leading group is settled (rule 6), or, with no member
+refuted by a check, it has sources of at least two kinds (reasoning,
 program, checker, substitution), at least one of them executed, at least `min_votes` supporters (its
 candidates plus the checker; `XolverConfig.agreement_votes`, 3 by default, at most the team plus its
 checker), and at least twice the weight of the runner-up. Two supporters were too few for a small
@@ -95,6 +99,11 @@ class Group:
         return kinds
 
     @property
+    def settled(self) -> bool:
+        """An exact evaluation of the problem itself agrees with this answer (rule 6)."""
+        return any(c.agrees and c.settles for m in self.members for c in m.checks)
+
+    @property
     def weight(self) -> float:
         return self.votes + self.executed + int(self.checker) - self.refuted + self.judge_adjustment
 
@@ -138,7 +147,7 @@ def tally(
         for g in groups:
             score = g.judge_score
             g.judge_adjustment = JUDGE_WEIGHT * (score - mean) if score is not None else 0.0
-    groups.sort(key=lambda g: (-round(g.weight, 9), -g.votes, -(g.executed + g.checker), g.first))
+    groups.sort(key=lambda g: (not g.settled, -round(g.weight, 9), -g.votes, -(g.executed + g.checker), g.first))
     return groups
 
 
@@ -152,8 +161,10 @@ def agreement(groups: Sequence[Group], *, min_votes: int = 2) -> bool:
     if not groups or not groups[0].members:
         return False
     leader = groups[0]
-    if not corroborated(leader):
-        return False
+    if leader.settled:
+        return True
+    if not corroborated(leader) or leader.refuted:
+        return False  # an answer an exact check refuted is never agreement, however many share it
     if leader.votes + int(leader.checker) < min_votes:
         return False
     runner_up = groups[1].weight if len(groups) > 1 else 0.0

@@ -1,4 +1,5 @@
-"""Exact checks of "combine these numbers to reach the target" answers (Game of 24 and its kin).
+"""Exact arithmetic checks: "combine these numbers to reach the target" answers (Game of 24 and its
+kin), and answers to questions that are nothing but an arithmetic expression ("What is 17 * 23?").
 
 The candidate expression is parsed with Python's `ast` (only numbers, ``+ - * /`` and brackets are
 accepted, so nothing is executed) and evaluated in exact rational arithmetic (`fractions.Fraction`):
@@ -15,7 +16,7 @@ from fractions import Fraction
 
 from xolver.tools.checks import CheckResult
 
-__all__ = ["check_expression", "number_target"]
+__all__ = ["arithmetic_question", "check_expression", "check_value", "number_target"]
 
 _OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _TASK = re.compile(
@@ -103,3 +104,102 @@ def check_expression(answer: str, numbers: list[int], target: int) -> CheckResul
             verdict="fails", detail=f"{text} = {shown}, not {target}", counterexample={"value": str(value)}
         )
     return CheckResult(verdict="holds", detail=f"{text} = {target} exactly, using each of {numbers} once")
+
+
+# "What is 17 * 23?", "Compute (3 + 4) * 5.", "Evaluate $2^{10} - 1$": a lead phrase, then only an expression.
+_LEAD = re.compile(
+    r"^\s*(?:(?:what\s+is|what's|how\s+much\s+is|compute|calculate|evaluate|simplify|find)"
+    r"(?:\s+the\s+value\s+of)?\s*:?\s*)?",
+    re.IGNORECASE,
+)
+_EXPRESSION_CHARS = re.compile(r"^[\d\s.+\-*/^()×÷·−]+$")
+_MAX_EXPONENT = 64
+_MAX_DIGITS = 1000
+
+
+def _power(base: Fraction, exponent: Fraction) -> Fraction:
+    if exponent.denominator != 1 or abs(exponent) > _MAX_EXPONENT:
+        raise ValueError("only whole exponents up to 64 are evaluated exactly")
+    if base == 0 and exponent < 0:
+        raise ZeroDivisionError("zero to a negative power")
+    return base ** int(exponent)
+
+
+def _value(node: ast.AST) -> Fraction:
+    """Exact value of a numbers-only expression: + - * / ** and unary minus, nothing else."""
+    if isinstance(node, ast.Expression):
+        return _value(node.body)
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
+        # A decimal literal is read as written ("0.1" is 1/10), not as its binary float.
+        return Fraction(str(node.value))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        inner = _value(node.operand)
+        return -inner if isinstance(node.op, ast.USub) else inner
+    if isinstance(node, ast.BinOp):
+        left, right = _value(node.left), _value(node.right)
+        match node.op:
+            case ast.Add():
+                result = left + right
+            case ast.Sub():
+                result = left - right
+            case ast.Mult():
+                result = left * right
+            case ast.Div():
+                if right == 0:
+                    raise ZeroDivisionError("division by zero")
+                result = left / right
+            case ast.Pow():
+                result = _power(left, right)
+            case _:
+                raise ValueError("only + - * / and powers are evaluated")
+        if len(str(result.numerator)) + len(str(result.denominator)) > _MAX_DIGITS:
+            raise ValueError("the exact value is too large to check")
+        return result
+    raise ValueError("only numbers and + - * / ^ are evaluated")
+
+
+def _parse(text: str) -> Fraction:
+    expression = _clean(text).replace("^", "**")
+    return _value(ast.parse(expression, mode="eval"))
+
+
+def arithmetic_question(problem: str) -> tuple[str, Fraction] | None:
+    """The expression and its exact value when the whole problem asks for the value of a closed
+    arithmetic expression, else None.
+
+    Only numbers, ``+ - * / ^`` (and their typeset forms) and brackets, with an optional lead such as
+    "What is" or "Compute": anything else (words, variables, units) means the problem is about more
+    than the expression, and nothing is claimed.
+
+    Example:
+        >>> arithmetic_question("What is 17 * 23?")
+        ('17 * 23', Fraction(391, 1))
+    """
+    text = problem.strip()
+    text = _LEAD.sub("", text, count=1).strip()
+    text = text.strip("$").strip()
+    text = re.sub(r"[?.=\s]+$", "", text).strip().strip("$").strip()
+    text = re.sub(r"\^\{([^{}]*)\}", r"^(\1)", text)
+    if not text or not _EXPRESSION_CHARS.match(text) or not re.search(r"\d\s*[-+*/^×÷·−]\s*[\d(-]", text):
+        return None
+    try:
+        return text, _parse(text)
+    except (SyntaxError, ValueError, ZeroDivisionError, OverflowError):
+        return None
+
+
+def check_value(answer: str, expression: str, value: Fraction) -> CheckResult:
+    """Whether `answer` is the exact `value` of `expression` (a decimal within 1e-9 of it counts).
+
+    Returns ``error`` when the answer is not a number (nothing is claimed about it).
+    """
+    try:
+        given = _parse(answer.replace(",", ""))
+    except (SyntaxError, ValueError, ZeroDivisionError, OverflowError):
+        return CheckResult(verdict="error", detail=f"{answer!r} is not a number")
+    shown = str(value) if value.denominator == 1 else f"{value} (= {float(value):.10g})"
+    if given == value or abs(given - value) <= Fraction(1, 10**9) * max(Fraction(1), abs(value)):
+        return CheckResult(verdict="holds", detail=f"{expression} = {shown} exactly")
+    return CheckResult(
+        verdict="fails", detail=f"{expression} = {shown} exactly, not {answer}", counterexample={"value": str(value)}
+    )

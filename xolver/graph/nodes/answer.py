@@ -34,7 +34,10 @@ def _representative(group: Group) -> Trajectory:
 
 
 def _check_of(group: Group, answer: str) -> tuple[bool, CheckKind | None, str]:
-    """Whether an executed check agreed with the chosen answer, which kind, and a sentence saying so."""
+    """Whether an executed check agreed with the chosen answer, which kind, and a sentence saying so.
+    An answer that an exact evaluation of the problem refuted is never checked, whatever else agreed."""
+    if any(not c.agrees and c.settles for m in group.members for c in m.checks):
+        return False, None, ""
     if group.checker:
         return True, "checker", f"the judge's own program, written before it saw any candidate, printed {answer}"
     kinds: tuple[CheckKind, ...] = ("substitution", "program")

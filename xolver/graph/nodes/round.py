@@ -75,8 +75,9 @@ async def solve(task: AgentTask, runtime: Runtime[SolveContext]) -> dict[str, An
             return step.update(trajectories=[codec.dump(trajectory)], round=given.round)
         case _:
             trajectory = solved
-    if cfg.answer_format != "code" and cfg.python_tool:
-        found = await substitution_check(ctx.tools, given.problem, trajectory)
+    if cfg.answer_format != "code":
+        # Exact checks run without the sandbox; SymPy substitution needs it.
+        found = await substitution_check(ctx.tools if cfg.python_tool else None, given.problem, trajectory)
         if found is not None:
             trajectory = trajectory.model_copy(update={"checks": [*trajectory.checks, found]})
     step.emit(AgentAnswered(trajectory=trajectory))
