@@ -20,11 +20,14 @@ Only those children may send model requests, and their only model address is the
 block's own process keeps real requests off.
 
 `NOT_RUN` names the blocks this test does not run, each with what it would need; a block that is
-neither run nor listed fails the test, so a new example cannot slip in untested.
+neither run nor listed fails the test, so a new example cannot slip in untested. `NEEDS_MODULES`
+names the blocks that need optional packages (LangChain's agent): they run where those packages are
+installed and are skipped, saying what to install, where they are not.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import socket
@@ -49,14 +52,22 @@ DOCS_SERVE_ADDRESS = "127.0.0.1:8000"
 """Where the docs' ``xolver serve`` examples listen; the test's server listens on a free port instead."""
 
 NOT_RUN: dict[str, str] = {
-    "embedding.md: from langchain.agents import create_agent": "the langchain and langchain-openai packages "
-    "(not dependencies) and an OpenAI key",
-    "eval.md: import asyncio / from xolver.config import XolverConfig": "the embedded local model, 20 GSM8K solves "
-    "(many minutes of CPU) and the data file at ../shared/data",
     "scale.md: from xolver import Xolver": "a Ray cluster (ray://head:10001 is a placeholder address)",
     'tools.md: xo = Xolver("openai/gpt-4o-mini", lean_project="~/myproofs")': "a Lake project with Mathlib at "
     "~/myproofs and a model that can prove",
 }
+
+NEEDS_MODULES: dict[str, tuple[str, ...]] = {
+    "embedding.md: from langchain.agents import create_agent": ("langchain", "langchain_openai"),
+}
+"""Blocks that run only where optional packages are installed (not xolver's dependencies); skipped
+otherwise. Such a block gets a placeholder ``OPENAI_API_KEY``: building a LangChain agent checks that
+a key is set, and the block never calls the model."""
+
+PRINTS: dict[str, tuple[str, ...]] = {
+    "eval.md: import asyncio / import json": ("[('0', '391', True), ('1', '400', True)]", "xolver"),
+}
+"""What a block must print (its comments say so), beyond exiting 0."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +100,8 @@ BLOCKS = _blocks()
 def test_every_block_is_run_or_listed_with_a_reason() -> None:
     keys = [b.key for b in BLOCKS]
     assert sorted(set(NOT_RUN) - set(keys)) == [], "NOT_RUN lists blocks that no longer exist"
+    assert sorted(set(NEEDS_MODULES) - set(keys)) == [], "NEEDS_MODULES lists blocks that no longer exist"
+    assert sorted(set(PRINTS) - set(keys)) == [], "PRINTS lists blocks that no longer exist"
     assert len(keys) == len(set(keys)), "two blocks share a key: give one a different first line"
 
 
@@ -169,6 +182,9 @@ def _sh_quote(text: str) -> str:
 def test_docs_block_runs(block: Block, tmp_path: Path) -> None:
     if block.key in NOT_RUN:
         pytest.skip(f"needs {NOT_RUN[block.key]}")
+    missing = [name for name in NEEDS_MODULES.get(block.key, ()) if importlib.util.find_spec(name) is None]
+    if missing:
+        pytest.skip(f"needs {', '.join(missing)} (pip install {' '.join(m.replace('_', '-') for m in missing)})")
     before = [b for b in BLOCKS if b.page == block.page and b.line < block.line and b.key not in NOT_RUN]
     code = "\n\n".join(b.code for b in [*before, block])
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XOLVER_", "OTEL_", "OPENAI_", "ANTHROPIC_"))}
@@ -178,6 +194,8 @@ def test_docs_block_runs(block: Block, tmp_path: Path) -> None:
         PYTHONPATH=os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]),
         HF_HUB_OFFLINE="1",
     )
+    if block.key in NEEDS_MODULES:
+        env["OPENAI_API_KEY"] = "sk-placeholder-never-sent"
     backbone_requests: list[dict[str, Any]] | None = None
     serve_log = tmp_path / "xolver-serve.log"
     with ExitStack() as stack:
@@ -194,6 +212,8 @@ def test_docs_block_runs(block: Block, tmp_path: Path) -> None:
         )
     served = f"\nxolver serve said:\n{serve_log.read_text(encoding='utf-8')[-3000:]}" if serve_log.exists() else ""
     assert result.returncode == 0, f"{block.page}:{block.line} failed:\n{result.stderr[-3000:]}{served}"
+    for expected in PRINTS.get(block.key, ()):
+        assert expected in result.stdout, f"{block.page}:{block.line} did not print {expected!r}:\n{result.stdout}"
     if backbone_requests is not None:  # the block's solve went through the stand-ins
         assert backbone_requests, f"{block.page}:{block.line} never reached the stand-in backbone{served}"
         assert "391" in result.stdout, result.stdout + served
