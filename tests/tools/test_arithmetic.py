@@ -91,9 +91,10 @@ def test_every_shared_game_of_24_puzzle_parses_and_a_brute_force_solution_checks
         ("What is 17 * 23?", "17 * 23", Fraction(391)),
         ("Compute (3 + 4) * 5.", "(3 + 4) * 5", Fraction(35)),
         ("Evaluate $2^{10} - 1$", "2^(10) - 1", Fraction(1023)),
-        ("what's 10 ÷ 4", "10 ÷ 4", Fraction(5, 2)),
+        ("Compute $\\frac{3}{4} \\cdot 8$.", "((3)/(4)) * 8", Fraction(6)),
+        ("what's 10 ÷ 4", "10 / 4", Fraction(5, 2)),
         ("What is 0.1 + 0.2?", "0.1 + 0.2", Fraction(3, 10)),  # decimals as written, not binary floats
-        ("-3 + 4 * 2 =", "-3 + 4 * 2", Fraction(5)),
+        ("What is -3 + 4 * 2?", "-3 + 4 * 2", Fraction(5)),
     ],
 )
 def test_a_problem_that_is_only_an_expression_has_an_exact_value(
@@ -112,6 +113,8 @@ def test_a_problem_that_is_only_an_expression_has_an_exact_value(
         "What is 2 ** 1000000?",  # too large to evaluate exactly: no claim
         "What is 9^9^9?",
         "What is 1 / 0?",
+        "Is 17 * 23 = 391?",  # a claim, not a value to compute
+        "Compute $\\sqrt{2} + 1$.",  # beyond + - * / ^: no claim
         "What is __import__('os')?",
     ],
 )

@@ -179,8 +179,10 @@ def arithmetic_question(problem: str) -> tuple[str, Fraction] | None:
     text = _LEAD.sub("", text, count=1).strip()
     text = text.strip("$").strip()
     text = re.sub(r"[?.=\s]+$", "", text).strip().strip("$").strip()
-    text = re.sub(r"\^\{([^{}]*)\}", r"^(\1)", text)
-    if not text or not _EXPRESSION_CHARS.match(text) or not re.search(r"\d\s*[-+*/^×÷·−]\s*[\d(-]", text):
+    if "=" in text:
+        return None  # an equation or a claim, not a value to compute
+    text = _clean(text)  # LaTeX operators and fractions to plain ones: "\frac{3}{4} \cdot 8" is "((3)/(4)) * 8"
+    if not text or not _EXPRESSION_CHARS.match(text) or not re.search(r"\d\)*\s*[-+*/^]\s*\(*[\d-]", text):
         return None
     try:
         return text, _parse(text)
