@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 import uuid
-from collections.abc import AsyncIterator, Generator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Generator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
@@ -19,6 +20,7 @@ from xolver.graph.result import solution_from_state
 from xolver.graph.state import SolveContext, SolveState
 from xolver.memory.base import ExperienceStore
 from xolver.models import Model
+from xolver.models.base import ModelRequest, ModelResponse, StreamingModel, TextSink
 from xolver.runtime import UNSET, SolveRuntime, run_config
 from xolver.solution import CallRecord, Solution
 
@@ -273,8 +275,10 @@ class Xolver:
     ) -> AsyncIterator[Event]:
         async with self.runtime.solve_context(self.config) as context:
             started = time.monotonic()
+            witness = _FailureWitness(context.model)
+            context = dataclasses.replace(context, model=witness)
             async for event in self._run_graph(
-                graph_input, context, thread_id=thread_id, resume=resume, started=started
+                graph_input, context, thread_id=thread_id, resume=resume, started=started, seen=witness.errors
             ):
                 yield event
 
@@ -286,6 +290,7 @@ class Xolver:
         thread_id: str | None,
         resume: bool,
         started: float,
+        seen: Sequence[ModelError] = (),
     ) -> AsyncIterator[Event]:
         cfg = self.config
         budget = context.budget
@@ -323,7 +328,7 @@ class Xolver:
             if final is None:  # pragma: no cover - LangGraph always emits the final values
                 raise UserError("the solve produced no state")
             solution = self._solution(final, thread_id, time.monotonic() - started)
-            _raise_if_nothing_answered(solution)
+            _raise_if_nothing_answered(solution, seen)
             yield SolveFinished(solution=solution)
 
     def _solution(self, state: dict[str, Any], thread_id: str | None, seconds: float) -> Solution:
@@ -340,16 +345,66 @@ class Xolver:
         return as_tool(self, name=name, description=description)
 
 
-def _raise_if_nothing_answered(solution: Solution) -> None:
+class _FailureWitness:
+    """The solve's model, keeping the provider errors its calls raised (the last `KEPT`).
+
+    A role's failure reaches the `Solution` as text (``"<where>: <Class>: <message>"``, so that
+    checkpoints stay data); when every agent failed, the solve re-raises the failure as the error
+    it was, with its `ModelError.kind` and status, from this record. Everything else is the model's.
+    """
+
+    KEPT = 32
+
+    def __init__(self, model: Model) -> None:
+        self._inner = model
+        self.errors: list[ModelError] = []
+
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+    def __getattr__(self, attribute: str) -> Any:  # reasoning, supports_function_calling, for_role, ...
+        if attribute.startswith("_"):
+            raise AttributeError(attribute)
+        return getattr(self._inner, attribute)
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        return await self._seen(self._inner.complete(request))
+
+    async def complete_streaming(self, request: ModelRequest, on_text: TextSink) -> ModelResponse:
+        if isinstance(self._inner, StreamingModel):
+            return await self._seen(self._inner.complete_streaming(request, on_text))
+        return await self._seen(self._inner.complete(request))
+
+    async def _seen(self, call: Awaitable[ModelResponse]) -> ModelResponse:
+        try:
+            return await call
+        except ModelError as e:
+            self.errors.append(e)
+            del self.errors[: -self.KEPT]
+            raise
+
+
+def _raise_if_nothing_answered(solution: Solution, seen: Sequence[ModelError] = ()) -> None:
     """A solve with an answer always returns it, failures recorded; one where every agent failed on
-    the provider raises that failure, so a caller learns that the backend is down, not "no answer"."""
+    the provider raises that failure, so a caller learns that the backend is down, not "no answer".
+
+    The error is of the class and `ModelError.kind` of the last recorded failure, as the provider
+    raised it (`seen`); a failure recorded before a resume is known by its class alone.
+    """
     if solution.answer or not solution.failures:
         return
     if any(t.answer is not None for r in solution.rounds for t in r.trajectories):
         return
     last = solution.failures[-1]
+    message = f"every model call of the solve failed; last: {last.split(': ', 2)[-1]}"
+    error = next((e for e in reversed(seen) if last.endswith(f": {type(e).__name__}: {e}")), None)
+    if isinstance(error, PermanentModelError):
+        raise PermanentModelError(message, model=error.model, status=error.status, kind=error.kind) from error
+    if isinstance(error, TransientModelError):
+        raise TransientModelError(message, model=error.model, status=error.status, kind=error.kind) from error
     cls: type[ModelError] = PermanentModelError if ": PermanentModelError: " in last else TransientModelError
-    raise cls(f"every model call of the solve failed; last: {last.split(': ', 2)[-1]}")
+    raise cls(message)
 
 
 async def _final(events: AsyncIterator[Event]) -> Solution:

@@ -206,3 +206,36 @@ async def test_one_slot_server_with_the_default_limit_never_times_out() -> None:
     assert len(requests) == 6  # one attempt each
     timed_out = [r for r in results if isinstance(r, TransientModelError)]
     assert timed_out and "Timeout" in str(timed_out[0])
+
+
+def test_litellm_exceptions_map_to_a_typed_kind() -> None:
+    # The kind comes from the exception's class, never from its message: the messages here say
+    # nothing about what failed.
+    from xolver.models.litellm import _classify, _import_litellm
+
+    litellm = _import_litellm()
+    said = {"message": "nope", "model": "tiny", "llm_provider": "openai"}
+    cases = [
+        (litellm.ContextWindowExceededError(**said), PermanentModelError, "context_window"),
+        (litellm.ContentPolicyViolationError(**said), PermanentModelError, "content_policy"),
+        (litellm.NotFoundError(**said), PermanentModelError, "not_found"),
+        (litellm.AuthenticationError(**said), PermanentModelError, "auth"),
+        (litellm.BadRequestError(**said), PermanentModelError, "bad_request"),
+        (litellm.BudgetExceededError(current_cost=2.0, max_budget=1.0), PermanentModelError, "budget"),
+        (litellm.RateLimitError(**said), TransientModelError, "rate_limit"),
+        (litellm.Timeout(**said), TransientModelError, "timeout"),
+        (litellm.APIConnectionError(**said), TransientModelError, "connection"),
+        (litellm.InternalServerError(**said), TransientModelError, "server_error"),
+    ]
+    for exc, cls, kind in cases:
+        error = _classify(exc, "openai/tiny")
+        assert (type(error), error.kind) == (cls, kind), type(exc).__name__
+
+
+def test_model_errors_default_their_kind_from_the_status() -> None:
+    assert PermanentModelError("x").kind == "bad_request"
+    assert PermanentModelError("x", status=401).kind == "auth"
+    assert PermanentModelError("x", status=404).kind == "not_found"
+    assert PermanentModelError("x", status=404, kind="context_window").kind == "context_window"
+    assert TransientModelError("x", status=429).kind == "rate_limit"
+    assert TransientModelError("x", status=503).kind == "server_error"

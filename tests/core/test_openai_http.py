@@ -103,21 +103,34 @@ async def test_errors_sort_the_same(transport: Transport) -> None:
         model = LiteLLMModel("openai/tiny", api_base=base, retry=FAST_RETRY, transport=transport)
         assert (await model.complete(REQUEST)).text == "fine"
     assert len(requests) == 3 and model.retries == 2
-    for status, hint in [(401, "authentication failed"), (404, "model not found"), (400, "rejected")]:
+    context = "This model's maximum context length is 4096 tokens. However, your messages resulted in 5000 tokens."
+    for status, said, hint, kind in [
+        (401, "nope", "authentication failed", "auth"),
+        (404, "nope", "model not found", "not_found"),
+        (400, "nope", "rejected", "bad_request"),
+        (400, context, "context window", "context_window"),
+    ]:
 
-        def refuse(body: dict[str, object], status: int = status) -> tuple[int, str]:
-            return status, "nope"
+        def refuse(body: dict[str, object], status: int = status, said: str = said) -> tuple[int, str]:
+            return status, said
 
         with fake_openai_server(refuse) as (base, requests), allow_model_requests():
             model = LiteLLMModel("openai/tiny", api_base=base, retry=FAST_RETRY, transport=transport)
-            with pytest.raises(PermanentModelError, match=hint):
+            with pytest.raises(PermanentModelError, match=hint) as refused:
                 await model.complete(REQUEST)
         assert len(requests) == 1
+        assert (refused.value.kind, refused.value.status) == (kind, status)
+    with fake_openai_server(lambda body: (429, "slow down")) as (base, _), allow_model_requests():
+        model = LiteLLMModel("openai/tiny", api_base=base, retry=RetryPolicy(max_attempts=1), transport=transport)
+        with pytest.raises(TransientModelError) as limited:
+            await model.complete(REQUEST)
+    assert limited.value.kind == "rate_limit"
     with fake_openai_server(lambda body: (200, "late"), delay=0.5) as (base, _), allow_model_requests():
         no_retry = RetryPolicy(max_attempts=1)
         model = LiteLLMModel("openai/tiny", api_base=base, timeout=0.2, retry=no_retry, transport=transport)
-        with pytest.raises(TransientModelError, match="Timeout"):
+        with pytest.raises(TransientModelError, match="Timeout") as late:
             await model.complete(REQUEST)
+    assert late.value.kind == "timeout"
 
 
 async def test_an_unreachable_server_is_a_transient_failure() -> None:

@@ -11,7 +11,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 import openai
@@ -21,9 +21,10 @@ from pydantic import BaseModel
 
 from tests.server.helpers import reply, running
 from xolver.config import XolverConfig
-from xolver.errors import PermanentModelError, TransientModelError
+from xolver.errors import PermanentFailure, PermanentModelError, TransientFailure, TransientModelError
 from xolver.models.base import ModelRequest
 from xolver.models.testing import FunctionModel
+from xolver.server.failures import reply_for
 from xolver.server.openai_app import ServerSettings, create_app
 from xolver.server.service import SolveService
 
@@ -66,38 +67,61 @@ def _planner_calls(model: FunctionModel) -> int:
 # ----------------------------------------------------------------------------- a failed solve runs once
 
 
+# The messages say nothing about what failed: the status comes from the error's kind alone.
 @pytest.mark.parametrize(
     ("error", "exception", "status", "code", "retry_after"),
     [
         (
-            PermanentModelError("openai/tiny: the prompt is longer than the model's context window (4096)", status=400),
+            PermanentModelError("openai/tiny: refused (4096)", status=400, kind="context_window"),
             openai.BadRequestError,
             400,
             "context_length_exceeded",
             None,
         ),
         (
-            PermanentModelError("openai/tiny: model not found: check the model name and --api-base", status=404),
+            PermanentModelError("openai/tiny: refused", status=404, kind="not_found"),
             openai.BadRequestError,
             400,
             "model_not_found",
             None,
         ),
         (
-            TransientModelError("openai/tiny: RateLimitError (slow down)", status=429),
+            PermanentModelError("openai/tiny: the context window is fine, the request is not", kind="bad_request"),
+            openai.BadRequestError,
+            400,
+            "backbone_rejected",
+            None,
+        ),
+        (
+            PermanentModelError("openai/tiny: refused", kind="budget"),
+            openai.BadRequestError,
+            400,
+            "budget_exhausted",
+            None,
+        ),
+        (
+            PermanentModelError("openai/tiny: refused", status=401, kind="auth"),
+            openai.APIStatusError,
+            502,
+            "backbone_auth_failed",
+            None,
+        ),
+        (
+            TransientModelError("openai/tiny: slow down", kind="rate_limit"),
             openai.RateLimitError,
             429,
             "rate_limit_exceeded",
             "30",
         ),
         (
-            TransientModelError("openai/tiny: HTTP 503 (overloaded)", status=503),
+            TransientModelError("openai/tiny: ratelimit exceeded, HTTP 429", status=503, kind="server_error"),
             openai.InternalServerError,
             503,
             "backbone_unavailable",
             "10",
         ),
     ],
+    ids=["context_window", "not_found", "bad_request", "budget", "auth", "rate_limit", "server_error"],
 )
 def test_a_failed_solve_is_attempted_once_by_the_stock_client(
     error: Exception, exception: type[openai.APIStatusError], status: int, code: str, retry_after: str | None
@@ -115,6 +139,19 @@ def test_a_failed_solve_is_attempted_once_by_the_stock_client(
     assert response.status_code == status and response.headers["x-should-retry"] == "false"
     assert response.headers.get("retry-after") == retry_after
     assert info.value.code == code and isinstance(info.value.body, dict) and info.value.body["message"]
+
+
+@pytest.mark.parametrize("kind", get_args(PermanentFailure))
+def test_every_permanent_kind_has_its_status(kind: PermanentFailure) -> None:
+    reply = reply_for(PermanentModelError("refused", kind=kind))
+    assert reply.code and reply.retry_after is None
+    assert reply.status == (502 if kind == "auth" else 503 if kind == "unavailable" else 400)
+
+
+@pytest.mark.parametrize("kind", get_args(TransientFailure))
+def test_every_transient_kind_has_its_status(kind: TransientFailure) -> None:
+    reply = reply_for(TransientModelError("failed", kind=kind))
+    assert reply.status == (429 if kind == "rate_limit" else 503) and reply.retry_after
 
 
 def test_a_spent_budget_with_no_answer_is_a_400_sent_once() -> None:

@@ -17,7 +17,9 @@ from typing import Any, Literal
 from xolver.errors import (
     ModelError,
     ModelRequestsBlocked,
+    PermanentFailure,
     PermanentModelError,
+    TransientFailure,
     TransientModelError,
     UserError,
 )
@@ -62,40 +64,48 @@ def _import_litellm() -> Any:
     return _litellm
 
 
-# litellm exception name -> (our class, a hint for the user). Looked up by name so that a litellm
-# release that drops or renames one class degrades to the generic mapping instead of crashing.
-_TRANSIENT = (
-    "RateLimitError",
-    "Timeout",
-    "APIConnectionError",
-    "InternalServerError",
-    "ServiceUnavailableError",
-    "BadGatewayError",
-)
-_PERMANENT_HINTS: dict[str, str] = {
-    "AuthenticationError": "authentication failed: check the provider's API key (e.g. OPENAI_API_KEY) or --api-key",
-    "PermissionDeniedError": "permission denied by the provider: check the API key's access",
-    "NotFoundError": "model not found: check the model name and --api-base",
-    "ContextWindowExceededError": "the prompt is longer than the model's context window",
-    "ContentPolicyViolationError": "the provider refused the request (content policy)",
-    "BadRequestError": "the provider rejected the request",
-    "UnprocessableEntityError": "the provider rejected the request",
-    "UnsupportedParamsError": "the provider does not support a parameter of this request",
+# litellm exception name -> what failed (and, for permanent failures, a hint for the user). Looked up
+# by name, most specific class first, so that a litellm release that drops or renames one class
+# degrades to the generic mapping instead of crashing.
+_TRANSIENT: dict[str, TransientFailure] = {
+    "RateLimitError": "rate_limit",
+    "Timeout": "timeout",
+    "APIConnectionError": "connection",
+    "InternalServerError": "server_error",
+    "ServiceUnavailableError": "server_error",
+    "BadGatewayError": "server_error",
+}
+_PERMANENT: dict[str, tuple[PermanentFailure, str]] = {
+    "AuthenticationError": (
+        "auth",
+        "authentication failed: check the provider's API key (e.g. OPENAI_API_KEY) or --api-key",
+    ),
+    "PermissionDeniedError": ("auth", "permission denied by the provider: check the API key's access"),
+    "NotFoundError": ("not_found", "model not found: check the model name and --api-base"),
+    "ContextWindowExceededError": ("context_window", "the prompt is longer than the model's context window"),
+    "ContentPolicyViolationError": ("content_policy", "the provider refused the request (content policy)"),
+    "BudgetExceededError": ("budget", "the provider's spending budget is exhausted"),
+    "BadRequestError": ("bad_request", "the provider rejected the request"),
+    "UnprocessableEntityError": ("bad_request", "the provider rejected the request"),
+    "UnsupportedParamsError": ("bad_request", "the provider does not support a parameter of this request"),
 }
 
 
 def _classify(exc: BaseException, model: str) -> ModelError:
-    """Map a litellm (or httpx/openai) exception, or a direct call's `EndpointError`, to our error classes."""
-    kind = getattr(exc, "kind", None)  # an EndpointError names its failure as litellm would
-    names = [kind] if isinstance(kind, str) else [cls.__name__ for cls in type(exc).__mro__]
+    """Map a litellm (or httpx/openai) exception, or a direct call's `EndpointError`, to our error
+    classes, with the `ModelError.kind` the exception's class names."""
+    named = getattr(exc, "kind", None)  # an EndpointError names its failure as litellm would
+    names = [named] if isinstance(named, str) else [cls.__name__ for cls in type(exc).__mro__]
     status = getattr(exc, "status_code", None)
+    status = status if isinstance(status, int) else None
     detail = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
     for name in names:
-        if name in _PERMANENT_HINTS:
-            return PermanentModelError(f"{model}: {_PERMANENT_HINTS[name]} ({detail})", model=model, status=status)
+        if name in _PERMANENT:
+            kind, hint = _PERMANENT[name]
+            return PermanentModelError(f"{model}: {hint} ({detail})", model=model, status=status, kind=kind)
         if name in _TRANSIENT:
-            return TransientModelError(f"{model}: {name} ({detail})", model=model, status=status)
-    if isinstance(status, int) and (status == 429 or status >= 500):
+            return TransientModelError(f"{model}: {name} ({detail})", model=model, status=status, kind=_TRANSIENT[name])
+    if status is not None and (status == 429 or status >= 500):
         return TransientModelError(f"{model}: HTTP {status} ({detail})", model=model, status=status)
     if "LLM Provider NOT provided" in detail or "llm provider" in detail.lower():
         return PermanentModelError(
@@ -103,6 +113,7 @@ def _classify(exc: BaseException, model: str) -> ModelError:
             "ollama_chat/qwen2.5, or openai/<name> with --api-base",
             model=model,
             status=status,
+            kind="not_found",
         )
     return PermanentModelError(f"{model}: {type(exc).__name__}: {detail}", model=model, status=status)
 

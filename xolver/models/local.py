@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from xolver.errors import LocalModelMissing, PermanentModelError, UserError
+from xolver.errors import LocalModelMissing, PermanentFailure, PermanentModelError, UserError
 from xolver.models.base import ModelRequest, ModelResponse, TextSink, Usage
 from xolver.models.reasoning import ReasoningFilter, is_reasoning_model, split_reasoning
 
@@ -153,8 +153,11 @@ class LlamaCppModel:
                 # Always generate in streaming mode: it is the only way to stop a generation whose
                 # caller has gone (a cancelled solve) instead of finishing it for nobody.
                 out = self._stream_sync(llama, kwargs, on_piece, cancelled)
-            except ValueError as e:  # e.g. "Requested tokens exceed context window"
-                raise PermanentModelError(f"{self.name}: {e}", model=self.name) from e
+            except ValueError as e:  # e.g. "Requested tokens exceed context window of 2048"
+                # llama-cpp-python raises a plain ValueError for a prompt that does not fit, with no
+                # class of its own to tell it apart: its message is all there is.
+                kind: PermanentFailure = "context_window" if "context window" in str(e) else "bad_request"
+                raise PermanentModelError(f"{self.name}: {e}", model=self.name, kind=kind) from e
         choice = out["choices"][0]
         text, reasoning = split_reasoning(choice["message"].get("content") or "")
         usage = out.get("usage") or {}
@@ -226,7 +229,7 @@ class LlamaCppModel:
 
     async def _run(self, request: ModelRequest, on_piece: Callable[[str], None] | None) -> ModelResponse:
         if self._executor is None:
-            raise PermanentModelError(f"{self.name} was closed", model=self.name)
+            raise PermanentModelError(f"{self.name} was closed", model=self.name, kind="unavailable")
         loop = asyncio.get_running_loop()
         cancelled = threading.Event()
         future = loop.run_in_executor(self._executor, self._complete_sync, request, on_piece, cancelled)

@@ -16,7 +16,14 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from xolver.errors import ModelError, PermanentModelError, TransientModelError, UserError
+from xolver.errors import (
+    ModelError,
+    PermanentFailure,
+    PermanentModelError,
+    TransientFailure,
+    TransientModelError,
+    UserError,
+)
 from xolver.server.guard import error_body
 
 __all__ = ["ErrorReply", "reply_for"]
@@ -60,35 +67,60 @@ class ErrorReply:
         return JSONResponse(status_code=self.status, content=self.body(), headers=self.headers)
 
 
+# PermanentModelError.kind -> (status, OpenAI error type, error code, what the message starts with).
+# The request is at fault (4xx) unless the server's own backbone set-up is: a refused key is the
+# operator's to fix, not the client's (a 401 would tell the client its own key is wrong).
+_PERMANENT: dict[PermanentFailure, tuple[int, str, str, str]] = {
+    "bad_request": (400, "invalid_request_error", "backbone_rejected", "the backbone model refused the request"),
+    "context_window": (
+        400,
+        "invalid_request_error",
+        "context_length_exceeded",
+        "the problem does not fit the backbone model's context window",
+    ),
+    "not_found": (400, "invalid_request_error", "model_not_found", "the backbone model was not found"),
+    "content_policy": (
+        400,
+        "invalid_request_error",
+        "content_policy_violation",
+        "the backbone's provider refused the request (content policy)",
+    ),
+    "budget": (400, "invalid_request_error", "budget_exhausted", "the backbone's spending budget is exhausted"),
+    "auth": (502, "server_error", "backbone_auth_failed", "the backbone's provider refused this server's credentials"),
+    "unavailable": (503, "server_error", "backbone_unavailable", "the backbone model is not available"),
+}
+# TransientModelError.kind -> (status, OpenAI error type, error code, seconds to wait, message start).
+_TRANSIENT: dict[TransientFailure, tuple[int, str, str, int, str]] = {
+    "rate_limit": (
+        429,
+        "rate_limit_error",
+        "rate_limit_exceeded",
+        _RATE_LIMIT_WAIT,
+        "the backbone model is rate limited",
+    ),
+    "timeout": (503, "server_error", "backbone_unavailable", _UNAVAILABLE_WAIT, "the backbone model is unavailable"),
+    "connection": (503, "server_error", "backbone_unavailable", _UNAVAILABLE_WAIT, "the backbone model is unavailable"),
+    "server_error": (
+        503,
+        "server_error",
+        "backbone_unavailable",
+        _UNAVAILABLE_WAIT,
+        "the backbone model is unavailable",
+    ),
+}
+
+
 def reply_for(exc: BaseException) -> ErrorReply:
-    """The response for a failed solve (or a refused option)."""
+    """The response for a failed solve (or a refused option): a provider failure by its `ModelError.kind`."""
     text = str(exc)
     if isinstance(exc, UserError):
         return ErrorReply(400, text, "invalid_request_error")
     if isinstance(exc, PermanentModelError):
-        lowered = text.lower()
-        code = "backbone_rejected"
-        if "context window" in lowered or "context length" in lowered or "too long" in lowered:
-            code = "context_length_exceeded"
-        elif "model not found" in lowered:
-            code = "model_not_found"
-        return ErrorReply(400, f"the backbone model refused the request: {text}", "invalid_request_error", code)
+        status, type_, code, said = _PERMANENT[exc.kind]
+        return ErrorReply(status, f"{said}: {text}", type_, code)
     if isinstance(exc, TransientModelError):
-        if exc.status == 429 or "ratelimit" in text.lower().replace(" ", "") or "http 429" in text.lower():
-            return ErrorReply(
-                429,
-                f"the backbone model is rate limited: {text}",
-                "rate_limit_error",
-                "rate_limit_exceeded",
-                retry_after=_RATE_LIMIT_WAIT,
-            )
-        return ErrorReply(
-            503,
-            f"the backbone model is unavailable: {text}",
-            "server_error",
-            "backbone_unavailable",
-            retry_after=_UNAVAILABLE_WAIT,
-        )
+        status, type_, code, wait, said = _TRANSIENT[exc.kind]
+        return ErrorReply(status, f"{said}: {text}", type_, code, retry_after=wait)
     if isinstance(exc, ModelError):
         return ErrorReply(
             502, f"the backbone model failed: {text}", "server_error", "backbone_error", retry_after=_UNAVAILABLE_WAIT
