@@ -79,7 +79,7 @@ async def test_xolver_results_grade_every_agents_answer() -> None:
 
     model = FunctionModel(by_role(planner=PLAN, solver=solver, judge=verdict(1.0)))
     team = XolverConfig(model="test", agents=2, rounds=0, blind_check=False, memory_mode="off")
-    task = Task(id="t", problem="What is 2 + 2?", kind="math", answer="4")
+    task = Task(id="t", problem="Ann has 2 pens and buys 2 more. How many pens?", kind="math", answer="4")
     (result,) = await run_eval([task], _config("xolver", agents=2, rounds=0), model=model, xolver_config=team)
     assert [(c.round, c.agent, c.method, c.answer, c.correct) for c in result.candidates] == [
         (0, 0, "program", "5", False),
