@@ -96,8 +96,10 @@ def test_agreement_needs_two_kinds_of_source_one_executed_and_a_clear_lead() -> 
 
 
 def test_an_exact_evaluation_of_the_problem_settles_the_answer_against_any_vote() -> None:
-    exact = Check(kind="substitution", agrees=True, detail="exact: 17 * 23 = 391 exactly", settles=True)
-    refuted = Check(kind="substitution", agrees=False, detail="exact: 17 * 23 = 391 exactly, not 381", settles=True)
+    exact = Check(kind="substitution", agrees=True, detail="exact arithmetic: 17 * 23 = 391 exactly", settles=True)
+    refuted = Check(
+        kind="substitution", agrees=False, detail="exact arithmetic: 17 * 23 = 391 exactly, not 381", settles=True
+    )
     many = [_candidate(i, "381").model_copy(update={"checks": [refuted]}) for i in range(4)]
     one = _candidate(4, "391").model_copy(update={"checks": [exact]})
     groups = tally([*many, one])

@@ -82,7 +82,7 @@ def test_a_problem_that_is_only_arithmetic_stops_on_the_seat_that_gets_its_exact
     assert solution.checked and solution.check_kind == "substitution" and "17 * 23 = 391 exactly" in solution.check
     assert {role: t.calls for role, t in solution.usage.by_role().items()} == {"planner": 1, "solver": 3}
     refuted = [c for t in solution.rounds[0].trajectories for c in t.checks if not c.agrees]
-    assert [c.detail for c in refuted] == ["exact: 17 * 23 = 391 exactly, not 381"] * 2
+    assert [c.detail for c in refuted] == ["exact arithmetic: 17 * 23 = 391 exactly, not 381"] * 2
 
 
 def test_an_arithmetic_problem_nobody_gets_right_runs_on() -> None:

@@ -179,7 +179,10 @@ def expression_check(problem: str, candidate: Trajectory) -> Check | None:
         if result.verdict == "error":
             return None
         return Check(
-            kind="substitution", agrees=result.verdict == "holds", detail=f"exact: {result.detail}", settles=True
+            kind="substitution",
+            agrees=result.verdict == "holds",
+            detail=f"exact arithmetic: {result.detail}",
+            settles=True,
         )
     task = number_target(problem)
     # A plain number is not an expression of the given numbers: this check is not about it.
