@@ -16,9 +16,17 @@ from xolver.agents.runner import Budget
 from xolver.cli import main
 from xolver.errors import BudgetExceeded, ConfigError, TransientModelError
 from xolver.models import allow_model_requests, model_from_config
-from xolver.models.base import CallTags, Message, ModelRequest, ModelResponse, ModelSettings
+from xolver.models.base import (
+    CallTags,
+    ImagePart,
+    Message,
+    ModelRequest,
+    ModelResponse,
+    ModelSettings,
+    supports_vision,
+)
 from xolver.models.cache import CachedModel, ModelCallCache, request_key
-from xolver.models.composite import FallbackModel, RoleModels
+from xolver.models.composite import FallbackModel, ImageAttachingModel, RoleModels
 from xolver.models.litellm import LiteLLMModel
 from xolver.models.testing import FunctionModel, ScriptedModel
 
@@ -92,6 +100,29 @@ def test_the_key_is_the_whole_request() -> None:
     assert request_key("m", base) != request_key("other", base)
     assert request_key("m", base) != request_key("m", replace(base, settings=ModelSettings(temperature=0.0, seed=1)))
     assert request_key("m", base) != request_key("m", replace(base, messages=(Message("system", "What is 2 + 2?"),)))
+    pictured = (Message("user", "What is 2 + 2?", images=(ImagePart("https://example.com/a.png"),)),)
+    other = (Message("user", "What is 2 + 2?", images=(ImagePart("https://example.com/b.png"),)),)
+    assert request_key("m", base) != request_key("m", replace(base, messages=pictured))
+    assert request_key("m", replace(base, messages=pictured)) != request_key("m", replace(base, messages=other))
+
+
+def test_capabilities_of_models_made_of_models() -> None:
+    seeing, blind = FunctionModel(lambda r: "x", vision=True), FunctionModel(lambda r: "x")
+    assert supports_vision(seeing) and not supports_vision(blind)
+    assert supports_vision(RoleModels(seeing, {"judge": seeing}))
+    assert not supports_vision(RoleModels(seeing, {"judge": blind}))  # every role reads the images
+    assert not supports_vision(FallbackModel([seeing, blind]))  # so must a fallback
+    assert supports_vision(CachedModel(seeing, ModelCallCache(Path(":memory:"))))
+
+
+async def test_images_are_attached_to_the_first_user_message_of_every_call() -> None:
+    image = ImagePart("https://example.com/a.png")
+    model = FunctionModel(lambda r: "4", vision=True)
+    attaching = ImageAttachingModel(model, [image])
+    request = ModelRequest(messages=(Message("system", "s"), Message("user", "q"), Message("user", "more")))
+    await attaching.complete(request)
+    assert [m.images for m in model.requests[0].messages] == [(), (image,), ()]
+    assert attaching.name == model.name and attaching.supports_vision
 
 
 def test_cache_hits_are_counted_in_the_solution_usage(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from tests._support import REPO
 from tests._support.fake_openai import FakeReply, fake_openai_server
 from xolver.errors import PermanentModelError, TransientModelError, UserError
 from xolver.models import allow_model_requests
-from xolver.models.base import Message, ModelRequest, ModelSettings
+from xolver.models.base import ImagePart, Message, ModelRequest, ModelSettings
 from xolver.models.litellm import LiteLLMModel
 from xolver.models.retry import RetryPolicy
 
@@ -131,6 +131,36 @@ async def test_errors_sort_the_same(transport: Transport) -> None:
         with pytest.raises(TransientModelError, match="Timeout") as late:
             await model.complete(REQUEST)
     assert late.value.kind == "timeout"
+
+
+@TRANSPORTS
+async def test_images_go_out_as_openai_content_parts(transport: Transport) -> None:
+    image = ImagePart("data:image/png;base64,iVBORw0KGgo=", detail="low")
+    request = ModelRequest(messages=[Message("system", "be brief"), Message("user", "what is this?", images=(image,))])
+    with fake_openai_server(lambda body: (200, "a dot")) as (base, requests), allow_model_requests():
+        model = LiteLLMModel("openai/tiny", api_base=base, retry=FAST_RETRY, transport=transport, vision=True)
+        assert model.supports_vision
+        assert (await model.complete(request)).text == "a dot"
+    (sent,) = requests
+    assert sent["messages"] == [
+        {"role": "system", "content": "be brief"},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "what is this?"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo=", "detail": "low"}},
+            ],
+        },
+    ]
+
+
+def test_vision_is_what_litellms_model_table_says() -> None:
+    assert LiteLLMModel("openai/gpt-4o").supports_vision
+    assert not LiteLLMModel("openai/gpt-3.5-turbo").supports_vision
+    assert not LiteLLMModel("openai/no-such-model-anywhere").supports_vision  # unknown: text-only
+    # A server on this machine serves whatever it serves: text-only unless said otherwise.
+    assert not LiteLLMModel("openai/gpt-4o", api_base="http://127.0.0.1:8080/v1").supports_vision
+    assert LiteLLMModel("openai/tiny", api_base="http://127.0.0.1:8080/v1", vision=True).supports_vision
 
 
 async def test_an_unreachable_server_is_a_transient_failure() -> None:

@@ -11,7 +11,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from contextlib import contextmanager
-from typing import Any, get_args
+from typing import Any, cast, get_args
 
 import httpx
 import openai
@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from tests.server.helpers import reply, running
 from xolver.config import XolverConfig
 from xolver.errors import PermanentFailure, PermanentModelError, TransientFailure, TransientModelError
-from xolver.models.base import ModelRequest
+from xolver.models.base import ImagePart, ModelRequest
 from xolver.models.testing import FunctionModel
 from xolver.server.failures import reply_for
 from xolver.server.openai_app import ServerSettings, create_app
@@ -354,7 +354,9 @@ def test_image_parts_and_tool_messages_are_refused() -> None:
     ]
     with _served(model) as (url, _):
         client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
-        with pytest.raises(openai.BadRequestError, match=r"messages\[0\]\.content\[1\] is a 'image_url' part"):
+        with pytest.raises(
+            openai.BadRequestError, match=r"messages\[0\]\.content\[1\] is an image, but the backbone model 'function'"
+        ):
             client.chat.completions.create(model="xolver", messages=image)
         with pytest.raises(openai.BadRequestError, match=r"messages\[1\] is a tool call"):
             client.chat.completions.create(model="xolver", messages=tool_turn)
@@ -363,6 +365,60 @@ def test_image_parts_and_tool_messages_are_refused() -> None:
         ]
         assert client.chat.completions.create(model="xolver", messages=text_parts).choices[0].message.content == "391"
     assert _planner_calls(model) == 1
+
+
+_IMAGE = "data:image/png;base64,iVBORw0KGgo="
+
+
+def _asking_with(*parts: Any) -> list[ChatCompletionMessageParam]:
+    return [{"role": "user", "content": [{"type": "text", "text": "What is 17 * 23, as in the picture?"}, *parts]}]
+
+
+def _image(url: str = _IMAGE, detail: str = "low") -> dict[str, Any]:
+    return {"type": "image_url", "image_url": {"url": url, "detail": detail}}
+
+
+def test_image_parts_for_a_text_only_backbone_are_a_400_naming_the_model() -> None:
+    model = FunctionModel(reply, name="openai/text-only")
+    with _served(model) as (url, counted):
+        client = openai.OpenAI(base_url=url, api_key="unused")
+        with pytest.raises(
+            openai.BadRequestError, match="backbone model 'openai/text-only' does not take images"
+        ) as info:
+            client.chat.completions.create(model="xolver", messages=_asking_with(_image()))
+    assert info.value.code == "unsupported_content" and info.value.param == "messages.0.content.1"
+    assert counted.posts == 1 and model.requests == []
+
+
+def test_image_parts_reach_every_role_of_a_vision_backbone() -> None:
+    model = FunctionModel(reply, vision=True)
+    second = "https://example.com/grid.png"
+    with _served(model, early_stop=False, judge_opinions="always") as (url, _):
+        client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
+        response = client.chat.completions.create(
+            model="xolver", messages=_asking_with(_image(), _image(second, "high"))
+        )
+        assert response.choices[0].message.content == "391"
+        roles = {r.tags.role for r in model.requests}
+        assert {"planner", "solver", "judge"} <= roles
+        for request in model.requests:
+            first_user = next(m for m in request.messages if m.role == "user")
+            assert first_user.images == (ImagePart(_IMAGE, "low"), ImagePart(second, "high")), request.tags
+            assert all(not m.images for m in request.messages if m is not first_user)
+        asked = next(r for r in model.requests if r.tags.role == "planner").messages[-1].content
+        assert "What is 17 * 23, as in the picture?" in asked
+        # Still refused for a vision backbone: other parts, an image without an address, an image
+        # outside a user message.
+        audio = {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}
+        with pytest.raises(openai.BadRequestError, match="is a 'input_audio' part"):
+            client.chat.completions.create(model="xolver", messages=_asking_with(audio))
+        with pytest.raises(openai.BadRequestError, match="no usable image address") as bad:
+            client.chat.completions.create(model="xolver", messages=_asking_with(_image("file:///etc/passwd")))
+        assert bad.value.code == "invalid_value"
+        # The client's types allow no image in a system message; the server must still refuse one.
+        in_system = [{"role": "system", "content": [_image()]}, *QUESTION]
+        with pytest.raises(openai.BadRequestError, match="images go in user messages"):
+            client.chat.completions.create(model="xolver", messages=cast("list[ChatCompletionMessageParam]", in_system))
 
 
 # ----------------------------------------------------------------------------- HTTP surface

@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 __all__ = [
     "CallTags",
+    "ImagePart",
     "Message",
     "Model",
     "ModelRequest",
@@ -28,6 +29,7 @@ __all__ = [
     "allow_model_requests",
     "model_requests_allowed",
     "supports_function_calling",
+    "supports_vision",
 ]
 
 Role = Literal["system", "user", "assistant", "tool"]
@@ -66,17 +68,39 @@ class ToolSpec:
 
 
 @dataclass(frozen=True)
+class ImagePart:
+    """An image that goes with a message's text (OpenAI's ``image_url`` content part).
+
+    Attributes:
+        url: an ``https://`` address or a ``data:image/...;base64,...`` URL.
+        detail: OpenAI's ``detail`` (``low``, ``high``, ``auto``); None: the provider's default.
+    """
+
+    url: str
+    detail: str | None = None
+
+    def to_openai(self) -> dict[str, Any]:
+        """The image as an OpenAI ``image_url`` content part (litellm translates it for other providers)."""
+        image: dict[str, Any] = {"url": self.url}
+        if self.detail is not None:
+            image["detail"] = self.detail
+        return {"type": "image_url", "image_url": image}
+
+
+@dataclass(frozen=True)
 class Message:
     """One chat message.
 
     An assistant message may carry the native tool calls the model made (`tool_calls`); the reply to
-    each is a ``tool`` message naming the call it answers (`tool_call_id`).
+    each is a ``tool`` message naming the call it answers (`tool_call_id`). A user message may carry
+    `images`, sent after its text; only a model that `supports_vision` is sent any.
     """
 
     role: Role
     content: str
     tool_calls: tuple[ToolInvocation, ...] = ()
     tool_call_id: str | None = None
+    images: tuple[ImagePart, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -193,6 +217,18 @@ def supports_function_calling(model: object, role: str | None = None) -> bool:
             model = for_role(role)
         return getattr(model, "supports_function_calling", False) is True
     except Exception:  # a capability lookup must never fail a solve
+        return False
+
+
+def supports_vision(model: object) -> bool:
+    """Whether `model` takes images with a message (`Message.images`).
+
+    A backend says so with a ``supports_vision`` attribute (`LiteLLMModel` asks litellm's model
+    table); a backend without one, or whose lookup fails, is text-only.
+    """
+    try:
+        return getattr(model, "supports_vision", False) is True
+    except Exception:  # a capability lookup must never fail a request
         return False
 
 

@@ -32,6 +32,7 @@ from xolver.models.base import (
     ToolInvocation,
     Usage,
     supports_function_calling,
+    supports_vision,
 )
 from xolver.models.composite import close_model
 
@@ -48,7 +49,7 @@ def request_key(identity: str, request: ModelRequest) -> str:
     body: dict[str, object] = {
         "model": identity,
         "messages": [
-            [m.role, m.content] if not (m.tool_calls or m.tool_call_id) else dataclasses.asdict(m)
+            [m.role, m.content] if not (m.tool_calls or m.tool_call_id or m.images) else dataclasses.asdict(m)
             for m in request.messages
         ],
         "settings": settings,
@@ -143,6 +144,10 @@ class CachedModel:
     @property
     def supports_function_calling(self) -> bool:
         return supports_function_calling(self.model)
+
+    @property
+    def supports_vision(self) -> bool:
+        return supports_vision(self.model)
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         return await self._complete(request, None)

@@ -1,4 +1,5 @@
-"""Models made of models: one per role (`RoleModels`) and fallbacks on provider failure (`FallbackModel`).
+"""Models made of models: one per role (`RoleModels`), fallbacks on provider failure (`FallbackModel`),
+and a model whose every call carries a request's images (`ImageAttachingModel`).
 
 Both are ordinary `Model`s, so the agents, the runner and the ledger see one model: a call's
 `CallTags.role` picks the role's model, and the `ModelResponse.model` of each call names the model
@@ -11,11 +12,21 @@ that answered it (the ledger records that name).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from xolver.errors import ModelError, UserError
-from xolver.models.base import Model, ModelRequest, ModelResponse, StreamingModel, TextSink, supports_function_calling
+from xolver.models.base import (
+    ImagePart,
+    Model,
+    ModelRequest,
+    ModelResponse,
+    StreamingModel,
+    TextSink,
+    supports_function_calling,
+    supports_vision,
+)
 
-__all__ = ["FallbackModel", "RoleModels", "close_model"]
+__all__ = ["FallbackModel", "ImageAttachingModel", "RoleModels", "close_model"]
 
 
 def close_model(model: object) -> None:
@@ -64,6 +75,11 @@ class FallbackModel:
     def supports_function_calling(self) -> bool:
         """Only when every model does: a fallback must be able to read the same request."""
         return all(supports_function_calling(m) for m in self.models)
+
+    @property
+    def supports_vision(self) -> bool:
+        """Only when every model does: a fallback must be able to read the same request."""
+        return all(supports_vision(m) for m in self.models)
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         return await self._first(request, None)
@@ -114,6 +130,11 @@ class RoleModels:
         """Whether the default model does (`supports_function_calling` with a role asks that role's)."""
         return supports_function_calling(self.default)
 
+    @property
+    def supports_vision(self) -> bool:
+        """Only when every role's model does: every role reads the problem, images included."""
+        return all(supports_vision(m) for m in [self.default, *self.by_role.values()])
+
     def for_role(self, role: str) -> Model:
         """The model that answers `role`'s calls."""
         return self.by_role.get(role, self.default)
@@ -130,3 +151,57 @@ class RoleModels:
             if id(model) not in seen:
                 seen.add(id(model))
                 close_model(model)
+
+
+class ImageAttachingModel:
+    """`model`, with `images` added to the first user message of every call.
+
+    A solve's problem is text, and every role (planner, solvers, judge, verifier) reads it in the
+    first user message of its calls; the images of the problem (an OpenAI client's ``image_url``
+    parts) go there too, so each role sees what the client sent. Build it only on a model that
+    `supports_vision`; it does not check. It does not own `model`: closing it is the caller's.
+
+    Args:
+        model: the vision model that answers.
+        images: the images, in the order the client sent them.
+    """
+
+    def __init__(self, model: Model, images: Sequence[ImagePart]) -> None:
+        self.model = model
+        self.images = tuple(images)
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    @property
+    def reasoning(self) -> bool:
+        return getattr(self.model, "reasoning", False) is True
+
+    @property
+    def supports_function_calling(self) -> bool:
+        return supports_function_calling(self.model)
+
+    @property
+    def supports_vision(self) -> bool:
+        return supports_vision(self.model)
+
+    def for_role(self, role: str) -> Model:
+        """The model that answers `role`'s calls (for names and capabilities; calls go through here)."""
+        for_role = getattr(self.model, "for_role", None)
+        return for_role(role) if callable(for_role) else self.model
+
+    def attach(self, request: ModelRequest) -> ModelRequest:
+        """`request` with the images on its first user message (unchanged when it has none)."""
+        messages = list(request.messages)
+        for i, message in enumerate(messages):
+            if message.role == "user":
+                messages[i] = replace(message, images=(*message.images, *self.images))
+                return replace(request, messages=tuple(messages))
+        return request
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        return await self.model.complete(self.attach(request))
+
+    async def complete_streaming(self, request: ModelRequest, on_text: TextSink) -> ModelResponse:
+        return await _complete(self.model, self.attach(request), on_text)

@@ -182,6 +182,9 @@ class LiteLLMModel:
         function_calling: whether to offer tools natively (OpenAI ``tools``); None asks litellm's
             model table (`litellm.supports_function_calling`), except for a server on this machine,
             whose chat template may not take tools: there it is off unless set to True.
+        vision: whether the model takes images (`Message.images`); None asks litellm's model table
+            (`litellm.supports_vision`: a model the table does not know is text-only), except for a
+            server on this machine, whose model the table does not describe: off unless True.
     """
 
     def __init__(
@@ -198,6 +201,7 @@ class LiteLLMModel:
         max_concurrency: int | None = None,
         transport: Literal["auto", "litellm", "http"] = "auto",
         function_calling: bool | None = None,
+        vision: bool | None = None,
     ) -> None:
         if not model or "/" not in model:
             raise UserError(
@@ -230,6 +234,7 @@ class LiteLLMModel:
         local_server = model.startswith("openai/") and is_loopback_url(api_base) and not self._extra
         self._direct = transport == "http" or (transport == "auto" and local_server)
         self._function_calling = function_calling
+        self._vision = vision
 
     @property
     def name(self) -> str:
@@ -255,6 +260,22 @@ class LiteLLMModel:
         if self._function_calling is None:
             self._function_calling = not self._direct and self._litellm_says_function_calling()
         return self._function_calling
+
+    @property
+    def supports_vision(self) -> bool:
+        """Whether images go to this model with a message (see `vision`).
+
+        Asking litellm's table imports litellm (about 5 s, once per process), as the first call would.
+        """
+        if self._vision is None:
+            self._vision = not self._direct and self._litellm_says_vision()
+        return self._vision
+
+    def _litellm_says_vision(self) -> bool:
+        try:
+            return bool(_import_litellm().supports_vision(model=self._model))
+        except Exception:  # unknown models raise or log; a table lookup must never fail a request
+            return False
 
     def _litellm_says_function_calling(self) -> bool:
         try:
@@ -430,6 +451,8 @@ class LiteLLMModel:
 def _message(message: Message) -> dict[str, Any]:
     """A message as the OpenAI chat format has it (litellm translates it for other providers)."""
     out: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.images:
+        out["content"] = [{"type": "text", "text": message.content}, *(i.to_openai() for i in message.images)]
     if message.tool_calls:
         out["tool_calls"] = [
             {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}

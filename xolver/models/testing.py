@@ -93,7 +93,8 @@ class ScriptedModel:
 
     With ``function_calling=True`` it reports native tool calling, so solvers offer it tools as
     definitions (`ModelRequest.tools`); script a `ModelResponse` with `tool_calls` (see `tool_call`)
-    to answer with calls, as an OpenAI-style model does.
+    to answer with calls, as an OpenAI-style model does. With ``vision=True`` it reports that it takes
+    images (`Message.images`), as a vision model does.
     """
 
     def __init__(
@@ -102,9 +103,11 @@ class ScriptedModel:
         *,
         name: str = "scripted",
         function_calling: bool = False,
+        vision: bool = False,
     ) -> None:
         self._name = name
         self.supports_function_calling = function_calling
+        self.supports_vision = vision
         self._queues: dict[str | None, deque[Reply]]
         if isinstance(replies, Mapping):
             self._queues = {role: deque(items) for role, items in replies.items()}
@@ -163,13 +166,16 @@ class FunctionModel:
 
     The function may return a string or `ModelResponse` (e.g. with ``finish_reason="length"`` for a
     truncated reply), or raise; this is how tests build models that sleep (concurrency), fail on the
-    n-th call (retries), or answer by role.
+    n-th call (retries), or answer by role. ``function_calling`` and ``vision`` are as for `ScriptedModel`.
     """
 
-    def __init__(self, function: Handler, *, name: str = "function", function_calling: bool = False) -> None:
+    def __init__(
+        self, function: Handler, *, name: str = "function", function_calling: bool = False, vision: bool = False
+    ) -> None:
         self._function = function
         self._name = name
         self.supports_function_calling = function_calling
+        self.supports_vision = vision
         self.requests: list[ModelRequest] = []
 
     @property

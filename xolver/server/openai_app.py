@@ -143,7 +143,7 @@ def create_app(service: SolveService, settings: ServerSettings | None = None) ->
         if body.model not in model_ids:
             message = f"model {body.model!r} is not served here; use one of {model_ids}"
             return ErrorReply(404, message, "invalid_request_error", "model_not_found", "model").response()
-        refused = unsupported(body) or check_format(body.response_format)
+        refused = unsupported(body, service.model) or check_format(body.response_format)
         if refused is not None:
             return refused.response()
         if body.n > settings.max_choices:
@@ -156,6 +156,7 @@ def create_app(service: SolveService, settings: ServerSettings | None = None) ->
             answer_format=body.answer_format,
             temperature=body.temperature,
             stream_tokens=body.stream and body.stream_tokens,
+            images=body.images,
         )
         try:
             xolvers = [service.xolver(options) for _ in range(body.n)]

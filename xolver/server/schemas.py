@@ -1,11 +1,13 @@
 """Request bodies of the OpenAI-compatible endpoint, validated with pydantic.
 
 Nothing a client asks for is silently dropped: a field that changes what the answer must be and
-that xolver cannot honour (``tools``, image parts, ``logprobs``, audio) is refused with a 400 that
-names it (`unsupported`). Fields that only tune sampling of one model call (``max_tokens``,
-``top_p``, ``seed``, ``stop``, penalties) are accepted and do not apply: a solve is many calls,
-bounded by the server's budgets. The xolver options are extra body fields
-(``extra_body={"agents": 2, "rounds": 1, "namespace": "alice"}`` with the official client).
+that xolver cannot honour (``tools``, ``logprobs``, audio and file parts, image parts when the
+backbone is not a vision model) is refused with a 400 that names it (`unsupported`). Image parts
+for a vision backbone go to every role with the problem (`ChatCompletionRequest.images`). Fields
+that only tune sampling of one model call (``max_tokens``, ``top_p``, ``seed``, ``stop``, penalties)
+are accepted and do not apply: a solve is many calls, bounded by the server's budgets. The xolver
+options are extra body fields (``extra_body={"agents": 2, "rounds": 1, "namespace": "alice"}`` with
+the official client).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from xolver.config import AnswerFormat
 from xolver.conversation import Exchange, compose_problem
+from xolver.models.base import ImagePart, Model, supports_vision
 from xolver.server.failures import ErrorReply
 
 __all__ = [
@@ -33,12 +36,27 @@ ProgressMode = Literal["reasoning", "comments", "none"]
 
 
 class ContentPart(BaseModel):
-    """One part of a multi-part message; only text parts are understood (others are refused)."""
+    """One part of a multi-part message: text, or an image (for a vision backbone); others are refused."""
 
     model_config = ConfigDict(extra="allow")
 
     type: str
     text: str | None = None
+    image_url: dict[str, Any] | str | None = None
+
+    def image(self) -> ImagePart | None:
+        """The image of an ``image_url`` part with a usable address (``https://``, ``http://`` or a
+        ``data:image/`` URL), else None."""
+        if self.type != "image_url":
+            return None
+        given = self.image_url if isinstance(self.image_url, dict) else {"url": self.image_url}
+        url, detail = given.get("url"), given.get("detail")
+        if not isinstance(url, str) or not url.startswith(_IMAGE_URL_PREFIXES):
+            return None
+        return ImagePart(url=url, detail=detail if isinstance(detail, str) else None)
+
+
+_IMAGE_URL_PREFIXES = ("https://", "http://", "data:image/")
 
 
 class ChatMessage(BaseModel):
@@ -147,6 +165,16 @@ class ChatCompletionRequest(BaseModel):
         return self
 
     @property
+    def images(self) -> tuple[ImagePart, ...]:
+        """The images of the user messages, in order (`unsupported` refused the request unless the
+        backbone takes them)."""
+        found = []
+        for message in self.messages:
+            if message.role == "user" and isinstance(message.content, list):
+                found += [image for part in message.content if (image := part.image()) is not None]
+        return tuple(found)
+
+    @property
     def problem(self) -> str:
         """The problem the team solves: instructions, earlier exchanges and the question."""
         instructions = "\n".join(m.text().strip() for m in self.messages if m.role in {"system", "developer"})
@@ -171,12 +199,14 @@ def _function_name(choice: str | dict[str, Any] | None) -> str | None:
     return None
 
 
-def unsupported(body: ChatCompletionRequest) -> ErrorReply | None:
+def unsupported(body: ChatCompletionRequest, backbone: Model) -> ErrorReply | None:
     """A 400 for the first thing in `body` that xolver cannot honour, or None when it can do all.
 
     Tools are refused unless the client said not to call them (``tool_choice: "none"``): a team
     answer is text, and returning text where the client required a tool call, or quietly never
-    calling the tools it offered, would each be a different request than the one sent.
+    calling the tools it offered, would each be a different request than the one sent. Image parts
+    are fine when `backbone` takes images (`supports_vision`: for a litellm model, what litellm's
+    model table says; a model it does not know is text-only), in a user message, with an address.
     """
     choice = body.tool_choice if body.tool_choice is not None else body.function_call
     if body.tools or body.functions:
@@ -208,15 +238,22 @@ def unsupported(body: ChatCompletionRequest) -> ErrorReply | None:
             )
         if isinstance(message.content, list):
             for j, part in enumerate(message.content):
-                if part.type != "text":
-                    return ErrorReply(
-                        400,
-                        f"messages[{i}].content[{j}] is a {part.type!r} part; xolver's backbone models are "
-                        "text-only here, so only text parts are accepted",
-                        "invalid_request_error",
-                        "unsupported_content",
-                        f"messages.{i}.content.{j}",
-                    )
+                if part.type == "text":
+                    continue
+                where = f"messages.{i}.content.{j}"
+                if part.type == "image_url":
+                    refused = _refused_image(part, message.role, backbone, f"messages[{i}].content[{j}]", where)
+                    if refused is None:
+                        continue
+                    return refused
+                return ErrorReply(
+                    400,
+                    f"messages[{i}].content[{j}] is a {part.type!r} part; xolver accepts text parts, and image "
+                    "parts when the backbone model takes images",
+                    "invalid_request_error",
+                    "unsupported_content",
+                    where,
+                )
     if body.logprobs or body.top_logprobs:
         return ErrorReply(
             400,
@@ -232,5 +269,35 @@ def unsupported(body: ChatCompletionRequest) -> ErrorReply | None:
             "invalid_request_error",
             "unsupported_parameter",
             "modalities",
+        )
+    return None
+
+
+def _refused_image(part: ContentPart, role: str, backbone: Model, named: str, where: str) -> ErrorReply | None:
+    """Why an ``image_url`` part cannot go to `backbone`, or None when it can."""
+    if not supports_vision(backbone):
+        return ErrorReply(
+            400,
+            f"{named} is an image, but the backbone model {backbone.name!r} does not take images (litellm's "
+            "model table does not list it as a vision model); send text only, or serve a vision model",
+            "invalid_request_error",
+            "unsupported_content",
+            where,
+        )
+    if role != "user":
+        return ErrorReply(
+            400,
+            f"{named} is an image in a {role!r} message; images go in user messages",
+            "invalid_request_error",
+            "unsupported_content",
+            where,
+        )
+    if part.image() is None:
+        return ErrorReply(
+            400,
+            f"{named} has no usable image address: image_url.url must be an https:// URL or a data:image/ URL",
+            "invalid_request_error",
+            "invalid_value",
+            where,
         )
     return None

@@ -17,7 +17,8 @@ from xolver.config import AnswerFormat, XolverConfig
 from xolver.errors import UserError
 from xolver.memory.base import ExperienceStore
 from xolver.memory.stores import StoreSpec
-from xolver.models.base import Model
+from xolver.models.base import ImagePart, Model
+from xolver.models.composite import ImageAttachingModel
 from xolver.runtime import UNSET, SolveRuntime
 
 __all__ = ["SolveOptions", "SolveService", "StoreSpec"]
@@ -34,6 +35,7 @@ class SolveOptions:
         answer_format: the format the verifier extracts.
         temperature: sampling temperature of solver calls.
         stream_tokens: emit `AgentToken` events while models generate.
+        images: images that go with the problem to every role (a vision backbone only).
     """
 
     agents: int | None = None
@@ -42,6 +44,7 @@ class SolveOptions:
     answer_format: AnswerFormat | None = None
     temperature: float | None = None
     stream_tokens: bool = False
+    images: tuple[ImagePart, ...] = ()
 
 
 class SolveService:
@@ -130,8 +133,13 @@ class SolveService:
             raise UserError(f"invalid option {where}: {first['msg']}") from e
 
     def xolver(self, options: SolveOptions | None = None) -> Xolver:
-        """A `Xolver` for one request, on the shared model and store (its `close` leaves them open)."""
-        return Xolver(self.model, config=self.config_for(options or SolveOptions()), memory=self.memory)
+        """A `Xolver` for one request, on the shared model and store (its `close` leaves them open).
+
+        With images, its calls go through an `ImageAttachingModel` on the shared model.
+        """
+        options = options or SolveOptions()
+        model = ImageAttachingModel(self.model, options.images) if options.images else self.model
+        return Xolver(model, config=self.config_for(options), memory=self.memory)
 
     def close(self) -> None:
         """Release what this service opened: the model it built (e.g. the llama.cpp context) and
