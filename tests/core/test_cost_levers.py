@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests._support.fake_openai import fake_openai_server
-from tests._support.scripts import PLAN, by_role, respond_391, solved, verdict
+from tests._support.scripts import PLAN, by_role, program, respond_391, solved, verdict
 from xolver import Xolver, XolverConfig
 from xolver.agents.runner import Budget
 from xolver.cli import main
@@ -206,6 +206,69 @@ def test_role_models_and_the_dollar_budget_from_the_cli(
         assert [(c["role"], c["cost"]) for c in solution["usage"]["calls"]] == [("planner", 0.01)]
 
     assert main(["solve", "x", "--judge-api-base", "http://127.0.0.1:9/v1"]) == 2
+
+
+def test_judge_model_and_fallback_model_from_the_cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def respond(body: dict[str, Any]) -> tuple[int, str]:
+        if body["model"] == "down":
+            return 404, "The model `down` does not exist"
+        if body["model"] == "tiny" and "Write a short Python program" in body["messages"][-1]["content"]:
+            return 200, program("392")  # the program seat disagrees with the reasoning seats: the judge is called
+        return respond_391(body)
+
+    common = ["solve", "What is 17 * 23?", "--json", "--memory-mode", "off", "--rounds", "0"]
+    with fake_openai_server(respond) as (base, requests), allow_model_requests():
+        # --judge-model: the judge's calls (its blind check, its critiques) go to its model on its
+        # server; every other role's to --model.
+        # (A word problem: "What is 17 * 23?" is settled by an exact arithmetic check, without a judge.)
+        judged = [*common, "-m", "openai/tiny", "--api-base", base]
+        judged[1] = "A farmer plants 17 rows of 23 trees. How many trees does he plant?"
+        judged += ["--judge-model", "openai/judge", "--judge-api-base", base]
+        assert main(judged) == 0, capsys.readouterr().err
+        calls = json.loads(capsys.readouterr().out)["usage"]["calls"]
+        assert {c["model"] for c in calls if c["role"] == "judge"} == {"openai/judge"}
+        assert {c["model"] for c in calls if c["role"] != "judge"} == {"openai/tiny"}
+        assert sum(r["model"] == "judge" for r in requests) == sum(c["role"] == "judge" for c in calls) > 0
+
+        # --fallback-model: every call's model refuses (404, permanent: not retried), the fallback
+        # answers. A fallback has no --api-base of its own: the provider's variable points it here.
+        monkeypatch.setenv("OPENAI_BASE_URL", base)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-fake-openai-key")
+        requests.clear()
+        down = [*common, "-m", "openai/down", "--api-base", base]
+        assert main([*down, "--fallback-model", "openai/spare"]) == 0, capsys.readouterr().err
+        solution = json.loads(capsys.readouterr().out)
+        assert solution["answer"] == "391" and solution["failures"] == []
+        assert {c["model"] for c in solution["usage"]["calls"]} == {"openai/spare"}
+        sent = [r["model"] for r in requests]
+        assert set(sent) == {"down", "spare"} and sent.count("down") == sent.count("spare")
+        assert main(down) == 1  # without the fallback, the same solve fails
+        assert "model not found" in capsys.readouterr().err
+
+
+def test_max_cost_from_the_config_file_through_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = LiteLLMModel._complete_direct
+
+    async def priced(self: LiteLLMModel, request: ModelRequest, on_text: Any) -> ModelResponse:
+        return replace(await original(self, request, on_text), cost=0.01)
+
+    monkeypatch.setattr(LiteLLMModel, "_complete_direct", priced)
+    with fake_openai_server(respond_391) as (base, _), allow_model_requests():
+        path = tmp_path / "config.toml"
+        path.write_text(f'[xolver]\nmodel = "openai/tiny"\napi_base = "{base}"\nmax_cost = 0.005\n')
+        argv = ["solve", "What is 17 * 23?", "--config", str(path), "--json", "--memory-mode", "off"]
+        assert main(argv) == 0, capsys.readouterr().err
+        solution = json.loads(capsys.readouterr().out)
+        # The planner's cent spends the file's half-cent budget: no solver is sent.
+        assert solution["stop_reason"] == "budget_cost"
+        assert [(c["role"], c["cost"]) for c in solution["usage"]["calls"]] == [("planner", 0.01)]
+        assert main([*argv, "--max-cost", "10"]) == 0  # the flag wins over the file
+        solution = json.loads(capsys.readouterr().out)
+        assert solution["answer"] == "391" and solution["stop_reason"] != "budget_cost"
 
 
 def test_cli_role_flags_name_roles_on_top_of_the_config_file(tmp_path: Path) -> None:
