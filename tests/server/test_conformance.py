@@ -224,6 +224,77 @@ def test_system_message_and_earlier_turns_are_part_of_the_problem() -> None:
     assert "Follow-up question (answer this one): Now double that number." in problem
 
 
+def test_a_developer_message_is_an_instruction_like_a_system_message() -> None:
+    model = FunctionModel(reply)
+    messages: list[ChatCompletionMessageParam] = [
+        {"role": "developer", "content": "Answer with a plain number."},
+        {"role": "user", "content": "What is 17 * 23?"},
+    ]
+    with _served(model) as (url, _):
+        client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
+        assert client.chat.completions.create(model="xolver", messages=messages).choices[0].message.content == "391"
+    problem = next(r for r in model.requests if r.tags.role == "planner").messages[-1].content
+    assert "Instructions: Answer with a plain number.\n\nWhat is 17 * 23?" in problem
+
+
+def test_fields_that_tune_one_call_are_accepted_and_not_applied() -> None:
+    model = FunctionModel(reply)
+    with _served(model, agents=3) as (url, _):
+        client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
+        response = client.chat.completions.create(
+            model="xolver",
+            messages=QUESTION,
+            max_tokens=7,
+            max_completion_tokens=9,
+            top_p=0.3,
+            seed=12345,
+            stop=["END"],
+            frequency_penalty=0.5,
+            presence_penalty=0.5,
+        )
+    assert response.choices[0].message.content == "391"
+    assert model.requests
+    for request in model.requests:  # every call has the server's settings, none of the client's
+        settings = request.settings
+        assert settings.max_tokens not in (7, 9), request.tags
+        assert (settings.top_p, settings.seed, settings.stop) == (None, None, ()), request.tags
+
+
+def test_temperature_is_the_solvers_sampling_temperature() -> None:
+    model = FunctionModel(reply)
+    # Three seats: a program and a chain of thought (each method's first, greedy), then a second
+    # chain of thought, which samples.
+    with _served(model, agents=3, temperature=0.2) as (url, _):
+        client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
+        client.chat.completions.create(model="xolver", messages=QUESTION, temperature=1.3)
+    solvers = sorted(r.settings.temperature or 0.0 for r in model.requests if r.tags.role == "solver")
+    assert solvers == [0.0, 0.0, 1.3]
+    planner = next(r for r in model.requests if r.tags.role == "planner")
+    assert planner.settings.temperature == 0.2  # the server's: not a solver's sample
+
+
+def test_an_error_in_the_middle_of_a_stream_raises_in_the_client() -> None:
+    def planner_only(request: ModelRequest) -> str:
+        if request.tags.role == "planner":
+            return reply(request)
+        raise PermanentModelError("openai/tiny: refused", kind="context_window")
+
+    model = FunctionModel(planner_only)
+    with _served(model, ServerSettings(request_timeout=120)) as (url, counted):
+        client = openai.OpenAI(base_url=url, api_key="unused")  # the stock client: two retries
+        stream = client.chat.completions.create(model="xolver", messages=QUESTION, stream=True)
+        seen: list[Any] = []
+        with pytest.raises(openai.APIError, match="context window") as info:
+            for chunk in stream:
+                seen.append(chunk)
+    # The stream had started (the role chunk, the team's progress) when the solve failed; the
+    # error is the solve's own, not a timeout, and the client did not send the request again.
+    assert seen[0].choices[0].delta.role == "assistant"
+    assert any((c.choices[0].delta.model_extra or {}).get("reasoning_content") for c in seen if c.choices)
+    assert isinstance(info.value.body, dict) and info.value.body["code"] == "context_length_exceeded"
+    assert counted.posts == 1 and _planner_calls(model) == 1
+
+
 class Product(BaseModel):
     factors: list[int]
     value: int

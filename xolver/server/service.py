@@ -33,7 +33,9 @@ class SolveOptions:
         rounds: refinement rounds I after the first.
         namespace: the memory namespace (tenant) this solve reads and writes.
         answer_format: the format the verifier extracts.
-        temperature: sampling temperature of solver calls.
+        temperature: the temperature of the solvers' sampled attempts (``explore_temperature`` and
+            ``explore_program_temperature``); the first attempt of each method stays greedy, and the
+            planner, judge and verifier keep the server's settings.
         stream_tokens: emit `AgentToken` events while models generate.
         images: images that go with the problem to every role (a vision backbone only).
     """
@@ -119,7 +121,8 @@ class SolveService:
             "agents": options.agents,
             "rounds": options.rounds,
             "answer_format": options.answer_format,
-            "temperature": options.temperature,
+            "explore_temperature": options.temperature,
+            "explore_program_temperature": options.temperature,
         }
         updates = {k: v for k, v in overrides.items() if v is not None}
         updates["namespace"] = self.namespace(options.namespace)
