@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -151,3 +153,95 @@ def test_an_app_that_set_the_global_provider_gets_the_spans() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr
     assert int(out.stdout) > 3
+
+
+class _Collector:
+    """An OTLP/gRPC trace collector on 127.0.0.1: the span names of every export it receives."""
+
+    def __init__(self) -> None:
+        from concurrent import futures
+
+        import grpc
+        from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+        spans = self.spans = list[str]()
+        self.exports = 0
+        collector = self
+
+        class Service(trace_service_pb2_grpc.TraceServiceServicer):
+            def Export(self, request: Any, context: Any) -> Any:  # the gRPC method's own name
+                collector.exports += 1
+                for resource in request.resource_spans:
+                    for scope in resource.scope_spans:
+                        spans.extend(span.name for span in scope.spans)
+                return trace_service_pb2.ExportTraceServiceResponse()
+
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Service(), self.server)  # type: ignore[no-untyped-call]
+        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        self.server.start()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.stop(grace=None)
+
+
+@pytest.fixture
+def collector() -> Iterator[_Collector]:
+    running = _Collector()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+_OTLP_SOLVE = (
+    "import sys\n"
+    "import xolver\n"
+    "from xolver import Xolver, tracing\n"
+    "assert not [k for k in sys.modules if k.startswith('opentelemetry.exporter')], 'an exporter at import'\n"
+    "assert tracing._env_provider is None, 'a tracer provider at import'\n"
+    "from tests._support.scripts import PLAN, by_role, solved, verdict\n"
+    "from xolver.models.testing import FunctionModel\n"
+    "print('imported', flush=True)\n"
+    "sys.stdin.readline()  # the test checks that nothing was sent yet\n"
+    "m = FunctionModel(by_role(planner=PLAN, solver=solved('7'), judge=verdict(1)))\n"
+    "s = Xolver(m, agents=1, rounds=0, memory=None).solve('3 + 4?')\n"
+    "print(s.answer, sorted(k for k in sys.modules if k.startswith('opentelemetry.exporter.otlp')))\n"
+)
+
+
+def _solve_with(env: dict[str, str], collector: _Collector) -> list[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("XOLVER_OTEL", "OTEL_"))}
+    child = subprocess.Popen(
+        [sys.executable, "-c", _OTLP_SOLVE],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**base, **env},
+    )
+    assert child.stdout is not None and child.stdin is not None
+    assert child.stdout.readline() == "imported\n", child.stderr.read() if child.stderr else ""
+    assert collector.exports == 0  # importing xolver (and xolver.tracing) sent nothing
+    out, err = child.communicate("go\n", timeout=300)
+    assert child.returncode == 0, err
+    return out.strip().split(maxsplit=1)
+
+
+def test_xolver_otel_exports_spans_to_the_otlp_endpoint(collector: _Collector) -> None:
+    env = {"XOLVER_OTEL": "1", "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint}
+    answer, exporters = _solve_with(env, collector)
+    # The process exits after the solve: the batch processor's flush at exit sends the spans.
+    assert answer == "7" and "opentelemetry.exporter.otlp.proto.grpc.trace_exporter" in exporters
+    assert collector.exports >= 1
+    assert "xolver.solve" in collector.spans and any(n.startswith("chat ") for n in collector.spans)
+
+
+def test_without_xolver_otel_an_otlp_endpoint_gets_nothing(collector: _Collector) -> None:
+    answer, exporters = _solve_with({"OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint}, collector)
+    assert (answer, exporters) == ("7", "[]")
+    assert collector.exports == 0 and collector.spans == []
