@@ -32,6 +32,7 @@ async def test_list_and_call_solve_and_search_memory() -> None:
             tools = {t.name: t for t in (await client.list_tools()).tools}
             assert set(tools) == {"solve", "memory_search"}  # memory_add needs --allow-memory-writes
             assert {"problem", "agents", "rounds", "namespace"} <= set(tools["solve"].input_schema["properties"])
+            assert tools["solve"].input_schema["properties"]["problem"]["maxLength"] == 20_000  # as advertised
 
             notes: list[str] = []
             values: list[tuple[float, float | None]] = []
@@ -51,10 +52,10 @@ async def test_list_and_call_solve_and_search_memory() -> None:
             assert data["answer"] == "391"
             assert data["namespace"] == "alice"
             assert data["trace"][0] == "team: Calculator"
-            # planner, one (reasoning) solver, the judge's blind check, whose program agrees: no judge
-            # opinion, no second round, and no distillation (contrast distillation learns only from
-            # disagreement)
-            assert data["calls"] == len(requests) == 3
+            # planner and one (reasoning) solver, whose answer the exact arithmetic check confirms: no
+            # blind check, no judge opinion, no second round, and no distillation (contrast
+            # distillation learns only from disagreement)
+            assert data["calls"] == len(requests) == 2
             assert data["stop_reason"] == "agreement" and data["checked"] and data["check"]
             assert notes[-1].startswith("Answer: 391 (from ") and "Checked: " in notes[-1]
             # The specification: progress increases with every notification; the total stays (2 rounds + 2).

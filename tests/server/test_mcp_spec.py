@@ -19,7 +19,7 @@ from xolver.events import Event, RolesPlanned, RoundFinished, SolveFinished, Sol
 from xolver.memory import InMemoryExperienceStore
 from xolver.memory.records import ExperienceRecord
 from xolver.models.testing import FunctionModel
-from xolver.server.mcp_server import create_mcp_server
+from xolver.server.mcp_server import MAX_ANSWER_CHARS, MAX_PROBLEM_CHARS, MAX_SOLUTION_CHARS, create_mcp_server
 from xolver.server.progress import SolveProgress
 from xolver.server.service import SolveService
 from xolver.solution import Solution
@@ -100,6 +100,28 @@ async def test_every_parameter_is_described_and_bounded_and_tools_are_annotated(
     assert solve["problem"]["minLength"] == 1
     k = tools["memory_search"].input_schema["properties"]["k"]
     assert (k["minimum"], k["maximum"]) == (1, 50)
+    # Every string has a length bound, and the long texts have theirs.
+    lengths = {}
+    for tool in tools.values():
+        for name, schema in tool.input_schema["properties"].items():
+            for string in [s for s in [schema, *schema.get("anyOf", [])] if s.get("type") == "string"]:
+                assert "maxLength" in string or "enum" in string, f"{tool.name}.{name} has no maxLength"
+                lengths[f"{tool.name}.{name}"] = string.get("maxLength")
+    assert lengths == {
+        "solve.problem": MAX_PROBLEM_CHARS,
+        "solve.namespace": 200,
+        "memory_search.query": MAX_PROBLEM_CHARS,
+        "memory_search.kind": None,  # an enum
+        "memory_search.namespace": 200,
+        "memory_add.text": MAX_PROBLEM_CHARS,
+        "memory_add.kind": None,
+        "memory_add.solution": MAX_SOLUTION_CHARS,
+        "memory_add.answer": MAX_ANSWER_CHARS,
+        "memory_add.code": MAX_SOLUTION_CHARS,
+        "memory_add.domain": 100,
+        "memory_add.namespace": 200,
+    }
+    assert MAX_PROBLEM_CHARS == 20_000
 
     hints = {
         name: (t.annotations.read_only_hint, t.annotations.destructive_hint, t.annotations.idempotent_hint)
@@ -118,9 +140,17 @@ async def test_every_parameter_is_described_and_bounded_and_tools_are_annotated(
 
 
 async def test_out_of_bounds_arguments_are_refused() -> None:
-    async with Client(create_mcp_server(_service())) as client:
+    service = _service()
+    async with Client(create_mcp_server(service, allow_memory_writes=True)) as client:
         result = await client.call_tool("solve", {"problem": PROBLEM, "agents": 9})
         assert result.is_error and "less than or equal to 4" in str(result.content)
+        too_long = await client.call_tool("solve", {"problem": "x" * (MAX_PROBLEM_CHARS + 1)})
+        assert too_long.is_error and f"at most {MAX_PROBLEM_CHARS} characters" in str(too_long.content)
+        written = await client.call_tool("memory_add", {"text": "a strategy", "answer": "1" * (MAX_ANSWER_CHARS + 1)})
+        assert written.is_error and f"at most {MAX_ANSWER_CHARS} characters" in str(written.content)
+    model = service.model
+    assert isinstance(model, FunctionModel) and model.requests == []  # refused before any solve
+    assert service.memory is not None and service.memory.count() == 0
 
 
 async def test_resources_are_real_recent_solutions_memory_counts_and_records() -> None:

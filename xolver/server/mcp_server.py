@@ -37,9 +37,27 @@ from xolver.server.progress import SolveProgress, describe_event, short_trace
 from xolver.server.service import SolveOptions, SolveService
 from xolver.solution import Solution
 
-__all__ = ["MemoryHit", "SolveResult", "create_mcp_server"]
+__all__ = [
+    "MAX_ANSWER_CHARS",
+    "MAX_PROBLEM_CHARS",
+    "MAX_SOLUTION_CHARS",
+    "MemoryHit",
+    "SolveResult",
+    "create_mcp_server",
+]
 
 RECENT_SOLUTIONS = 20
+
+# The longest strings the tools take, in characters (advertised as maxLength, and enforced). A
+# problem or record of 20,000 characters is already a long competition statement or a full worked
+# solution; a longer one is more likely a runaway paste than a problem, and every role's prompt
+# repeats it.
+MAX_PROBLEM_CHARS = 20_000
+"""`solve`'s problem, the text searched for, a stored record's text (and the prompts' arguments)."""
+MAX_SOLUTION_CHARS = 50_000
+"""A stored worked solution or code fragment."""
+MAX_ANSWER_CHARS = 2_000
+"""A stored final answer."""
 """Finished solves the ``xolver://solutions/recent`` resource lists (the most recent)."""
 
 Kind = Literal["problem", "strategy", "code"]
@@ -135,7 +153,12 @@ def create_mcp_server(service: SolveService, *, allow_memory_writes: bool = Fals
     )
     async def solve(
         problem: Annotated[
-            str, Field(min_length=1, description="The full problem statement, with everything needed to solve it.")
+            str,
+            Field(
+                min_length=1,
+                max_length=MAX_PROBLEM_CHARS,
+                description="The full problem statement, with everything needed to solve it.",
+            ),
         ],
         ctx: Context,
         agents: Annotated[
@@ -194,7 +217,14 @@ def create_mcp_server(service: SolveService, *, allow_memory_writes: bool = Fals
         ),
     )
     async def memory_search(
-        query: Annotated[str, Field(min_length=1, description="What to look for, in words (a problem, a method).")],
+        query: Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=MAX_PROBLEM_CHARS,
+                description="What to look for, in words (a problem, a method).",
+            ),
+        ],
         kind: Annotated[Kind | None, Field(description="Only records of this kind; default all kinds.")] = None,
         k: Annotated[int, Field(ge=1, le=50, description="Number of hits to return.")] = 5,
         namespace: Namespace = None,
@@ -236,14 +266,21 @@ def create_mcp_server(service: SolveService, *, allow_memory_writes: bool = Fals
                 str,
                 Field(
                     min_length=1,
+                    max_length=MAX_PROBLEM_CHARS,
                     description="kind 'problem': the problem; 'strategy': a reusable reasoning pattern; "
                     "'code': what the fragment does.",
                 ),
             ],
             kind: Annotated[Kind, Field(description="What the record is.")] = "strategy",
-            solution: Annotated[str, Field(description="For a problem: its verified worked solution.")] = "",
-            answer: Annotated[str, Field(description="For a problem: its verified final answer.")] = "",
-            code: Annotated[str, Field(description="For kind 'code': the fragment itself.")] = "",
+            solution: Annotated[
+                str, Field(max_length=MAX_SOLUTION_CHARS, description="For a problem: its verified worked solution.")
+            ] = "",
+            answer: Annotated[
+                str, Field(max_length=MAX_ANSWER_CHARS, description="For a problem: its verified final answer.")
+            ] = "",
+            code: Annotated[
+                str, Field(max_length=MAX_SOLUTION_CHARS, description="For kind 'code': the fragment itself.")
+            ] = "",
             domain: Annotated[
                 str, Field(min_length=1, max_length=100, description="Subject area, e.g. 'algebra', 'graphs'.")
             ] = "general",
@@ -320,7 +357,9 @@ def create_mcp_server(service: SolveService, *, allow_memory_writes: bool = Fals
         title="Solve with xolver",
         description="Ask for a problem to be solved by the xolver team and the result explained.",
     )
-    def solve_problem(problem: Annotated[str, Field(description="The full problem statement.")]) -> str:
+    def solve_problem(
+        problem: Annotated[str, Field(max_length=MAX_PROBLEM_CHARS, description="The full problem statement.")],
+    ) -> str:
         return (
             "Solve the following problem with the xolver `solve` tool, passing the full statement. Then give "
             "the answer, say whether an executed check agreed with it (the `checked` and `check` fields), and "
@@ -334,7 +373,11 @@ def create_mcp_server(service: SolveService, *, allow_memory_writes: bool = Fals
             title="Recall past experience",
             description="Ask for what the experience memory knows about a topic.",
         )
-        def recall(topic: Annotated[str, Field(description="The topic or kind of problem to recall.")]) -> str:
+        def recall(
+            topic: Annotated[
+                str, Field(max_length=MAX_PROBLEM_CHARS, description="The topic or kind of problem to recall.")
+            ],
+        ) -> str:
             return (
                 "Search the xolver experience memory with the `memory_search` tool for past problems, strategies "
                 f"and code fragments about: {topic}\n\nList what is relevant, most useful first, and say how "
