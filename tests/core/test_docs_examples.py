@@ -61,8 +61,9 @@ NEEDS_MODULES: dict[str, tuple[str, ...]] = {
     "embedding.md: from langchain.agents import create_agent": ("langchain", "langchain_openai"),
 }
 """Blocks that run only where optional packages are installed (not xolver's dependencies); skipped
-otherwise. Such a block gets a placeholder ``OPENAI_API_KEY``: building a LangChain agent checks that
-a key is set, and the block never calls the model."""
+otherwise, and left out of the sessions of the page's later blocks. A session with such a block gets a
+placeholder ``OPENAI_API_KEY``: building a LangChain agent checks that a key is set, and the block
+never calls the model."""
 
 PRINTS: dict[str, tuple[str, ...]] = {
     "eval.md: import asyncio / import json": ("[('0', '391', True), ('1', '400', True)]", "xolver"),
@@ -103,6 +104,11 @@ def test_every_block_is_run_or_listed_with_a_reason() -> None:
     assert sorted(set(NEEDS_MODULES) - set(keys)) == [], "NEEDS_MODULES lists blocks that no longer exist"
     assert sorted(set(PRINTS) - set(keys)) == [], "PRINTS lists blocks that no longer exist"
     assert len(keys) == len(set(keys)), "two blocks share a key: give one a different first line"
+
+
+def _missing_modules(block: Block) -> list[str]:
+    """The optional packages `block` needs (`NEEDS_MODULES`) that are not installed here."""
+    return [name for name in NEEDS_MODULES.get(block.key, ()) if importlib.util.find_spec(name) is None]
 
 
 def _free_port() -> int:
@@ -182,10 +188,14 @@ def _sh_quote(text: str) -> str:
 def test_docs_block_runs(block: Block, tmp_path: Path) -> None:
     if block.key in NOT_RUN:
         pytest.skip(f"needs {NOT_RUN[block.key]}")
-    missing = [name for name in NEEDS_MODULES.get(block.key, ()) if importlib.util.find_spec(name) is None]
+    missing = _missing_modules(block)
     if missing:
         pytest.skip(f"needs {', '.join(missing)} (pip install {' '.join(m.replace('_', '-') for m in missing)})")
-    before = [b for b in BLOCKS if b.page == block.page and b.line < block.line and b.key not in NOT_RUN]
+    before = [
+        b
+        for b in BLOCKS
+        if b.page == block.page and b.line < block.line and b.key not in NOT_RUN and not _missing_modules(b)
+    ]
     code = "\n\n".join(b.code for b in [*before, block])
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XOLVER_", "OTEL_", "OPENAI_", "ANTHROPIC_"))}
     env.update(
@@ -194,7 +204,7 @@ def test_docs_block_runs(block: Block, tmp_path: Path) -> None:
         PYTHONPATH=os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]),
         HF_HUB_OFFLINE="1",
     )
-    if block.key in NEEDS_MODULES:
+    if any(b.key in NEEDS_MODULES for b in [*before, block]):  # the session builds a LangChain agent
         env["OPENAI_API_KEY"] = "sk-placeholder-never-sent"
     backbone_requests: list[dict[str, Any]] | None = None
     serve_log = tmp_path / "xolver-serve.log"
