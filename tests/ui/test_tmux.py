@@ -131,7 +131,7 @@ def test_chat_in_a_real_terminal(tmp_path: Path, model_server: tuple[str, thread
         pane.wait_for(lambda s: "xolver chat" in s and "›" in s, "the prompt")
 
         # One question; Enter on the empty line after it sends it.
-        pane.type("What is 17 * 23?")
+        pane.type("How many pens in 17 boxes of 23?")
         pane.keys("Enter")
         pane.keys("Enter")
         screen = pane.wait_for(lambda s: "╭─ answer" in s, "the answer panel")
@@ -164,4 +164,4 @@ def test_chat_in_a_real_terminal(tmp_path: Path, model_server: tuple[str, thread
     finally:
         pane.kill()
     history = (home / "chat_history").read_text()
-    assert "What is 17 * 23?" in history and "A SLOW question" in history
+    assert "How many pens in 17 boxes of 23?" in history and "A SLOW question" in history
