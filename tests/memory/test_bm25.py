@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from xolver.memory.bm25 import BM25Index
 
 
@@ -33,3 +35,29 @@ def test_top_respects_mask_k_and_removal() -> None:
     assert [i for i, _ in ix.top("travels hour", 5)] == [0]
     assert ix.top("nothing matches zzz", 5) == []
     assert ix.top("travels", 0) == []
+
+
+def test_a_loaded_index_takes_adds_and_removals_like_the_one_it_was_saved_from() -> None:
+    built = _index()
+    built.remove(3)
+    loaded = BM25Index.from_arrays(*built.to_arrays())
+    for ix in (built, loaded):
+        ix.remove(0)
+        ix.remove(0)  # a second removal changes nothing
+        ix.remove(3)  # nor does removing one removed before the save
+        ix.add("a train and a car travel for two hours")
+    assert built.live == loaded.live == 3
+    for query in ("train travels km hour", "car hours", "geometric series", "prime factors"):
+        assert built.top(query, 10) == loaded.top(query, 10)
+        assert built.scores(query) == pytest.approx(loaded.scores(query))
+    assert [i for i, _ in loaded.top("train", 5)] == [4]
+
+
+def test_removing_an_empty_document_counts_once() -> None:
+    ix = BM25Index()
+    empty = ix.add("the of and")  # stop words only: no terms
+    ix.add("sprockets")
+    ix.remove(empty)
+    ix.remove(empty)
+    assert ix.live == 1
+    assert [i for i, _ in ix.top("sprockets", 3)] == [1]

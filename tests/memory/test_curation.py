@@ -112,7 +112,7 @@ def test_a_reopened_store_answers_a_lexical_query_without_a_rebuild(
         store.forget(ids=[records[0].id])
         store.retire([records[1].id], reason="test")
         expected = [h.record.id for h in store.search("widgets gadgets 3", k=5, mode="bm25")]
-    assert list((path / "xolver-lexical").glob("*.npz"))
+    assert list((path / "xolver-lexical").glob("*.index"))
 
     def no_rebuild(collection: object) -> object:
         raise AssertionError("side index rebuilt from chromadb")

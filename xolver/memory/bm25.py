@@ -7,7 +7,6 @@ Chroma store's side index rank with it.
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 from collections import Counter
@@ -42,13 +41,21 @@ class BM25Index:
         self._total_length = 0
         self._live = 0
         # Postings let `top` touch only documents that share a term with the query, which keeps a
-        # query over 100k documents in milliseconds; numpy views of them are rebuilt lazily.
-        self._postings: dict[str, list[tuple[int, int]]] = {}
+        # query over 100k documents in milliseconds. A term's postings are its loaded ones (a slice
+        # of `_base_postings`, see `from_arrays`) followed by the ones added since (`_tails`); a
+        # removed document stays in them and is masked out (`_removed`), so no write ever copies a
+        # posting list. Numpy views per term are built on first use and dropped when a write adds
+        # to the term.
+        self._tails: dict[str, list[tuple[int, int]]] = {}
+        self._removed: set[int] = set()
+        self._removed_array: Any = None
         self._arrays: dict[str, tuple[Any, Any]] = {}
         self._length_array: Any = None
         # A loaded index keeps its documents' terms as arrays (`from_arrays`): a document's Counter
-        # and a term's posting list are materialised only when a write touches them.
+        # is materialised only when it is removed (or scored by `scores`).
         self._base: tuple[list[str], Any, Any, Any] | None = None
+        self._base_terms: dict[str, int] = {}
+        self._base_postings: tuple[Any, Any, Any] | None = None
 
     def __len__(self) -> int:
         return len(self._docs)
@@ -68,22 +75,50 @@ class BM25Index:
         self._live += 1
         self._df.update(terms.keys())
         doc = len(self._docs) - 1
+        tails, arrays = self._tails, self._arrays
         for term, freq in terms.items():
-            self._posting_list(term).append((doc, freq))
-            self._arrays.pop(term, None)
+            tail = tails.get(term)
+            if tail is None:
+                tails[term] = [(doc, freq)]
+            else:
+                tail.append((doc, freq))
+            arrays.pop(term, None)
         return doc
 
-    def _posting_list(self, term: str) -> list[tuple[int, int]]:
-        """The mutable posting list of `term` (materialised from a loaded index's arrays)."""
-        post = self._postings.get(term)
-        if post is None:
-            arrays = self._arrays.get(term)
-            post = list(zip(arrays[0].tolist(), arrays[1].astype(int).tolist(), strict=True)) if arrays else []
-            self._postings[term] = post
-        return post
+    def _term_postings(self, term: str) -> tuple[Any, Any]:
+        """(documents, frequencies) of `term` as int64 numpy arrays, removed documents included."""
+        import numpy as np
+
+        base_docs: Any = None
+        base_freqs: Any = None
+        i = self._base_terms.get(term)
+        if i is not None and self._base_postings is not None:
+            offsets, docs, freqs = self._base_postings
+            lo, hi = int(offsets[i]), int(offsets[i + 1])
+            base_docs, base_freqs = docs[lo:hi], freqs[lo:hi]
+        tail = self._tails.get(term)
+        if not tail:
+            if base_docs is None:
+                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+            return base_docs.astype(np.int64), base_freqs.astype(np.int64)
+        added = np.asarray(tail, dtype=np.int64).reshape(-1, 2)
+        if base_docs is None:
+            return added[:, 0], added[:, 1]
+        return np.concatenate([base_docs, added[:, 0]]), np.concatenate([base_freqs, added[:, 1]])
+
+    def _term_arrays(self, term: str) -> tuple[Any, Any]:
+        """(documents, float frequencies) of `term` for scoring, cached until a write adds to it."""
+        import numpy as np
+
+        arrays = self._arrays.get(term)
+        if arrays is None:
+            docs, freqs = self._term_postings(term)
+            arrays = (docs, freqs.astype(np.float64))
+            self._arrays[term] = arrays
+        return arrays
 
     def _terms(self, doc: int) -> Counter[str]:
-        """The term counts of document `doc`."""
+        """The term counts of document `doc` (empty once removed)."""
         terms = self._docs[doc]
         if terms is None:
             assert self._base is not None
@@ -95,15 +130,15 @@ class BM25Index:
 
     def remove(self, doc: int) -> None:
         """Drop a document; its position stays taken (positions are identifiers)."""
-        terms = self._terms(doc)
-        if not terms and self._lengths[doc] == 0:
+        if doc in self._removed or not 0 <= doc < len(self._docs):
             return
+        terms = self._terms(doc)
         self._total_length -= self._lengths[doc]
         self._live -= 1
         for term in terms:
             self._df[term] -= 1
-            self._postings[term] = [p for p in self._posting_list(term) if p[0] != doc]
-            self._arrays.pop(term, None)
+        self._removed.add(doc)
+        self._removed_array = None
         self._docs[doc] = Counter()
         self._lengths[doc] = 0
         self._length_array = None
@@ -134,17 +169,16 @@ class BM25Index:
             if df <= 0:
                 continue
             idf = math.log(1 + (self._live - df + 0.5) / (df + 0.5))
-            arrays = self._arrays.get(term)
-            if arrays is None:
-                post = np.asarray(self._postings[term], dtype=np.int64).reshape(-1, 2)
-                arrays = (post[:, 0], post[:, 1].astype(np.float64))
-                self._arrays[term] = arrays
-            ids, freqs = arrays
+            ids, freqs = self._term_arrays(term)
             norm = self.k1 * (1 - self.b + self.b * lengths[ids] / avg)
             acc[ids] += idf * freqs * (self.k1 + 1) / (freqs + norm)
             touched = True
         if not touched:
             return []
+        if self._removed:
+            if self._removed_array is None:
+                self._removed_array = np.fromiter(self._removed, dtype=np.int64, count=len(self._removed))
+            acc[self._removed_array] = 0.0
         if accept is not None:
             acc[~np.asarray(accept, dtype=bool)] = 0.0
         positive = np.flatnonzero(acc > 0)
@@ -170,6 +204,8 @@ class BM25Index:
             return {}
         out: dict[int, float] = {}
         for i in candidates if candidates is not None else range(len(self._docs)):
+            if i in self._removed:
+                continue
             doc = self._terms(i)
             norm = self.k1 * (1 - self.b + self.b * self._lengths[i] / avg)
             s = 0.0
@@ -189,14 +225,17 @@ class BM25Index:
         term_docs: list[Any] = []
         term_freqs: list[Any] = []
         offsets = [0]
+        removed = np.zeros(len(self._docs), dtype=bool)
+        if self._removed:
+            removed[np.fromiter(self._removed, dtype=np.int64, count=len(self._removed))] = True
         for term in vocab:
-            arrays = self._arrays.get(term)
-            if arrays is None:
-                post = np.asarray(self._postings.get(term, []), dtype=np.int64).reshape(-1, 2)
-                arrays = (post[:, 0], post[:, 1].astype(np.float64))
-            term_docs.append(np.asarray(arrays[0], dtype=np.int32))
-            term_freqs.append(np.asarray(arrays[1], dtype=np.int32))
-            offsets.append(offsets[-1] + len(arrays[0]))
+            docs_of, freqs_of = self._term_postings(term)
+            if self._removed:
+                keep = ~removed[docs_of]
+                docs_of, freqs_of = docs_of[keep], freqs_of[keep]
+            term_docs.append(np.asarray(docs_of, dtype=np.int32))
+            term_freqs.append(np.asarray(freqs_of, dtype=np.int32))
+            offsets.append(offsets[-1] + len(docs_of))
         docs = np.concatenate(term_docs) if term_docs else np.zeros(0, dtype=np.int32)
         freqs = np.concatenate(term_freqs) if term_freqs else np.zeros(0, dtype=np.int32)
         term_of = np.repeat(
@@ -213,24 +252,35 @@ class BM25Index:
             "doc_terms": term_of[order],
             "doc_freqs": freqs[order],
             "lengths": np.asarray(self._lengths, dtype=np.int32),
+            "removed": np.asarray(sorted(self._removed), dtype=np.int32),
         }
         scalars = {"k1": self.k1, "b": self.b, "vocab": vocab, "total_length": self._total_length, "live": self._live}
         return arrays_out, scalars
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, Any], scalars: dict[str, Any]) -> BM25Index:
-        """The index `to_arrays` described, without re-tokenising any document."""
+        """The index `to_arrays` described, without re-tokenising any document.
+
+        The arrays are used as they are (they may be read-only views of a memory-mapped file): no
+        per-term or per-document Python object is made until a query or a write needs it, so
+        loading costs about the same at 100k documents as at 1k.
+        """
+        import numpy as np
+
         index = cls(k1=float(scalars["k1"]), b=float(scalars["b"]))
         vocab: list[str] = list(scalars["vocab"])
         offsets = arrays["term_offsets"]
-        docs, freqs = arrays["post_docs"], arrays["post_freqs"].astype("float64")
-        bounds = offsets.tolist()
-        for i, term in enumerate(vocab):
-            lo, hi = bounds[i], bounds[i + 1]
-            index._arrays[term] = (docs[lo:hi], freqs[lo:hi])
-        index._df = Counter(dict(zip(vocab, (hi - lo for lo, hi in itertools.pairwise(bounds)), strict=True)))
-        index._lengths = arrays["lengths"].tolist()
+        index._base_terms = dict(zip(vocab, range(len(vocab)), strict=True))
+        index._base_postings = (offsets, arrays["post_docs"], arrays["post_freqs"])
+        index._df = Counter(dict(zip(vocab, np.diff(offsets).tolist(), strict=True)))
+        lengths = arrays["lengths"]
+        index._lengths = lengths.tolist()
+        index._length_array = np.asarray(lengths, dtype=np.float64)
         index._docs = [None] * len(index._lengths)
+        # Removed documents have no postings left in a snapshot; they are remembered so that a
+        # second removal is a no-op (the first format did not list them: their length is 0).
+        removed = arrays.get("removed")
+        index._removed = set((np.flatnonzero(lengths == 0) if removed is None else removed).tolist())
         index._total_length = int(scalars["total_length"])
         index._live = int(scalars["live"])
         index._base = (vocab, arrays["doc_offsets"], arrays["doc_terms"], arrays["doc_freqs"])

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, cast, get_args
 
 from xolver.errors import UserError
 from xolver.memory.chroma._server import ServerLink
-from xolver.memory.chroma._side_index import SideIndex, record_from
+from xolver.memory.chroma._side_index import SUFFIXES, SideIndex, record_from
 from xolver.memory.embedders import Embedder
 from xolver.memory.locking import FolderLock
 from xolver.memory.records import ExperienceRecord, RecordKind
@@ -47,10 +47,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
 
-__all__ = ["KINDS", "PAGE", "ChromaFolder", "Key", "default_memory_path", "fetch"]
+__all__ = ["COMPACT_ON_CLOSE", "KINDS", "PAGE", "ChromaFolder", "Key", "default_memory_path", "fetch"]
 
 KINDS: tuple[RecordKind, ...] = get_args(RecordKind)
 PAGE = 5000
+# Journal lines at which closing a folder writes a fresh snapshot (measured at 100k records:
+# replaying 1000 journal lines costs about 0.14 s of CPU on every open, writing the snapshot about
+# 0.5 s once).
+COMPACT_ON_CLOSE = 1000
 _SCHEMA = 1
 
 Key = tuple[RecordKind, str]
@@ -165,11 +169,30 @@ class ChromaFolder:
             self._open()
 
     def close(self) -> None:
-        """Release chromadb's resources; the folder cannot be used afterwards."""
+        """Release chromadb's resources; the folder cannot be used afterwards.
+
+        A side index whose journal holds at least `COMPACT_ON_CLOSE` lines (a bulk import, or many
+        small writes since the last snapshot) is saved as a snapshot first, so the next open
+        replays (re-tokenises) nothing.
+        """
         with self._lock:
+            if self._client is not None and self._server is None:
+                self._compact()
             self._close_client()
             if self._server is not None:
                 self._server.close()
+
+    def _compact(self) -> None:
+        pending = [key for key, side in self.side.items() if side.journal_lines >= COMPACT_ON_CLOSE]
+        if not pending:
+            return
+        with contextlib.suppress(OSError), self.hold(exclusive=True):
+            if self._ipc.generation() != self._generation:
+                return  # another process wrote since we loaded: our indexes lack its journal lines
+            for key in pending:
+                collection = self.collections.get(key)
+                if collection is not None and key in self.names:
+                    self.side[key].save(self.lexical_dir, self.names[key], collection_id=str(collection.id))
 
     # ------------------------------------------------------------------ opening
 
@@ -307,6 +330,9 @@ class ChromaFolder:
         name = self.names.get(key, collection.name)
         side = SideIndex.load(self.lexical_dir, name, collection_id=str(collection.id))
         if side is not None and side.live_count() == collection.count():
+            if side.legacy:  # the first snapshot format: rewritten once in the current one
+                with contextlib.suppress(OSError):
+                    side.save(self.lexical_dir, name, collection_id=str(collection.id))
             return side
         if side is not None:
             _sync_side(collection, side)
@@ -338,7 +364,7 @@ class ChromaFolder:
         assert self._client is not None, "store is closed"
         self._client.delete_collection(self.names[key])
         if self._server is None:
-            for suffix in (".npz", ".json", ".jsonl"):
+            for suffix in SUFFIXES:
                 (self.lexical_dir / f"{self.names[key]}{suffix}").unlink(missing_ok=True)
         for table in (self.names, self.collections, self.side):
             table.pop(key, None)
@@ -356,13 +382,14 @@ class ChromaFolder:
 
     def locate(self, ids: Sequence[str]) -> dict[Key, list[str]]:
         """Which (kind, namespace) holds each of `ids` (unknown ids are left out)."""
-        wanted = set(ids)
+        wanted = list(dict.fromkeys(ids))
         found: dict[Key, list[str]] = {}
         for key in self.collection_keys():
             got = self.collection(key)
             if got is None:
                 continue
-            mine = [rid for rid in got[1].position if rid in wanted]
+            position = got[1].position
+            mine = [rid for rid in wanted if rid in position]
             if mine:
                 found[key] = mine
         return found
