@@ -1,15 +1,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from xolver.errors import UserError
+from xolver.memory import importer
 from xolver.memory.chroma import ChromaExperienceStore
 from xolver.memory.embedders import HashEmbedder
 from xolver.memory.importer import export_jsonl, import_jsonl, parse_field_map
 from xolver.memory.in_memory import InMemoryExperienceStore
+from xolver.memory.records import ExperienceRecord
 
 
 def _write(path: Path, lines: list[str]) -> Path:
@@ -108,3 +111,38 @@ def test_missing_file_and_bad_arguments_are_user_errors(tmp_path: Path, hash_sto
         import_jsonl(hash_store, file, kind="theorem")  # type: ignore[arg-type]
     with pytest.raises(UserError, match="batch size"):
         import_jsonl(hash_store, file, batch_size=0)
+
+
+def test_records_are_embedded_a_window_at_a_time_and_written_a_batch_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No near-duplicate rule: the hash embedder maps some of these numbered texts onto one vector.
+    hash_store = ChromaExperienceStore(tmp_path / "mem", embedder=HashEmbedder(), near_duplicate_threshold=None)
+    lines = [json.dumps({"question": f"How many apples are in basket {i}?", "answer": str(i)}) for i in range(100)]
+    lines.insert(30, "{broken")
+    file = _write(tmp_path / "in.jsonl", lines)
+    embedded: list[int] = []
+    written: list[int] = []
+    real_embed, real_add = hash_store.embed, hash_store.add_embedded
+
+    def embed(texts: Sequence[str]) -> list[list[float]]:
+        embedded.append(len(texts))
+        return real_embed(texts)
+
+    def add_embedded(records: Sequence[ExperienceRecord], vectors: Sequence[Sequence[float]]) -> list[str]:
+        written.append(len(records))
+        return real_add(records, vectors)
+
+    monkeypatch.setattr(hash_store, "embed", embed)
+    monkeypatch.setattr(hash_store, "add_embedded", add_embedded)
+    monkeypatch.setattr(importer, "EMBED_WINDOW", 40)
+    seen: list[tuple[int, int]] = []
+    report = import_jsonl(hash_store, file, batch_size=16, progress=lambda done, total: seen.append((done, total)))
+    assert report.imported == 100 and report.malformed_count == 1
+    # Windows of 48 records (40 rounded up to whole batches of 16), each written in batches of 16.
+    assert embedded == [48, 48, 4]
+    assert written == [16, 16, 16, 16, 16, 16, 4]
+    # Progress counts the lines read up to each written batch's last record (line 31 is the broken one).
+    assert seen == [(16, 101), (33, 101), (49, 101), (65, 101), (81, 101), (97, 101), (101, 101), (101, 101)]
+    assert hash_store.count() == 100
+    hash_store.close()

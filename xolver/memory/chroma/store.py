@@ -194,6 +194,8 @@ class ChromaExperienceStore:
 
     def add_embedded(self, records: Sequence[ExperienceRecord], vectors: Sequence[Sequence[float]]) -> list[str]:
         """`add` with precomputed vectors (from this store's embedder); used by bulk imports."""
+        import numpy as np
+
         folder = self._folder
         if len(records) != len(vectors):
             raise UserError(f"{len(records)} records but {len(vectors)} vectors")
@@ -249,7 +251,8 @@ class ChromaExperienceStore:
                 metas = [record_metadata(r) for r in batch]
                 collection.add(
                     ids=[r.id for r in batch],
-                    embeddings=cast(Any, [list(vectors[i]) for i in chosen]),
+                    # One float32 matrix: chromadb converts a list of lists row by row.
+                    embeddings=cast(Any, np.asarray([vectors[i] for i in chosen], dtype=np.float32)),
                     documents=[r.search_text() for r in batch],
                     metadatas=cast(Any, metas),
                 )
