@@ -16,15 +16,26 @@ Steps (each is a subcommand; ``all`` runs them in order; every step can be inter
                    order (``--concurrency 1``): ``learn`` from an empty store, against ``off``.
     math           MATH-500[:30]: ``off`` against ``seeded`` (frozen, the MATH seed store).
     open-time      open a store of 10k and 100k records and answer a first BM25 and a first hybrid
-                   query: with the persisted lexical index, and with it deleted (the old rebuild).
-                   Uses the hash embedder (open time does not depend on the embedder; building
-                   100k real embeddings would take an hour on 2 cores).
+                   query, each time in a fresh interpreter (``--repeats`` times; wall and CPU time
+                   per phase, the chromadb import timed apart), into
+                   ``<results>/memory-open-time.json``; ``--rebuild`` also times an open with the
+                   persisted lexical index deleted (the old rebuild). The stores are built once
+                   under ``--scratch`` and reused. Uses the hash embedder (open time does not
+                   depend on the embedder; building 100k real embeddings would take an hour on 2
+                   cores).
+    import-speed   the embedder's raw throughput on the first ``--import-lines`` GSM8K train
+                   questions next to ``import_jsonl`` (what ``xolver memory import`` runs) of the
+                   same lines into a fresh store, alternately in one process, ``--repeats`` rounds,
+                   into ``<results>/memory-import-speed.json``.
+    speed          open-time, then import-speed: both numbers from one command (not part of
+                   ``all``, which runs both anyway).
     report         accuracy per arm, by blocks of 25 for the stream, records written and retired,
                    the contamination result, SHA-256s of the data and results files: printed, and
                    with ``--write-docs`` placed between ``<!-- memory-ablation:start -->`` and
                    ``<!-- memory-ablation:end -->`` in docs/benchmarks.md.
 
     python benchmarks/memory_ablation.py all --model local//work/qwen/qwen2.5-coder-0.5b.gguf --write-docs
+    python benchmarks/memory_ablation.py speed --results-dir benchmarks/results
 
 Every arm shares the model options given here (``--model``, ``--api-base``, ``--max-tokens``,
 ``--agents``, ``--rounds``); the team is the default grounded team otherwise.
@@ -38,6 +49,7 @@ import json
 import re
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -209,6 +221,70 @@ def step_math(args: argparse.Namespace) -> None:
 
 # ---------------------------------------------------------------------------------- open time
 
+# Run in a fresh interpreter per measurement: a second open in one process reuses chromadb's shared
+# system (and its loaded HNSW index), which measures nothing. Wall and CPU time (all threads) per
+# phase; on a loaded machine wall time is mostly waiting for a core, CPU time is the work done.
+_OPEN_CHILD = r"""
+import time
+
+def now():
+    return time.perf_counter(), time.process_time()
+
+marks = [now()]
+import json, sys
+from xolver.memory.chroma import ChromaExperienceStore  # does not import chromadb
+from xolver.memory.embedders import HashEmbedder
+marks.append(now())
+import chromadb  # the store imports it on first open; timed apart from the open itself
+marks.append(now())
+store = ChromaExperienceStore(sys.argv[1], embedder=HashEmbedder(384))
+marks.append(now())
+store.search("How many apples does she have left?", k=5, mode="bm25", kind="problem")
+marks.append(now())
+store.search("How many pencils did he buy in all?", k=5, mode="hybrid", kind="problem")
+marks.append(now())
+store.close()
+names = ["import_xolver_memory", "import_chromadb", "open", "first_bm25", "then_hybrid"]
+out = {"library": sys.modules["xolver"].__file__}
+for name, (w0, c0), (w1, c1) in zip(names, marks, marks[1:]):
+    out[name + "_wall_s"] = round(w1 - w0, 3)
+    out[name + "_cpu_s"] = round(c1 - c0, 3)
+# after_import: from the store's constructor on; with_import: the chromadb import too.
+for label, first in (("with_import", 1), ("after_import", 2)):
+    for total, last in (("open_and_first_bm25", 4), ("open_bm25_hybrid", 5)):
+        out[f"{total}_{label}_wall_s"] = round(marks[last][0] - marks[first][0], 3)
+        out[f"{total}_{label}_cpu_s"] = round(marks[last][1] - marks[first][1], 3)
+print(json.dumps(out))
+"""
+
+
+def scratch_dir(args: argparse.Namespace) -> Path:
+    """Where the open-time stores are built (reused across runs; they are large: 0.7 GB at 100k)."""
+    scratch: Path = args.scratch
+    scratch.mkdir(parents=True, exist_ok=True)
+    return scratch
+
+
+def _library_env() -> dict[str, str]:
+    """The environment of a child that must import the same xolver as this process."""
+    import os
+
+    import xolver
+
+    env = dict(os.environ)
+    library = str(Path(xolver.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join([library, *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
+
+def _load_now() -> list[float]:
+    import os
+
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return []
+
 
 def _build(path: Path, n: int, embedder: Any) -> None:
     from xolver.memory.chroma import ChromaExperienceStore
@@ -229,45 +305,220 @@ def _build(path: Path, n: int, embedder: Any) -> None:
             store.add(batch)
 
 
-def _time_open(path: Path, embedder: Any) -> dict[str, float]:
-    from xolver.memory.chroma import ChromaExperienceStore
+def _time_open(path: Path) -> dict[str, Any]:
+    """One cold open of the store at `path` in a fresh interpreter (see `_OPEN_CHILD`)."""
+    import subprocess
 
-    t0 = time.perf_counter()
-    store = ChromaExperienceStore(path, embedder=embedder)
-    opened = time.perf_counter()
-    store.search("How many apples does she have left?", k=5, mode="bm25", kind="problem")
-    lexical = time.perf_counter()
-    store.search("How many pencils did he buy in all?", k=5, mode="hybrid", kind="problem")
-    hybrid = time.perf_counter()
-    store.close()
+    load = _load_now()
+    done = subprocess.run(
+        [sys.executable, "-c", _OPEN_CHILD, str(path.resolve())],
+        env=_library_env(),
+        # Not the checkout: ``python -c`` puts the working directory first on sys.path, and the
+        # child must import the xolver this process imported (``_library_env``).
+        cwd=tempfile.gettempdir(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"open-time child failed:\n{done.stderr}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result["loadavg_before"] = load
+    return result
+
+
+def _median_of(runs: list[dict[str, Any]]) -> dict[str, float]:
+    import statistics
+
+    return {key: round(statistics.median(float(r[key]) for r in runs), 3) for key in runs[0] if key.endswith("_s")}
+
+
+def _run_facts() -> dict[str, Any]:
+    import os
+    import platform
+    import subprocess
+
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "--", "xolver/memory"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+        )
+    except (OSError, subprocess.CalledProcessError):
+        rev, dirty = "unknown", False
+    import xolver
+
     return {
-        "open_s": round(opened - t0, 3),
-        "first_bm25_s": round(lexical - opened, 3),
-        "open_and_first_bm25_s": round(lexical - t0, 3),
-        "then_hybrid_s": round(hybrid - lexical, 3),
+        "commit": rev,
+        "xolver_memory_modified": dirty,
+        "library": str(Path(xolver.__file__).resolve().parents[1]),
+        "python": platform.python_version(),
+        "cores": os.cpu_count(),
+        "nice": os.nice(0),
+        "command": "python benchmarks/memory_ablation.py " + " ".join(sys.argv[1:]),
     }
 
 
 def step_open_time(args: argparse.Namespace) -> dict[str, Any]:
+    """Open + first BM25 query + first hybrid query at each size, cold (a fresh process each time)."""
     from xolver.memory.embedders import HashEmbedder
 
     embedder = HashEmbedder(384)
+    started_load = _load_now()
     rows: dict[str, Any] = {}
     for n in args.sizes:
-        path = stores_dir(args) / f"open-{n}"
+        path = scratch_dir(args) / f"open-{n}"
+        t0 = time.perf_counter()
         _build(path, n, embedder)
-        _time_open(path, embedder)  # writes the persisted index if the build did not
-        persisted = _time_open(path, embedder)
-        lexical = path / "xolver-lexical"
-        if lexical.is_dir():
-            shutil.rmtree(lexical)
-        rebuild = _time_open(path, embedder)  # the old path: tokenise every document (then persist again)
-        again = _time_open(path, embedder)
-        rows[str(n)] = {"persisted": persisted, "rebuild": rebuild, "persisted_again": again}
-        print(f"{n} records: persisted {persisted}  rebuild {rebuild}")
+        built = time.perf_counter() - t0
+        _time_open(path)  # persists the lexical index if the build did not (or upgrades its format)
+        runs = [_time_open(path) for _ in range(args.repeats)]
+        row: dict[str, Any] = {"records": n, "build_s": round(built, 1), "median": _median_of(runs), "runs": runs}
+        if args.rebuild:
+            lexical = path / "xolver-lexical"
+            if lexical.is_dir():
+                shutil.rmtree(lexical)
+            row["rebuild"] = _time_open(path)  # the lexical index rebuilt from chromadb (then persisted again)
+        rows[str(n)] = row
+        m = row["median"]
+        print(
+            f"{n:>7} records (median of {args.repeats}, fresh process each): "
+            f"import chromadb {m['import_chromadb_wall_s']:.2f} s wall / {m['import_chromadb_cpu_s']:.2f} s CPU, "
+            f"open + first BM25 {m['open_and_first_bm25_after_import_wall_s']:.2f} / "
+            f"{m['open_and_first_bm25_after_import_cpu_s']:.2f}, + first hybrid "
+            f"{m['open_bm25_hybrid_after_import_wall_s']:.2f} / {m['open_bm25_hybrid_after_import_cpu_s']:.2f}; "
+            f"everything incl. the chromadb import {m['open_bm25_hybrid_with_import_wall_s']:.2f} / "
+            f"{m['open_bm25_hybrid_with_import_cpu_s']:.2f}",
+            flush=True,
+        )
+    report = {
+        "what": "cold open of a store (fresh interpreter), first BM25 query, first hybrid query; hash embedder (384-d)",
+        "run": _run_facts(),
+        "loadavg_start": started_load,
+        "loadavg_end": _load_now(),
+        "sizes": rows,
+    }
     out = args.results_dir / "memory-open-time.json"
-    out.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
-    return rows
+    out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {out}")
+    return report
+
+
+# ---------------------------------------------------------------------------------- import speed
+
+
+def step_import_speed(args: argparse.Namespace) -> dict[str, Any]:
+    """The embedder's raw throughput on the first N GSM8K train questions, then ``import_jsonl`` of the
+    same N lines into a fresh store (what ``xolver memory import`` runs), alternately, same process."""
+    import statistics
+    import tempfile
+
+    from xolver.memory.chroma import ChromaExperienceStore
+    from xolver.memory.importer import import_jsonl
+    from xolver.memory.stores import embedder_from_spec
+
+    n = args.import_lines
+    lines = GSM8K_TRAIN.read_text(encoding="utf-8").splitlines()[:n]
+    questions = [json.loads(line)["question"] for line in lines]
+    embedder = embedder_from_spec(args.embedder)
+    started_load = _load_now()
+    # Warm-up: the model load and a full batch (first calls of a shape are slower), not measured.
+    embedder.embed(questions[:64])
+    runs: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="xolver-import-speed-") as tmp:
+        source = Path(tmp) / "gsm8k-train-head.jsonl"
+        source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        for i in range(args.repeats):
+            load = _load_now()
+            w, c = time.perf_counter(), time.process_time()
+            embedder.embed(questions)
+            raw_wall, raw_cpu = time.perf_counter() - w, time.process_time() - c
+            store = ChromaExperienceStore(Path(tmp) / f"store-{i}", embedder=embedder)
+            spent = {"embed_wall": 0.0}
+            inner = store.embed
+
+            def timed_embed(texts: Sequence[str], inner: Any = inner, spent: dict[str, float] = spent) -> Any:
+                t = time.perf_counter()
+                try:
+                    return inner(texts)
+                finally:
+                    spent["embed_wall"] += time.perf_counter() - t
+
+            store.embed = timed_embed  # type: ignore[method-assign]
+            w, c = time.perf_counter(), time.process_time()
+            report = import_jsonl(
+                store, source, kind="problem", domain="math", fields=["problem=question", "solution=answer"]
+            )
+            imp_wall, imp_cpu = time.perf_counter() - w, time.process_time() - c
+            store.close()
+            run = {
+                "loadavg_before": load,
+                "raw_wall_s": round(raw_wall, 3),
+                "raw_cpu_s": round(raw_cpu, 3),
+                "raw_sentences_per_s": round(n / raw_wall, 1),
+                "import_wall_s": round(imp_wall, 3),
+                "import_cpu_s": round(imp_cpu, 3),
+                "import_reported_s": round(report.seconds, 3),
+                "import_embedding_wall_s": round(spent["embed_wall"], 3),
+                "import_outside_embedding_wall_s": round(imp_wall - spent["embed_wall"], 3),
+                "imported": report.imported,
+                "skipped_duplicates": report.skipped_duplicates,
+                "import_records_per_s": round(n / imp_wall, 1),
+                "ratio_wall": round(imp_wall / raw_wall, 3),
+                "ratio_cpu": round(imp_cpu / raw_cpu, 3) if raw_cpu else None,
+            }
+            runs.append(run)
+            print(
+                f"run {i + 1}: raw {run['raw_sentences_per_s']} sentences/s ({raw_wall:.1f} s), import "
+                f"{run['import_records_per_s']} records/s ({imp_wall:.1f} s, of which embedding "
+                f"{spent['embed_wall']:.1f} s): {run['ratio_wall']:.2f}x the raw time",
+                flush=True,
+            )
+    raw_total = sum(r["raw_wall_s"] for r in runs)
+    imp_total = sum(r["import_wall_s"] for r in runs)
+    summary = {
+        "raw_sentences_per_s": round(n * len(runs) / raw_total, 1),
+        "import_records_per_s": round(n * len(runs) / imp_total, 1),
+        "ratio_wall_total": round(imp_total / raw_total, 3),
+        "ratio_wall_median": round(statistics.median(r["ratio_wall"] for r in runs), 3),
+        "ratio_cpu_median": round(statistics.median(r["ratio_cpu"] for r in runs if r["ratio_cpu"]), 3),
+        "target": "import within 1.5x of the raw embedding time",
+        "met": imp_total / raw_total <= 1.5,
+    }
+    print(
+        f"import {summary['import_records_per_s']} records/s against raw {summary['raw_sentences_per_s']} "
+        f"sentences/s: {summary['ratio_wall_total']:.2f}x the raw time (target 1.5x: "
+        f"{'met' if summary['met'] else 'missed'})",
+        flush=True,
+    )
+    out_report = {
+        "what": f"raw embedding of the first {n} GSM8K train questions vs import_jsonl of the same {n} lines "
+        "(problem=question, solution=answer, near-duplicate threshold 0.98) into a fresh store, alternately",
+        "embedder": embedder.id,
+        "lines": n,
+        "run": _run_facts(),
+        "loadavg_start": started_load,
+        "loadavg_end": _load_now(),
+        "summary": summary,
+        "runs": runs,
+    }
+    out = args.results_dir / "memory-import-speed.json"
+    out.write_text(json.dumps(out_report, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {out}")
+    return out_report
+
+
+def step_speed(args: argparse.Namespace) -> None:
+    """open-time and import-speed, one after the other."""
+    step_open_time(args)
+    step_import_speed(args)
 
 
 # ---------------------------------------------------------------------------------- report
@@ -361,19 +612,32 @@ STEPS = {
     "stream": step_stream,
     "math": step_math,
     "open-time": step_open_time,
+    "import-speed": step_import_speed,
     "report": step_report,
 }
+# Steps that `all` leaves out (`speed` runs two that `all` already runs).
+EXTRA_STEPS = {"speed": step_speed}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("step", choices=[*STEPS, "all"])
+    parser.add_argument("step", choices=[*STEPS, *EXTRA_STEPS, "all"])
     parser.add_argument("--model", default="local", help="as for xolver eval (default: local)")
     parser.add_argument("--api-base", default=None)
     parser.add_argument("--max-tokens", type=int, default=None)
     parser.add_argument("--agents", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000], help="open-time store sizes")
+    parser.add_argument(
+        "--scratch",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "xolver-memory-bench",
+        help="where open-time builds its stores (kept for the next run; default: the temp dir)",
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="open-time: cold opens per size; import-speed: rounds")
+    parser.add_argument("--rebuild", action="store_true", help="open-time: also time a rebuild of the lexical index")
+    parser.add_argument("--import-lines", type=int, default=1000, help="import-speed: GSM8K train lines")
+    parser.add_argument("--embedder", default=None, help="import-speed: embedder spec (default all-MiniLM-L6-v2)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--write-docs", action="store_true", help="report: update docs/benchmarks.md")
@@ -381,7 +645,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.results_dir.mkdir(parents=True, exist_ok=True)
     steps = list(STEPS) if args.step == "all" else [args.step]
     for step in steps:
-        STEPS[step](args)
+        {**STEPS, **EXTRA_STEPS}[step](args)
     return 0
 
 
