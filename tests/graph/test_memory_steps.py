@@ -135,19 +135,24 @@ def untested(x):
 """
 
 
-def _learning_runtime(store: ScriptedStore, model: ScriptedModel, **config: Any) -> Runtime[SolveContext]:
+async def _learn(state: SolveState, store: ScriptedStore, model: ScriptedModel) -> dict[str, Any]:
+    """`write_back` with a real sandbox (it runs each code fragment's claim), closed in the same loop:
+    a toolbox left open keeps a sandbox worker alive for the rest of the test session."""
     from xolver.tools.toolbox import ToolBox
 
-    cfg = XolverConfig(namespace="acme", **config)
-    tools = ToolBox(timeout=10.0)
+    tools = ToolBox(timeout=60.0)  # generous: a loaded CI machine starts a worker slowly
+    cfg = XolverConfig(namespace="acme")
     context = SolveContext(model=model, config=cfg, budget=Budget(), memory=store, tools=tools)
-    return Runtime(context=context, stream_writer=lambda _: None)
+    try:
+        return dict(await nodes.write_back(state, Runtime(context=context, stream_writer=lambda _: None)))
+    finally:
+        await tools.aclose()
 
 
 def test_a_split_team_is_distilled_by_contrast_and_only_code_that_proves_its_claim_is_kept() -> None:
     model = ScriptedModel([CONTRAST_REPLY])
     with ScriptedStore() as store:
-        asyncio.run(nodes.write_back(_split_state(), _learning_runtime(store, model)))
+        asyncio.run(_learn(_split_state(), store, model))
     prompt = model.requests[0].messages[-1].content
     assert "CORRECT ATTEMPT 1 (program, answer 399)" in prompt and "WRONG ATTEMPT 1 (reasoning, answer 400)" in prompt
     problem, strategy, caution, code = store.added
@@ -162,7 +167,7 @@ def test_a_team_that_agreed_is_not_distilled() -> None:
     agreed = Trajectory(agent=1, role="Reasoner", round=0, response="19 * 21 = 399", answer="399")
     state = _solved_state(trajectories=[agreed.model_dump(mode="json")])
     with ScriptedStore() as store:
-        asyncio.run(nodes.write_back(state, _learning_runtime(store, ScriptedModel([]))))
+        asyncio.run(_learn(state, store, ScriptedModel([])))
     assert [r.kind for r in store.added] == ["problem"]
 
 

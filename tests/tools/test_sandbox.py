@@ -373,3 +373,34 @@ def test_run_python_sync() -> None:
 async def test_run_python_refuses_a_running_loop() -> None:
     with pytest.raises(UserError, match="await"):
         run_python("1")
+
+
+LEFT_OPEN = """
+import asyncio, sys
+sys.path.insert(0, ".")
+from tests._support.processes import our_descendants
+from xolver.tools.sandbox import PythonSandbox
+
+async def main(yields):
+    sandbox = PythonSandbox(pool_size=1)
+    result = await sandbox.run("print(6 * 7)")
+    assert result.output.strip() == "42", result
+    for _ in range(yields):  # stop at a different step of the pool's refill each time
+        await asyncio.sleep(0)
+
+for yields in range(12):
+    asyncio.run(main(yields))  # never closed: the loop cancels the refill that was starting a worker
+print("ended", len(our_descendants()))
+"""
+
+
+def test_a_program_that_leaves_a_sandbox_open_still_ends_and_leaves_no_worker(tmp_path: Path) -> None:
+    """A refill cancelled while it starts a worker used to hang `asyncio.run`'s shutdown forever."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "left_open.py"
+    script.write_text(LEFT_OPEN)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=240, cwd=PROJECT)
+    # "ended 0": every run returned, and no worker outlived the loop that started it.
+    assert done.returncode == 0 and done.stdout.strip() == "ended 0", done.stdout + done.stderr[-2000:]

@@ -12,6 +12,7 @@ import secrets
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -66,11 +67,63 @@ def looks_secret(name: str) -> bool:
     return any(marker in upper for marker in _SECRET_MARKERS)
 
 
+async def _reader_on(loop: asyncio.AbstractEventLoop, fd: int, pending: set[int]) -> asyncio.StreamReader:
+    """A stream reader on the read end `fd` of a pipe, which its transport owns from now on."""
+    reader = asyncio.StreamReader()
+    pending.discard(fd)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0))
+    return reader
+
+
+class Child:
+    """A started process, awaited without asyncio's child watcher: a pidfd becomes readable when the
+    process exits (Linux 5.3+); elsewhere its status is polled every 20 ms."""
+
+    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+        self._popen = popen
+        self.pid = popen.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self._popen.poll()
+
+    def kill(self) -> None:
+        if self._popen.poll() is None:
+            self._popen.kill()
+
+    async def wait(self) -> int:
+        code = self._popen.poll()
+        if code is not None:
+            return code
+        loop = asyncio.get_running_loop()
+        try:
+            pidfd = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):
+            while (code := self._popen.poll()) is None:
+                await asyncio.sleep(0.02)
+            return code
+        exited: asyncio.Future[None] = loop.create_future()
+
+        def readable() -> None:
+            if not exited.done():
+                exited.set_result(None)
+
+        loop.add_reader(pidfd, readable)
+        try:
+            if self._popen.poll() is None:
+                await exited
+        finally:
+            loop.remove_reader(pidfd)
+            os.close(pidfd)
+        return self._popen.wait()
+
+
 class Worker:
     """One worker process tree (supervisor, init, kernel) and the pipes to it."""
 
     def __init__(self) -> None:
-        self.proc: asyncio.subprocess.Process | None = None
+        self.proc: Child | None = None
+        self.requests: asyncio.StreamWriter | None = None
         self.replies: asyncio.StreamReader | None = None
         self.reply_transport: asyncio.BaseTransport | None = None
         self.stdout: OutputSink | None = None
@@ -133,22 +186,50 @@ class Worker:
         }
         config = executor.configure(config, limits)
         env = clean_env(self.scratch, extra_env)
+        # The worker is started with subprocess.Popen on pipes we make and connect ourselves, not with
+        # asyncio's subprocess support: a task cancelled while asyncio connects a child's pipes (a pool
+        # refill when `asyncio.run` shuts its loop down) waits forever in CPython 3.11's cleanup for a
+        # pipe that never connected, and the whole program hangs on exit.
+        stdin_r, stdin_w = os.pipe()
+        stdout_r, stdout_w = os.pipe()
+        stderr_r, stderr_w = os.pipe()
         try:
             argv = executor.command(python, WORKER_SCRIPT, config, limits, env)
-            self.proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                pass_fds=(write_fd,) if write_fd >= 0 else (),
-                env=env,
-                cwd=self.scratch,
-                close_fds=True,
+            self.proc = Child(
+                subprocess.Popen(
+                    argv,
+                    stdin=stdin_r,
+                    stdout=stdout_w,
+                    stderr=stderr_w,
+                    pass_fds=(write_fd,) if write_fd >= 0 else (),
+                    env=env,
+                    cwd=self.scratch,
+                    close_fds=True,
+                )
             )
             executor.started(self.proc.pid)
+        except BaseException:
+            for fd in (stdin_w, stdout_r, stderr_r):
+                os.close(fd)
+            raise
         finally:
-            if write_fd >= 0:
-                os.close(write_fd)
+            for fd in (stdin_r, stdout_w, stderr_w, write_fd):
+                if fd >= 0:
+                    os.close(fd)
+        # Each descriptor belongs to its transport from here on; one not yet connected is closed on failure.
+        pending = {stdout_r, stderr_r, stdin_w}
+        try:
+            self.stdout = OutputSink(await _reader_on(loop, stdout_r, pending), limits.max_output_bytes)
+            self.stderr = OutputSink(await _reader_on(loop, stderr_r, pending), limits.max_output_bytes)
+            pending.discard(stdin_w)
+            transport, protocol = await loop.connect_write_pipe(
+                lambda: asyncio.StreamReaderProtocol(asyncio.StreamReader()), os.fdopen(stdin_w, "wb", buffering=0)
+            )
+            self.requests = asyncio.StreamWriter(transport, protocol, None, loop)
+        except BaseException:
+            for fd in pending:
+                os.close(fd)
+            raise
         if listener is not None:
             try:
                 conn, _ = await asyncio.wait_for(loop.sock_accept(listener), timeout=120)
@@ -165,9 +246,6 @@ class Worker:
                 lambda: protocol,
                 os.fdopen(read_fd, "rb", buffering=0),
             )
-        assert self.proc.stdout is not None and self.proc.stderr is not None
-        self.stdout = OutputSink(self.proc.stdout, limits.max_output_bytes)
-        self.stderr = OutputSink(self.proc.stderr, limits.max_output_bytes)
         self.alive = True
         got_hello = got_spawned = False
         while not (got_hello and got_spawned):
@@ -200,7 +278,7 @@ class Worker:
 
     async def execute(self, code: str, *, timeout: float, cpu_seconds: int) -> ExecutionResult:
         """Run one snippet; any failure of the snippet or the worker becomes a failed result."""
-        assert self.proc is not None and self.proc.stdin is not None
+        assert self.proc is not None and self.requests is not None
         assert self.stdout is not None and self.stderr is not None
         started = time.perf_counter()
         nonce = f"\x00<xolver-{secrets.token_hex(12)}>\x00"
@@ -208,8 +286,8 @@ class Worker:
         self.stderr.begin(nonce.encode())
         request = encode_frame({"type": "run", "code": code, "nonce": nonce, "cpu_seconds": cpu_seconds})
         try:
-            self.proc.stdin.write(request)
-            await self.proc.stdin.drain()
+            self.requests.write(request)
+            await self.requests.drain()
         except (ConnectionError, OSError):
             await self.kill()
             return self._failure("crashed", "the sandbox worker was not running", started)
@@ -327,6 +405,9 @@ class Worker:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(sink.done.wait(), timeout=1) if not sink.eof else None
                 await sink.close()
+        if self.requests is not None:
+            self.requests.transport.close()
+            self.requests = None
         if self.reply_transport is not None:
             self.reply_transport.close()
             self.reply_transport = None

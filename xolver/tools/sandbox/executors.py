@@ -96,16 +96,17 @@ async def _interpreter_paths(python: str) -> dict[str, Any]:
         "p.add(os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))))\n"
         "print(json.dumps({'prefixes': sorted(p), 'sys_path': [x for x in sys.path[1:] if x]}))\n"
     )
-    proc = await asyncio.create_subprocess_exec(
-        python,
-        "-c",
-        code,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
+    # A thread, not asyncio's subprocess support: see `Child` in _process.py for the hang on cancellation.
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [python, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONNOUSERSITE": "1"},
+        timeout=60,
+        check=False,
     )
-    out, _ = await proc.communicate()
-    value: dict[str, Any] = json.loads(out)
+    value: dict[str, Any] = json.loads(done.stdout)
     return value
 
 
