@@ -20,6 +20,9 @@ __all__ = ["Attempt", "MethodSolver", "baseline_prompt"]
 _MATH_INSTRUCTION = "Solve the problem step by step. End with the final answer on its own line as \\boxed{{ANSWER}}."
 
 
+BASELINE_SYSTEM = "You are a careful expert problem solver."
+
+
 def baseline_prompt(task: Task) -> str:
     """The user message of the single-call and self-consistency baselines."""
     if task.kind == "code":
@@ -63,7 +66,7 @@ async def _sample(model: Model, task: Task, *, temperature: float, max_tokens: i
 
     request = ModelRequest(
         messages=[
-            Message("system", "You are a careful expert problem solver."),
+            Message("system", BASELINE_SYSTEM),
             Message("user", baseline_prompt(task)),
         ],
         settings=ModelSettings(temperature=temperature, max_tokens=max_tokens, seed=seed),
