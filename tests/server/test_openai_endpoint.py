@@ -173,8 +173,10 @@ def test_api_key_required_when_configured(model: FunctionModel) -> None:
     with running(create_app(_service(model), ServerSettings(api_key="s3cret"))) as url:
         for key in ("wrong", "s3cret-but-longer"):
             client = openai.OpenAI(base_url=url, api_key=key, max_retries=0)
-            with pytest.raises(openai.AuthenticationError, match="API key"):
+            with pytest.raises(openai.AuthenticationError, match="API key") as info:
                 client.chat.completions.create(model="xolver", messages=QUESTION)
+            assert info.value.code == "invalid_api_key"
+            assert info.value.response.headers["x-should-retry"] == "false"
             with pytest.raises(openai.AuthenticationError):
                 client.models.list()
         assert httpx.get(f"{url}/models").status_code == 401  # no Authorization header at all
@@ -208,12 +210,16 @@ def test_malformed_bodies_get_400_with_a_clear_message(base: str, body: dict[str
 def test_unknown_model_invalid_json_and_oversized_body(model: FunctionModel) -> None:
     with running(create_app(_service(model), ServerSettings(max_body_bytes=2_000))) as url:
         client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
-        with pytest.raises(openai.NotFoundError, match="not served here"):
+        with pytest.raises(openai.NotFoundError, match="not served here") as unknown:
             client.chat.completions.create(model="gpt-4o", messages=QUESTION)
+        assert (unknown.value.code, unknown.value.param) == ("model_not_found", "model")
+        assert unknown.value.response.headers["x-should-retry"] == "false"
         bad = httpx.post(f"{url}/chat/completions", content=b"{not json", headers={"Content-Type": "application/json"})
         assert bad.status_code == 400 and "invalid request body" in bad.json()["error"]["message"]
         huge = {"model": "xolver", "messages": [{"role": "user", "content": "x" * 5_000}]}
-        assert httpx.post(f"{url}/chat/completions", json=huge).status_code == 413
+        too_large = httpx.post(f"{url}/chat/completions", json=huge)
+        assert too_large.status_code == 413 and too_large.headers["x-should-retry"] == "false"
+        assert too_large.json()["error"]["code"] == "body_too_large"
 
         def chunks() -> Iterator[bytes]:  # no Content-Length: the limit is enforced while reading
             yield json.dumps(huge).encode()
