@@ -2,6 +2,8 @@
 
 One proof search (`prove`), in the order that spends model calls last:
 
+0. **Stored proofs** of exactly this statement (from the memory, `xolver.memory.proofs`) are checked
+   first: a theorem proved before costs one Lean check and no model call.
 1. **Automation** on the whole goal: each tactic of `automation` (``rfl``, ``decide``, ``simp``,
    ``omega``, ``norm_num``, ``linarith``) is tried as the proof. Which ones the toolchain has is
    found by trying: a tactic Lean answers ``unknown tactic`` to (a ``prelude`` file has none,
@@ -16,10 +18,16 @@ One proof search (`prove`), in the order that spends model calls last:
      to the recombined proof. A proof whose next error is in another ``have`` goes on step by step;
      a sub-goal still failing after two model repairs sends the whole proof back to the model.
    - When the error is on another tactic line, each automation tactic replaces that line first.
+   - A failing step that is not a ``have`` is then isolated as one (`xolver.agents.failing_steps`:
+     a tactic line and the rest of its block, or a sub-term of a term proof, with the type Lean
+     reports at that point), and the sub-goal repair above takes it from there. Each step is
+     lifted once.
    - Otherwise the model is shown the errors, each with the line it points at, and asked for a fix.
    `max_attempts` bounds the model calls of all kinds; the runner's budget bounds them too.
 
-The score of a candidate is the checker's verdict and nothing else.
+The score of a candidate is the checker's verdict and nothing else. An accepted proof reports the
+sub-goals the search had to repair (`ProofOutcome.subgoals`): they are the tactic patterns the
+memory keeps.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from xolver.agents.failing_steps import lift_failing_step
 from xolver.agents.runner import AgentRunner
 from xolver.agents.templates import render
 from xolver.models.base import CallTags, Message
@@ -42,6 +51,7 @@ __all__ = [
     "HaveStep",
     "ProofAttempt",
     "ProofOutcome",
+    "RepairedSubgoal",
     "have_step",
     "lean_block",
     "prove",
@@ -49,7 +59,9 @@ __all__ = [
 ]
 
 AUTOMATION: tuple[str, ...] = ("rfl", "decide", "simp", "omega", "norm_num", "linarith")
-Origin = Literal["automation", "model", "repair", "step_automation", "subgoal_automation", "subgoal_repair"]
+Origin = Literal[
+    "memory", "automation", "model", "repair", "step_automation", "lift", "subgoal_automation", "subgoal_repair"
+]
 _LEAN_BLOCK = re.compile(r"```(?:lean4?|Lean)?[ \t]*\n(.*?)```", re.DOTALL)
 
 
@@ -62,6 +74,20 @@ class ProofAttempt(BaseModel):
     reason: str = ""
 
 
+class RepairedSubgoal(BaseModel):
+    """A ``have`` sub-goal that failed during the search and is proved in the accepted proof.
+
+    Attributes:
+        name: the hypothesis name.
+        type: the sub-goal, as written.
+        step: the whole ``have`` step as it stands in the accepted proof (its proof included).
+    """
+
+    name: str
+    type: str
+    step: str
+
+
 class ProofOutcome(BaseModel):
     """The result of a proof search.
 
@@ -71,6 +97,9 @@ class ProofOutcome(BaseModel):
         attempts: every candidate checked, in order.
         model_calls: how many model calls the search made.
         unavailable_tactics: automation tactics Lean answered ``unknown tactic`` to (not tried again).
+        subgoals: the sub-goals that failed and were then proved, as they stand in the accepted proof.
+        recalled: ids of the memory records shown to the search (set by `Xolver.prove`).
+        memory_written: ids of the records the accepted proof left in the memory (set by `Xolver.prove`).
     """
 
     proved: bool
@@ -78,6 +107,9 @@ class ProofOutcome(BaseModel):
     attempts: list[ProofAttempt] = Field(default_factory=list)
     model_calls: int = 0
     unavailable_tactics: list[str] = Field(default_factory=list)
+    subgoals: list[RepairedSubgoal] = Field(default_factory=list)
+    recalled: list[str] = Field(default_factory=list)
+    memory_written: list[str] = Field(default_factory=list)
 
 
 def lean_block(text: str) -> str | None:
@@ -177,23 +209,39 @@ def have_step(task: LeanTask, body: str, result: LeanResult) -> HaveStep | None:
                 if floor == 0:
                     break
                 continue
-            width = _width(lines[j])
-            end = j + 1
-            while end < len(lines) and (not lines[end].strip() or _width(lines[end]) > width):
-                end += 1
-            while end > j + 1 and not lines[end - 1].strip():
-                end -= 1
-            if index >= end:
+            step = _step_at(lines, j, m, error=" ".join(error.message.split())[:400])
+            if index >= step.end:
                 break
-            return HaveStep(
-                start=j,
-                end=end,
-                name=m.group("name") or "this",
-                type=m.group("type"),
-                indent=m.group("indent"),
-                error=" ".join(error.message.split())[:400],
-            )
+            return step
     return None
+
+
+def _step_at(lines: list[str], j: int, m: re.Match[str], *, error: str = "") -> HaveStep:
+    """The ``have`` step that starts on line `j` (matched by `_HAVE` as `m`)."""
+    width = _width(lines[j])
+    end = j + 1
+    while end < len(lines) and (not lines[end].strip() or _width(lines[end]) > width):
+        end += 1
+    while end > j + 1 and not lines[end - 1].strip():
+        end -= 1
+    return HaveStep(
+        start=j, end=end, name=m.group("name") or "this", type=m.group("type"), indent=m.group("indent"), error=error
+    )
+
+
+def _repaired(body: str, keys: set[str]) -> list[RepairedSubgoal]:
+    """The ``have`` steps of an accepted `body` whose sub-goal (by `HaveStep.key`) once failed."""
+    lines = body.splitlines()
+    found = []
+    for j, line in enumerate(lines):
+        m = _HAVE.match(line)
+        if m is None:
+            continue
+        step = _step_at(lines, j, m)
+        if step.key in keys:
+            text = textwrap.dedent("\n".join(lines[step.start : step.end]))
+            found.append(RepairedSubgoal(name=step.name, type=step.type, step=text))
+    return found
 
 
 def _unknown_tactic(task: LeanTask, result: LeanResult, line: int) -> bool:
@@ -225,6 +273,7 @@ async def prove(
     max_attempts: int = 4,
     automation: Sequence[str] = AUTOMATION,
     experience: str = "",
+    known: Sequence[str] = (),
 ) -> ProofOutcome:
     """Search for a proof of `task` (see the module docstring for the order of the search).
 
@@ -236,9 +285,12 @@ async def prove(
         automation: tactics tried on the whole goal, on each failing sub-goal and each failing step,
             before a model call; one Lean answers ``unknown tactic`` to is not tried again.
         experience: text shown with the statement (proven lemmas, tactic patterns from memory).
+        known: proofs of this very statement stored before, checked first (origin ``memory``).
     """
     outcome = ProofOutcome(proved=False)
     header = f"{task.header.rstrip()}\n\n" if task.header.strip() else ""
+
+    failed: set[str] = set()  # keys of the sub-goals that entered repair, for `outcome.subgoals`
 
     async def attempt(origin: Origin, source: str) -> LeanResult:
         result = await checker.check(task, source)
@@ -248,6 +300,7 @@ async def prove(
         if result.accepted:
             outcome.proved = True
             outcome.proof = header + proof_body(task, source).rstrip() + "\n"
+            outcome.subgoals = _repaired(proof_body(task, source), failed)
         return result
 
     def available() -> list[str]:
@@ -259,6 +312,9 @@ async def prove(
             outcome.unavailable_tactics.append(tactic)
         return result.accepted
 
+    for stored in dict.fromkeys(known):
+        if (await attempt("memory", stored)).accepted:
+            return outcome
     for tactic in available():
         if await try_tactic("automation", f"{task.head} := by\n  {tactic}\n", 1, tactic):
             return outcome
@@ -275,10 +331,39 @@ async def prove(
     asked = False
     automated: set[str] = set()
     tries: dict[str, int] = {}
+    lifted: set[str] = set()  # failing steps already isolated as a `have` (each at most once)
+
+    async def narrow(source: str, result: LeanResult) -> tuple[str, LeanResult] | None:
+        """Automation on a failing tactic line, then the failing step isolated as a ``have``: the
+        proof to go on with (its first error now inside a ``have``), or None."""
+        body = proof_body(task, source)
+        line = _failing_step(task, body, result)
+        if line is not None:
+            lines = body.splitlines()
+            indent = lines[line][: len(lines[line]) - len(lines[line].lstrip())]
+            for tactic in available():
+                patched = "\n".join([*lines[:line], indent + tactic, *lines[line + 1 :]])
+                if await try_tactic("step_automation", patched, line, tactic):
+                    return None
+        lift = lift_failing_step(task, body, result)
+        if lift is None or lift.probe in lifted:
+            return None
+        lifted.add(lift.probe)
+        # The probe is a question to Lean, not a candidate: it goes to the plain checker.
+        probe = await checker.checker.check(header + lift.probe.rstrip() + "\n")
+        rewritten = lift.lifted(task, probe)
+        if rewritten is None:
+            return None
+        result = await attempt("lift", rewritten)
+        if result.accepted or have_step(task, rewritten, result) is None:
+            return None  # accepted, or the lift did not put the error inside the new `have`
+        return rewritten, result
+
     while outcome.model_calls < max_attempts:
         step = have_step(task, proof_body(task, current[0]), current[1]) if current else None
         if current is not None and step is not None and tries.get(step.key, 0) < _SUBGOAL_TRIES:
             body = proof_body(task, current[0])
+            failed.add(step.key)
             if step.key not in automated:
                 automated.add(step.key)
                 for tactic in available():
@@ -308,6 +393,10 @@ async def prove(
             if result.accepted:
                 return outcome
             current = (source, result)
+            if have_step(task, proof_body(task, source), result) is None:
+                current = await narrow(source, result) or current
+                if outcome.proved:
+                    return outcome
             continue
         first = not asked
         asked = True
@@ -340,15 +429,9 @@ async def prove(
         if result.accepted:
             return outcome
         current = (proposal, result)
-        body = proof_body(task, proposal)
-        if have_step(task, body, result) is not None:
+        if have_step(task, proof_body(task, proposal), result) is not None:
             continue  # the sub-goal path takes it from here
-        line = _failing_step(task, body, result)
-        if line is not None:
-            lines = body.splitlines()
-            indent = lines[line][: len(lines[line]) - len(lines[line].lstrip())]
-            for tactic in available():
-                patched = "\n".join([*lines[:line], indent + tactic, *lines[line + 1 :]])
-                if await try_tactic("step_automation", patched, line, tactic):
-                    return outcome
+        current = await narrow(proposal, result) or current
+        if outcome.proved:
+            return outcome
     return outcome
