@@ -136,6 +136,11 @@ class Xolver:
         diagnostics (`xolver.agents.prover`), each checked soundly (`xolver.tools.lean.ProofChecker`)
         with the config's toolchain (``lean_command``, ``lean_project``, else ``lean`` on PATH).
 
+        With the memory on (``memory_mode`` ``frozen`` or ``learn``), stored Lean proofs related to
+        the statement are shown to the model and a stored proof of this very statement is checked
+        before anything else; with ``learn``, an accepted proof and the sub-goals it repaired are
+        stored as code records (`xolver.memory.proofs`).
+
         Args:
             statement: ``theorem name binders : type`` (a trailing ``:= by`` is fine).
             header: the trusted file head: ``import Mathlib`` and ``open`` lines, or a ``prelude``.
@@ -145,10 +150,13 @@ class Xolver:
         Raises:
             UserError: no Lean toolchain (the message says what to install), or not a statement.
         """
+        import asyncio
+
         from xolver.agents.prover import AUTOMATION, prove
         from xolver.agents.runner import AgentRunner
+        from xolver.memory.proofs import proof_experience, proof_records, recall_proofs, stored_proofs
         from xolver.models.base import ModelSettings
-        from xolver.tools.lean import LeanChecker, LeanTask, ProofChecker
+        from xolver.tools.lean import LeanChecker, LeanTask, ProofChecker, proof_body
 
         cfg = self.config
         lean = LeanChecker(command=cfg.lean_command, project=cfg.lean_project, timeout=cfg.lean_timeout)
@@ -156,15 +164,39 @@ class Xolver:
             raise UserError(lean.missing)
         task = LeanTask(statement=statement, header=header)
         _ = task.goal  # a statement that cannot be read fails here, before any call
+        store = await self.runtime.aopen_memory() if cfg.memory_mode != "off" else None
+        hits = await asyncio.to_thread(recall_proofs, store, task.head, namespace=cfg.namespace) if store else []
         settings = ModelSettings(temperature=0.0, max_tokens=cfg.max_tokens, timeout=cfg.request_timeout)
         runner = AgentRunner(self.model, self.runtime.budget(cfg), settings=settings)
-        return await prove(
+        outcome = await prove(
             runner,
             ProofChecker(lean),
             task,
             max_attempts=max_attempts,
             automation=AUTOMATION if automation is None else tuple(automation),
+            experience=proof_experience(hits),
+            known=stored_proofs(task.head, hits),
         )
+        outcome.recalled = [h.record.id for h in hits]
+        if store is None:
+            return outcome
+        if hits:
+            # The checker's verdict is the grounded outcome of showing them; a stored proof of this
+            # very statement that Lean rejected is blamed whatever the outcome.
+            rejected = {a.source for a in outcome.attempts if a.origin == "memory" and not a.accepted}
+            blamed = [h.record.id for h in hits if h.record.code in rejected]
+            shown = [i for i in outcome.recalled if i not in blamed]
+            await asyncio.to_thread(store.record_use, blamed, 0.0)
+            await asyncio.to_thread(store.record_use, shown, 1.0 if outcome.proved else 0.0)
+        if cfg.memory_mode == "learn" and outcome.proved and outcome.proof is not None:
+            records = proof_records(
+                task.head,
+                proof_body(task, outcome.proof),
+                [(s.type, s.step) for s in outcome.subgoals],
+                namespace=cfg.namespace,
+            )
+            outcome.memory_written = await asyncio.to_thread(store.add, records)
+        return outcome
 
     def prove(
         self, statement: str, *, header: str = "", max_attempts: int = 4, automation: Sequence[str] | None = None

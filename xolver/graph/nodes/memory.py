@@ -21,6 +21,7 @@ from xolver.graph.state import SolveContext, SolveState
 from xolver.graph.step import Step
 from xolver.memory.curation import retire_over_budget
 from xolver.memory.learning import claims_a_result, problem_record, should_write_back
+from xolver.memory.proofs import is_lean
 from xolver.memory.records import ExperienceRecord
 from xolver.memory.retrieval import retrieve_experience
 from xolver.solution import Exemplar, Trajectory
@@ -76,7 +77,8 @@ async def retrieve(state: SolveState, runtime: Runtime[SolveContext]) -> dict[st
                 when_not_to_use=h.record.when_not_to_use,
             )
             for h in (*found.problems, *found.strategies, *found.code)
-            if shown(h.record.kind, h.record.verified)
+            # Lean proofs are the prover's (`xolver.memory.proofs`): no help to a solve's program.
+            if shown(h.record.kind, h.record.verified) and not is_lean(h.record)
         ]
         # What is shown is what gets credited or blamed after the solve: the budget applies here.
         exemplars = fit_budget(found_exemplars, cfg.experience_max_tokens)
@@ -111,7 +113,8 @@ def grounded_outcome(state: SolveState, checked: bool) -> float | None:
     answer = state.get("answer") or ""
     for t in codec.trajectories(state):
         same = t.answer is not None and same_answer(t.answer, answer)
-        if same and any(c.kind != "program" and not c.agrees for c in t.checks):
+        # A slip in one chain's arithmetic says nothing of the answer it reached.
+        if same and any(c.kind not in ("program", "arithmetic") and not c.agrees for c in t.checks):
             return 0.0
     return None
 
