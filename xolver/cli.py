@@ -23,6 +23,7 @@ from typing import Any
 from xolver._version import __version__
 from xolver.argtypes import non_negative_int, positive_float, positive_int
 from xolver.errors import UserError, XolverError
+from xolver.tools.lean_cli import LEAN_EPILOG, add_lean_options
 
 __all__ = ["add_model_options", "add_team_options", "build_parser", "config_from_args", "main"]
 
@@ -34,7 +35,8 @@ verifier extracts the final answer. Past solves are remembered and retrieved as 
 The model is 'local' (SmolLM2-135M in-process, offline) unless --model, XOLVER_MODEL or the config
 file (~/.xolver/config.toml, [xolver] table) says otherwise."""
 
-_SOLVE_EPILOG = """\
+_SOLVE_EPILOG = (
+    """\
 examples:
   xolver solve "What is 17 * 23?"
   xolver solve --file problem.txt --json > solution.json
@@ -43,9 +45,18 @@ examples:
   xolver solve "..." --model openai/my-model --api-base http://127.0.0.1:8000/v1
   xolver solve "..." --model ollama_chat/qwen2.5 --api-base http://127.0.0.1:11434
   xolver solve "..." --checkpoint run.sqlite --thread-id t1   # resume later with --resume t1
+  xolver solve --lean "theorem t (a b : Nat) : a + b = b + a" --lean-project ~/myproofs
+  xolver solve --lean --file Swap.lean --lean-command /opt/lean/bin/lean
 
 models: 'local', 'local/<file.gguf>', or any litellm model string (provider/name); API keys are
-read from the provider's environment variable (OPENAI_API_KEY, ANTHROPIC_API_KEY, ...)."""
+read from the provider's environment variable (OPENAI_API_KEY, ANTHROPIC_API_KEY, ...).
+
+--lean: the problem is a Lean 4 theorem (a bare `theorem name binders : type`, or a whole file
+whose last theorem is the goal and whose earlier lines are its header); it is proved, not answered,
+exactly as `xolver prove` does, and the proved file is printed.
+"""
+    + LEAN_EPILOG
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -178,6 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
     state.add_argument(
         "--resume", metavar="THREAD_ID", help="resume the interrupted run THREAD_ID (needs --checkpoint)"
     )
+    solve.add_argument(
+        "--lean",
+        action="store_true",
+        help="the problem is a Lean 4 theorem: prove it with the model and Lean (see below)",
+    )
+    add_lean_options(solve)
 
     _add_command_groups(sub)
     return parser
@@ -279,6 +296,12 @@ def _run_solve(args: argparse.Namespace) -> int:
 
     if args.resume and args.checkpoint is None:
         raise _UsageError("xolver solve: error: --resume needs --checkpoint FILE")
+    if args.lean:
+        if args.resume or args.checkpoint:
+            raise _UsageError("xolver solve: error: --lean proofs have no checkpoints (drop --checkpoint/--resume)")
+        from xolver.tools.lean_cli import prove_text
+
+        return prove_text(args, _read_problem(args))
     problem = None if args.resume else _read_problem(args)
     config = config_from_args(args)
     out = Console(soft_wrap=True)

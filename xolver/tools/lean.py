@@ -550,17 +550,18 @@ _DECLARATION = re.compile(r"^(?:@\[[^\]]*\]\s*)?(?:theorem|lemma)\s", re.MULTILI
 
 def task_from_file(text: str) -> LeanTask:
     """The statement to prove in a Lean file: its last ``theorem``/``lemma``, with everything before
-    it as the header. The proof given after ``:=`` (``by sorry``, or nothing) is dropped.
+    it as the header. The proof given after ``:=`` (``by sorry``, or nothing) is dropped; a theorem
+    with no ``:=`` at all is a bare statement (``xolver solve --lean "theorem t : ..."``).
 
     Raises:
-        UserError: the file has no theorem, or the theorem has no ``:=``.
+        UserError: the text has no theorem.
     """
     code = _strip_comments(text)
     starts = [m.start() for m in _DECLARATION.finditer(code)]
     if not starts:
-        raise UserError("the Lean file has no theorem to prove")
+        raise UserError("the Lean text has no theorem to prove (expected `theorem name binders : type`)")
     statement = code[starts[-1] :]
     end = statement.find(":=")
-    if end < 0:
-        raise UserError("the theorem has no ':=' after its statement")
-    return LeanTask(statement=" ".join(statement[:end].split()), header=code[: starts[-1]].strip())
+    if end >= 0:
+        statement = statement[:end]
+    return LeanTask(statement=" ".join(statement.split()), header=code[: starts[-1]].strip())
