@@ -82,7 +82,7 @@ class ToolCall(_Record):
 
 
 SolveMethod = Literal["reasoning", "program"]
-CheckKind = Literal["program", "checker", "substitution", "tests"]
+CheckKind = Literal["program", "checker", "substitution", "tests", "arithmetic"]
 
 
 class Check(_Record):
@@ -92,7 +92,9 @@ class Check(_Record):
     ``checker`` (the judge's blind program, written without seeing any candidate, printed the same
     answer), ``substitution`` (SymPy: the answer satisfies the problem's equation; or an exact
     evaluation: a Game-of-24 expression, the value of an arithmetic question), ``tests``
-    (code: the given and synthesised tests ran).
+    (code: the given and synthesised tests ran), ``arithmetic`` (a calculation written in a chain of
+    thought, re-evaluated exactly; recorded only when one is false: ``agrees`` is then False and
+    `detail` says which, "12 + 5 is 17, not 18").
     """
 
     kind: CheckKind

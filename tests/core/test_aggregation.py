@@ -174,3 +174,55 @@ def test_symbolic_answers_vote_together_by_math_verify() -> None:
     assert not same_answer("3", "4")
     groups = tally([_candidate(0, "\\frac{\\sqrt{2}}{2}"), _candidate(1, "\\frac{\\sqrt2}{2}"), _candidate(2, "1")])
     assert groups[0].votes == 2
+
+
+def _chain(i: int, answer: str, response: str) -> Trajectory:
+    from xolver.agents.judge import slip_check
+
+    bare = Trajectory(agent=i % 3, role="r", round=i // 3, answer=answer, response=response, method="reasoning")
+    found = slip_check(bare)
+    return bare.model_copy(update={"checks": [found] if found else []})
+
+
+def test_a_chain_with_a_false_calculation_votes_for_less() -> None:
+    from xolver.graph.aggregation import SLIP_WEIGHT
+
+    slipped = [_chain(i, "18", f"16 - 3 - 4 = 9 eggs, 9 * 2 = 18 ... wait 9 + {i} = 100, so 18") for i in range(3)]
+    clean = [_chain(3 + i, "20", "16 - 3 - 4 = 9 eggs, 9 * 2 = 18, plus 2 = 20") for i in range(2)]
+    assert all(c.checks and c.checks[0].kind == "arithmetic" and not c.checks[0].agrees for c in slipped)
+    assert "9 + 0 is 9, not 100" in slipped[0].checks[0].detail
+    assert not any(c.checks for c in clean)
+    groups = tally(slipped + clean)
+    # Three slipped votes weigh 3 * SLIP_WEIGHT < 2 clean ones: the clean answer leads.
+    assert 3 * SLIP_WEIGHT < 2 and groups[0].answer == "20" and groups[1].slipped == 3
+    # Without the check the three would win the vote: the check, not the count, decided.
+    assert tally([c.model_copy(update={"checks": []}) for c in slipped + clean])[0].answer == "18"
+
+
+def test_a_program_or_a_chain_without_calculations_is_never_a_slip() -> None:
+    from xolver.agents.judge import slip_check
+
+    program = Trajectory(agent=0, role="r", round=0, answer="5", response="x = 2 + 2 = 5", method="program")
+    words = Trajectory(agent=1, role="r", round=0, answer="5", response="Five, by counting.", method="reasoning")
+    unanswered = Trajectory(agent=2, role="r", round=0, answer=None, response="2 + 2 = 5", method="reasoning")
+    assert [slip_check(t) for t in (program, words, unanswered)] == [None, None, None]
+
+
+def test_a_solve_records_the_slip_and_the_clean_chains_answer_wins() -> None:
+    """Through the whole graph: two agents whose chains say 12 + 5 = 18 lose to one whose arithmetic
+    holds (2 * SLIP_WEIGHT < 1)."""
+
+    def solver(request: ModelRequest) -> str:
+        if request.tags.agent == 2:
+            return "Thought: 3 * 4 = 12 and 12 + 5 = 17.\nFinal answer: \\boxed{17}"
+        return "Thought: 3 * 4 = 12 and 12 + 5 = 18.\nFinal answer: \\boxed{18}"
+
+    model = FunctionModel(by_role(planner=PLAN, solver=solver, judge=verdict(1)))
+    team: dict[str, Any] = {"agents": 3, "rounds": 1, "methods": ["reasoning"], "blind_check": False}
+    solution = Xolver(model, **team, memory=None).solve("Tom has 3 bags of 4 pens and 5 more pens. How many pens?")
+    assert solution.answer == "17"
+    slipped = [t for t in solution.rounds[0].trajectories if t.answer == "18"]
+    assert len(slipped) == 2
+    for t in slipped:
+        assert [(c.kind, c.agrees) for c in t.checks] == [("arithmetic", False)]
+        assert "12 + 5 is 17, not 18" in t.checks[0].detail

@@ -22,10 +22,11 @@ def _respond(body: dict[str, Any]) -> tuple[int, str]:
 
 
 def test_a_one_slot_local_server_serves_the_whole_team_without_timeouts() -> None:
-    # Each request takes 0.4 s and the server runs one at a time; three parallel agents would wait
-    # 0.8 s in its queue. The per-attempt timeout (0.7 s) must count only the request itself.
-    with fake_openai_server(_respond, one_at_a_time=True, delay=0.4) as (base, requests), allow_model_requests():
-        xo = Xolver("openai/tiny", api_base=base, agents=3, rounds=0, request_timeout=0.7, memory=None)
+    # Each request takes 1 s and the server runs one at a time; the last of three parallel agents
+    # would wait 2 s in its queue. The per-attempt timeout (1.6 s) must count only the request itself
+    # (the 0.6 s margin keeps a loaded machine from timing a request out: it was 0.3 s, and flaked).
+    with fake_openai_server(_respond, one_at_a_time=True, delay=1.0) as (base, requests), allow_model_requests():
+        xo = Xolver("openai/tiny", api_base=base, agents=3, rounds=0, request_timeout=1.6, memory=None)
         solution = xo.solve("What is 17 * 23?")
     assert solution.answer == "391"
     assert solution.failures == []

@@ -11,7 +11,13 @@ import pytest
 
 from xolver.agents.judge import expression_check
 from xolver.solution import Trajectory
-from xolver.tools.arithmetic import arithmetic_question, check_expression, check_value, number_target
+from xolver.tools.arithmetic import (
+    arithmetic_question,
+    arithmetic_slips,
+    check_expression,
+    check_value,
+    number_target,
+)
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "gameof24" / "gameof24.jsonl"
 PROBLEM = "Use the numbers {} and basic arithmetic operations (+ - * /) to obtain 24. Use each number exactly once."
@@ -143,3 +149,51 @@ def test_the_judge_settles_an_arithmetic_question_exactly() -> None:
     assert wrong is not None and not wrong.agrees and "not 381" in wrong.detail
     # A word problem is not settled by arithmetic on its numbers.
     assert expression_check("A crate holds 17 boxes of 23 apples. How many apples?", right) is None
+
+
+@pytest.mark.parametrize(
+    ("chain", "slip"),
+    [
+        ("She has 3 * 4 = 12 apples and 12 + 5 = 18 pears.", "12 + 5 is 17, not 18"),
+        ("10 / 3 = 5", "10 / 3 is 3.33333, not 5"),
+        ("5 x 3 = 16 chairs", "5 * 3 is 15, not 16"),
+        ("$3.5 \\times 2 = \\$7.10$", "3.5 * 2 is 7, not 7.10"),
+        ("5*8 = 40\n40 + 2 = 44", "40 + 2 is 42, not 44"),
+        ("2^10 = 1000", "2^10 is 1024, not 1000"),
+        ("**2 + 2 = 5**", "2 + 2 is 4, not 5"),
+        ("so (3 + 4 = 8)", "3 + 4 is 7, not 8"),
+        ("\\frac{3}{4} \\cdot 8 = 5", "((3)/(4)) * 8 is 6, not 5"),
+        ("1,000 - 250 = 705", "1000 - 250 is 750, not 705"),
+    ],
+)
+def test_a_false_calculation_in_a_chain_is_a_slip(chain: str, slip: str) -> None:
+    assert arithmetic_slips(chain) == [slip]
+
+
+@pytest.mark.parametrize(
+    "chain",
+    [
+        "3 + 4 = 7 + 2 = 9",  # a running chain, each link true
+        "5 * 3 = 3 * 5 = 15",
+        "total = 5 * 3 = 15",
+        "10 / 3 = 3.33",  # rounded to the decimals shown
+        "10/3 = 3 full boxes",  # rounded to a whole number
+        "12.50 * 2 = 25.00",
+        "2x + 3 = 7",  # algebra, not arithmetic
+        "x^2 + 3 = 12",
+        "a_1 + 2 = 5",
+        "f(2) + 3 = 9",
+        "20% * 50 = 10",  # a percent sign is not read
+        "100 - 20 = 80%",
+        "-3 + 5 = 2",
+        "x = 5",
+        "if a == 3 + 4 then",
+        "5 + 3 <= 9",
+    ],
+)
+def test_true_or_unreadable_statements_are_not_slips(chain: str) -> None:
+    assert arithmetic_slips(chain) == []
+
+
+def test_slips_are_capped() -> None:
+    assert len(arithmetic_slips(" ".join(f"{n} + 1 = 0." for n in range(10)), limit=3)) == 3

@@ -29,7 +29,13 @@ from xolver.agents.runner import AgentRunner
 from xolver.agents.templates import render
 from xolver.models.base import CallTags, Message
 from xolver.solution import Check, Trajectory
-from xolver.tools.arithmetic import arithmetic_question, check_expression, check_value, number_target
+from xolver.tools.arithmetic import (
+    arithmetic_question,
+    arithmetic_slips,
+    check_expression,
+    check_value,
+    number_target,
+)
 from xolver.tools.toolbox import ToolBox
 
 if TYPE_CHECKING:
@@ -194,6 +200,18 @@ def expression_check(problem: str, candidate: Trajectory) -> Check | None:
     return Check(kind="substitution", agrees=result.verdict == "holds", detail=f"exact check: {result.detail}")
 
 
+def slip_check(candidate: Trajectory) -> Check | None:
+    """The false calculations written in a chain of thought (`xolver.tools.arithmetic.arithmetic_slips`),
+    as a disagreeing ``arithmetic`` check, or None when every calculation it wrote holds (or it wrote
+    none, or it is a program: its arithmetic ran). No model call and no sandbox."""
+    if candidate.answer is None or candidate.method != "reasoning" or not candidate.response:
+        return None
+    slips = arithmetic_slips(candidate.response)
+    if not slips:
+        return None
+    return Check(kind="arithmetic", agrees=False, detail="a written calculation is false: " + "; ".join(slips))
+
+
 async def substitution_check(toolbox: ToolBox | None, problem: str, candidate: Trajectory) -> Check | None:
     """SymPy substitution of the candidate's answer into the problem's equation, in the sandbox
     (or, for a "use these numbers to obtain N" problem, `expression_check`).
@@ -313,7 +331,7 @@ async def judge(runner: AgentRunner, task: JudgeInput, *, repair_attempts: int) 
         reason = candidate.error or "no final answer"
         return JudgeVerdict(score=None, critique=f"Not judged: {reason}.")
     evidence = format_evidence(candidate) + "".join(
-        f"\n{c.detail}.\n" for c in candidate.checks if c.kind == "substitution"
+        f"\n{c.detail}.\n" for c in candidate.checks if c.kind in ("substitution", "arithmetic")
     )
     prompt = render(
         "judge",

@@ -130,7 +130,13 @@ class MethodSolver:
                 by_role={role: t.calls for role, t in solution.usage.by_role().items()},
                 candidates=[
                     CandidateResult(
-                        round=r.index, agent=t.agent, method=t.method, temperature=t.temperature, answer=t.answer
+                        round=r.index,
+                        agent=t.agent,
+                        method=t.method,
+                        temperature=t.temperature,
+                        answer=t.answer,
+                        error=t.error,
+                        checks=[f"{c.kind}:{'agrees' if c.agrees else 'fails'}" for c in t.checks],
                     )
                     for r in solution.rounds
                     for t in r.trajectories
@@ -171,8 +177,17 @@ class MethodSolver:
         attempt.answer, attempt.votes = await _vote(task, answers)
         # Every sample is kept (graded like xolver's candidates), so a vote over the first k of them,
         # the same seeds as a k-sample run, can be read from one run.
+        # A sample cut at the token cap keeps the answer its last number gives (the baseline's grading)
+        # and says it was cut, so the team's rule (no answer) can be applied to it afterwards.
         attempt.candidates = [
-            CandidateResult(round=0, agent=i, method="reasoning", temperature=self.config.temperature, answer=a)
-            for i, a in enumerate(answers)
+            CandidateResult(
+                round=0,
+                agent=i,
+                method="reasoning",
+                temperature=self.config.temperature,
+                answer=a,
+                error="cut at the token cap" if r.truncated else None,
+            )
+            for i, (a, r) in enumerate(zip(answers, responses, strict=True))
         ]
         return attempt

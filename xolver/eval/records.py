@@ -60,6 +60,8 @@ class CandidateResult(BaseModel):
     temperature: float | None = None
     answer: str | None = None
     correct: bool | None = None  # None: no answer, or a code task (graded only as a whole)
+    error: str | None = None  # why there is no answer; for a baseline sample cut at the cap, that it was cut
+    checks: list[str] = Field(default_factory=list)  # the candidate's checks, "kind:agrees" or "kind:fails"
 
 
 class ProblemResult(BaseModel):

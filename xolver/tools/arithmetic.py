@@ -16,7 +16,7 @@ from fractions import Fraction
 
 from xolver.tools.checks import CheckResult
 
-__all__ = ["arithmetic_question", "check_expression", "check_value", "number_target"]
+__all__ = ["arithmetic_question", "arithmetic_slips", "check_expression", "check_value", "number_target"]
 
 _OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _TASK = re.compile(
@@ -205,3 +205,119 @@ def check_value(answer: str, expression: str, value: Fraction) -> CheckResult:
     return CheckResult(
         verdict="fails", detail=f"{expression} = {shown} exactly, not {answer}", counterexample={"value": str(value)}
     )
+
+
+# --- Arithmetic slips in a written chain of thought ------------------------------------------------
+
+_TYPESET = (
+    ("\\times", "*"),
+    ("\\cdot", "*"),
+    ("×", "*"),
+    ("·", "*"),
+    ("∗", "*"),
+    ("\\div", "/"),
+    ("÷", "/"),
+    ("−", "-"),
+    ("\\$", " "),
+    ("$", " "),
+    ("\\(", " "),
+    ("\\)", " "),
+    ("\\[", " "),
+    ("\\]", " "),
+    ("\\left", ""),
+    ("\\right", ""),
+)
+_FRAC = re.compile(r"\\d?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_TIMES_X = re.compile(r"(?<=\d)\s*[xX]\s*(?=\(*\d)")
+_BOLD = re.compile(r"\*\*(?!\s*\d)|(?<!\d)(?<!\d\s)\*\*")
+_TAIL = re.compile(r"[\d .+\-*/^()\t]*$")
+_HEAD = re.compile(r"^[\d .+\-*/^()\t]*")
+_FIRST_NUMBER = re.compile(r"^\s*(-?\d+(?:\.\d+)?)")
+_BINARY_OP = re.compile(r"[\d)]\s*[-+*/^]\s*[(\d]")
+_BEFORE_TAIL = " \t\n:;,([{="
+
+
+def _normalised(text: str) -> str:
+    for old, new in _TYPESET:
+        text = text.replace(old, new)
+    while True:  # nested fractions: innermost first
+        folded = _FRAC.sub(r"((\1)/(\2))", text)
+        if folded == text:
+            break
+        text = folded
+    text = _BOLD.sub(" ", text)
+    text = _THOUSANDS.sub("", text)
+    return _TIMES_X.sub(" * ", text)
+
+
+def _exact(expression: str) -> Fraction | None:
+    try:
+        return _value(ast.parse(expression.replace("^", "**"), mode="eval"))
+    except (SyntaxError, ValueError, ZeroDivisionError, OverflowError, RecursionError):
+        return None
+
+
+def _close(value: Fraction, written: str) -> bool:
+    """`written` is `value`, or `value` rounded to as many decimals as it shows (to a whole number
+    when it shows none: "10 / 3 = 3" is how chains write "3 full boxes")."""
+    claimed = Fraction(written)
+    if claimed == value:
+        return True
+    if "." not in written:
+        return value.denominator != 1 and abs(value - claimed) < 1
+    decimals = len(written.split(".")[1])
+    return abs(value - claimed) <= Fraction(1, 2 * 10**decimals) + Fraction(1, 10**12)
+
+
+def arithmetic_slips(text: str, *, limit: int = 3) -> list[str]:
+    """The written calculations in `text` that are false in exact arithmetic, as "17 * 23 is 391, not 381".
+
+    Only a statement of the form ``<numbers and + - * / ^> = <number>`` is read (the typeset forms of
+    the operators, LaTeX fractions, thousands separators and currency signs are understood); anything
+    with a word, a variable, a percent sign or a unit inside the left side is skipped, so an algebra
+    step ("2x + 3 = 7") is never called a slip. A result rounded to the decimals it shows, or to a
+    whole number, is not a slip, and neither is a chain "3 + 4 = 7 + 2 = 9". Nothing is executed.
+
+    Example:
+        >>> arithmetic_slips("She has 3 * 4 = 12 apples and 12 + 5 = 18 pears.")
+        ['12 + 5 is 17, not 18']
+    """
+    text = _normalised(text)
+    slips: list[str] = []
+    for match in re.finditer(r"(?<![=<>!])=(?!=)", text):
+        before, after = text[: match.start()], text[match.end() :]
+        tail = _TAIL.search(before)
+        if tail is None:
+            continue
+        # "... is 12. 3 * 4 = 12": a sentence's full stop ends what the calculation can be.
+        found = re.split(r"\.\s", tail.group())[-1]
+        start = match.start() - len(found) + len(found) - len(found.lstrip())
+        left = found.strip()
+        if not left or not (left[0].isdigit() or left[0] == "("):
+            continue  # "2x + 3", "-3 + 5", "^2 + 1": the expression began before what we can read
+        if start > 0 and before[start - 1] not in _BEFORE_TAIL:
+            continue  # "x2 + 3": glued to a word or a variable
+        while left.count("(") > left.count(")") and left.startswith("("):
+            left = left[1:].lstrip()  # "(so 3 + 4 = 7)": the bracket opened a remark
+        if not _BINARY_OP.search(left):
+            continue  # "x = 5", "total = 12": nothing is calculated
+        value = _exact(left)
+        if value is None:
+            continue
+        first = _FIRST_NUMBER.match(after)
+        if first is None:
+            continue
+        rest = after[first.end() :]
+        if rest and (rest[0].isalpha() or rest[0] in "%^_{"):
+            continue  # "= 12x", "= 20%", "= 3^2": not a plain number
+        head = _HEAD.match(after)
+        whole = head.group().strip().rstrip(".").strip() if head else ""
+        whole_value = _exact(whole) if whole else None
+        if _close(value, first.group(1)) or (whole_value is not None and whole_value == value):
+            continue
+        shown = str(value) if value.denominator == 1 else f"{float(value):.6g}"
+        slips.append(f"{left} is {shown}, not {first.group(1)}")
+        if len(slips) >= limit:
+            break
+    return slips

@@ -13,7 +13,7 @@ from xolver.agents.runner import Failed, Spent
 from xolver.agents.verifier import verify as run_verifier
 from xolver.events import Verified
 from xolver.graph import codec
-from xolver.graph.aggregation import Group, to_records
+from xolver.graph.aggregation import Group, slipped, to_records
 from xolver.graph.routing import groups_of, stop_reason
 from xolver.graph.state import SolveContext, SolveState
 from xolver.graph.step import Step
@@ -23,12 +23,12 @@ __all__ = ["verify"]
 
 
 def _representative(group: Group) -> Trajectory:
-    """The member of the winning group the answer is read from: executed evidence first, then the
-    judge's score, then the earliest."""
+    """The member of the winning group the answer is read from: executed evidence first, then a chain
+    whose written arithmetic holds, then the judge's score, then the earliest."""
 
-    def key(t: Trajectory) -> tuple[int, float, int, int]:
+    def key(t: Trajectory) -> tuple[int, bool, float, int, int]:
         executed = sum(1 for c in t.checks if c.agrees)
-        return (-executed, -(t.score if t.score is not None else -1.0), t.round, t.agent)
+        return (-executed, slipped(t), -(t.score if t.score is not None else -1.0), t.round, t.agent)
 
     return sorted(group.members, key=key)[0]
 

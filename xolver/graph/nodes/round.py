@@ -9,7 +9,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from xolver.agents.coder import judge_by_tests
-from xolver.agents.judge import JudgeVerdict, blind_check, substitution_check
+from xolver.agents.judge import JudgeVerdict, blind_check, slip_check, substitution_check
 from xolver.agents.judge import judge as run_judge
 from xolver.agents.recall import recall
 from xolver.agents.runner import Failed, Spent
@@ -78,8 +78,10 @@ async def solve(task: AgentTask, runtime: Runtime[SolveContext]) -> dict[str, An
     if cfg.answer_format != "code":
         # Exact checks run without the sandbox; SymPy substitution needs it.
         found = await substitution_check(ctx.tools if cfg.python_tool else None, given.problem, trajectory)
-        if found is not None:
-            trajectory = trajectory.model_copy(update={"checks": [*trajectory.checks, found]})
+        slipped = slip_check(trajectory)
+        added = [c for c in (found, slipped) if c is not None]
+        if added:
+            trajectory = trajectory.model_copy(update={"checks": [*trajectory.checks, *added]})
     step.emit(AgentAnswered(trajectory=trajectory))
     return step.update(trajectories=[codec.dump(trajectory)], round=given.round)
 
