@@ -292,7 +292,7 @@ def arithmetic_slips(text: str, *, limit: int = 3) -> list[str]:
             continue
         # "... is 12. 3 * 4 = 12": a sentence's full stop ends what the calculation can be.
         found = re.split(r"\.\s", tail.group())[-1]
-        start = match.start() - len(found) + len(found) - len(found.lstrip())
+        start = match.start() - len(found.lstrip())  # where the calculation's first character is
         left = found.strip()
         if not left or not (left[0].isdigit() or left[0] == "("):
             continue  # "2x + 3", "-3 + 5", "^2 + 1": the expression began before what we can read
