@@ -8,8 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from xolver.eval.checking import Grade, answers_equivalent, check_answer, check_code, check_math, code_sandbox
-from xolver.eval.datasets import CodeTest, CodeTests, Task, gsm8k_gold, load_dataset
+from xolver.eval.checking import (
+    Grade,
+    answers_equivalent,
+    check_answer,
+    check_code,
+    check_expression_answer,
+    check_math,
+    code_sandbox,
+)
+from xolver.eval.datasets import CodeTest, CodeTests, NumberPuzzle, Task, gsm8k_gold, load_dataset
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data is not present")
@@ -124,6 +132,39 @@ async def test_call_style_and_reply_with_code_block() -> None:
 async def test_check_answer_dispatches_math() -> None:
     task = Task(id="a", problem="p", kind="math", answer="33", integer_answer=True, answer_format="integer")
     assert (await check_answer(task, "033")).correct
+    assert not (await check_answer(task, None)).correct
+
+
+PUZZLE = NumberPuzzle((2, 5, 8, 11), 24)
+
+
+@pytest.mark.parametrize(
+    ("answer", "correct", "detail"),
+    [
+        ("(11 - 5) * 8 / 2", True, ""),
+        ("\\boxed{(11-5) \\times 8 \\div 2}", True, ""),  # a boxed, typeset expression
+        ("8 / 2 * (11 - 5) = 24", True, ""),  # the value written after it is not part of it
+        ("(11 - 5) * 8 + 2", False, "(11 - 5) * 8 + 2 = 50, not 24"),
+        ("(11 - 5) * 4", False, "it uses [4] not given and leaves out [2, 8]"),
+        ("(11 - 5) * 8 / 2 / 1", False, "it uses [1] not given"),
+        ("24", False, "it uses [24] not given"),  # the target itself is not an expression of the numbers
+        ("", False, "no answer"),
+    ],
+)
+def test_an_expression_is_right_only_when_it_uses_every_number_once_and_reaches_the_target(
+    answer: str, correct: bool, detail: str
+) -> None:
+    grade = check_expression_answer(answer, PUZZLE)
+    assert grade.correct is correct and grade.score == float(correct)
+    assert grade.detail == detail if correct else detail in grade.detail
+    assert grade.method == ("none" if not answer else "expression")
+
+
+async def test_check_answer_grades_an_expression_task_by_its_puzzle() -> None:
+    task = Task(id="0", problem="p", kind="expression", puzzle=PUZZLE, answer_format="text")
+    assert task.answer is None and task.gold == "24 from 2 5 8 11"  # no gold expression: many are right
+    assert (await check_answer(task, "\\boxed{(11-5)*8/2}")).correct
+    assert not (await check_answer(task, "\\boxed{24}")).correct
     assert not (await check_answer(task, None)).correct
 
 

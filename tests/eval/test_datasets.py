@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from xolver.errors import UserError
-from xolver.eval.datasets import load_dataset
+from xolver.eval.datasets import NumberPuzzle, load_dataset
+from xolver.tools.arithmetic import number_target
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data is not present")
@@ -55,6 +56,43 @@ def test_code_loaders() -> None:
     # The selected-150 file repeats some problems; repeats are reported, not loaded twice.
     assert len(apps.tasks) + len(apps.skipped) == 150
     assert all("duplicate id" in s.reason for s in apps.skipped)
+
+
+@needs_data
+def test_gameof24_loader_on_the_real_file() -> None:
+    loaded = load_dataset("gameof24", DATA / "gameof24" / "gameof24.jsonl")
+    # 98 puzzles, 3 of them repeated: ids are line indexes, so the repeats load too.
+    assert len(loaded.tasks) == 98 and not loaded.skipped
+    first = loaded.tasks[0]
+    assert (first.id, first.kind, first.answer, first.answer_format) == ("0", "expression", None, "text")
+    assert first.puzzle == NumberPuzzle((2, 5, 8, 11), 24) and first.gold == "24 from 2 5 8 11"
+    assert first.problem.startswith("Use the numbers 2 5 8 11, each exactly once, with + - * / and parentheses")
+    assert "not its value" in first.problem
+    # Every problem is one the team's exact expression check reads, with the file's numbers and target.
+    for task in loaded.tasks:
+        assert task.puzzle is not None
+        assert number_target(task.problem) == (list(task.puzzle.numbers), task.puzzle.target)
+
+
+def test_gameof24_records_the_exact_check_cannot_read_are_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "g24.jsonl"
+    rows = [
+        {"input": "1 2 3 4", "target": "24"},
+        {"input": "1 2", "target": "24"},  # the check reads 3 to 8 numbers
+        {"input": "1 two 3 4", "target": "24"},
+        {"input": "1 -2 3 4", "target": "24"},  # unary minus is not an allowed operation
+        {"input": "4 6 1 1", "target": 10},
+        {"target": "24"},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    loaded = load_dataset("gameof24", path)
+    assert [(t.id, t.puzzle) for t in loaded.tasks] == [
+        ("0", NumberPuzzle((1, 2, 3, 4), 24)),
+        ("4", NumberPuzzle((4, 6, 1, 1), 10)),
+    ]
+    assert [s.line for s in loaded.skipped] == [2, 3, 4, 6]
+    assert "cannot read '1 2'" in loaded.skipped[0].reason and "whole numbers" in loaded.skipped[1].reason
+    assert "missing field 'input'" in loaded.skipped[3].reason
 
 
 def test_malformed_lines_are_reported_and_skipped(tmp_path: Path) -> None:

@@ -10,8 +10,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from xolver.eval.checking import Grade, answers_equivalent, check_answer, check_code, check_math
-    from xolver.eval.datasets import DATASETS, CodeTest, CodeTests, LoadedDataset, Task, load_dataset
+    from xolver.eval.checking import (
+        Grade,
+        answers_equivalent,
+        check_answer,
+        check_code,
+        check_expression_answer,
+        check_math,
+    )
+    from xolver.eval.datasets import DATASETS, CodeTest, CodeTests, LoadedDataset, NumberPuzzle, Task, load_dataset
     from xolver.eval.runner import ProblemResult, RunConfig, read_results, run_eval, select_tasks
 
 __all__ = [
@@ -20,12 +27,14 @@ __all__ = [
     "CodeTests",
     "Grade",
     "LoadedDataset",
+    "NumberPuzzle",
     "ProblemResult",
     "RunConfig",
     "Task",
     "answers_equivalent",
     "check_answer",
     "check_code",
+    "check_expression_answer",
     "check_math",
     "load_dataset",
     "read_results",
@@ -34,8 +43,13 @@ __all__ = [
 ]
 
 _WHERE = {
-    **dict.fromkeys(["Grade", "answers_equivalent", "check_answer", "check_code", "check_math"], "checking"),
-    **dict.fromkeys(["DATASETS", "CodeTest", "CodeTests", "LoadedDataset", "Task", "load_dataset"], "datasets"),
+    **dict.fromkeys(
+        ["Grade", "answers_equivalent", "check_answer", "check_code", "check_expression_answer", "check_math"],
+        "checking",
+    ),
+    **dict.fromkeys(
+        ["DATASETS", "CodeTest", "CodeTests", "LoadedDataset", "NumberPuzzle", "Task", "load_dataset"], "datasets"
+    ),
     **dict.fromkeys(["ProblemResult", "RunConfig", "read_results", "run_eval", "select_tasks"], "runner"),
 }
 

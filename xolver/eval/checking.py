@@ -1,9 +1,13 @@
-"""Answer checking: math answers by equivalence (math-verify), programs by running their tests.
+"""Answer checking: math answers by equivalence (math-verify), expressions of given numbers by exact
+evaluation, programs by running their tests.
 
 Math: exact integers where the benchmark asks for integers (AIME: ``033`` equals ``33``); plain numbers
 and fractions compared as exact rationals; anything else (LaTeX expressions, intervals, tuples) by
 math-verify. math-verify's own timeouts use SIGALRM, which only works on the main thread, so it runs
 with them disabled in a separate worker process that we kill when it takes longer than our bound.
+
+Expressions (Game of 24): there is no gold expression, so an answer is right when it uses each given
+number exactly once and its exact rational value is the target (`xolver.tools.arithmetic.check_expression`).
 
 Code: the program and its tests run together in one `PythonSandbox` worker; every test has its own
 timeout inside that worker (a wall-clock bound for the whole batch backs it up), and the score is the
@@ -26,7 +30,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from xolver.agents.parsing import extract_boxed, extract_code_block, normalize_answer
-from xolver.eval.datasets import CodeTests, Task
+from xolver.eval.datasets import CodeTests, NumberPuzzle, Task
 
 if TYPE_CHECKING:
     from xolver.tools.sandbox import PythonSandbox
@@ -36,6 +40,7 @@ __all__ = [
     "answers_equivalent",
     "check_answer",
     "check_code",
+    "check_expression_answer",
     "check_math",
     "close_math_worker",
     "program_from_answer",
@@ -54,7 +59,7 @@ class Grade:
         correct: the answer counts as solved (math: equivalent; code: every test passed).
         score: math 0 or 1; code the share of tests passed.
         method: how it was decided: ``integer``, ``numeric``, ``normalized``, ``math_verify``,
-            ``tests``, or ``none`` (nothing to check: empty answer, checker timeout).
+            ``expression``, ``tests``, or ``none`` (nothing to check: empty answer, checker timeout).
         passed: tests passed (code).
         total: tests run (code).
         detail: a short reason, e.g. the first failing test's error.
@@ -135,6 +140,20 @@ def answers_equivalent(a: str | None, b: str | None, *, integer: bool = False) -
     if not a or not b:
         return False
     return check_math(a, b, integer=integer).correct
+
+
+def check_expression_answer(candidate: str | None, puzzle: NumberPuzzle) -> Grade:
+    """Whether `candidate` (an expression, maybe boxed or followed by ``= 24``) solves `puzzle`.
+
+    A plain number, even the target itself, is not a solution: the puzzle asks for the expression.
+    """
+    from xolver.tools.arithmetic import check_expression
+
+    if candidate is None or not candidate.strip():
+        return Grade(False, 0.0, "none", detail="no answer")
+    result = check_expression(_strip_answer(candidate), list(puzzle.numbers), puzzle.target)
+    ok = result.verdict == "holds"
+    return Grade(ok, float(ok), "expression", detail="" if ok else result.detail)
 
 
 class _MathVerifyWorker:
@@ -449,7 +468,11 @@ async def check_answer(
     math_timeout: float = DEFAULT_MATH_TIMEOUT,
     per_test_timeout: float = DEFAULT_TEST_TIMEOUT,
 ) -> Grade:
-    """Grade a final answer (math) or a reply holding a program (code) for `task`."""
+    """Grade a final answer (math, expression) or a reply holding a program (code) for `task`."""
+    if task.kind == "expression":
+        if task.puzzle is None:
+            return Grade(False, 0.0, "none", detail="task has no puzzle")
+        return check_expression_answer(answer, task.puzzle)
     if task.kind == "code":
         if task.tests is None or not answer:
             return Grade(False, 0.0, "none", detail="no program" if task.tests is not None else "task has no tests")

@@ -23,6 +23,7 @@ __all__ = [
     "CodeTest",
     "CodeTests",
     "LoadedDataset",
+    "NumberPuzzle",
     "SkippedLine",
     "Task",
     "TaskKind",
@@ -30,7 +31,7 @@ __all__ = [
     "load_dataset",
 ]
 
-TaskKind = Literal["math", "code", "proof"]
+TaskKind = Literal["math", "expression", "code", "proof"]
 TestStyle = Literal["assert", "call", "stdio"]
 
 
@@ -72,15 +73,31 @@ class CodeTests:
 
 
 @dataclass(frozen=True)
+class NumberPuzzle:
+    """What an expression task asks: combine `numbers`, each exactly once, with + - * / to reach `target`.
+
+    There is no gold expression (a puzzle usually has several), so this is what a report shows as gold.
+    """
+
+    numbers: tuple[int, ...]
+    target: int
+
+    def __str__(self) -> str:
+        return f"{self.target} from {' '.join(map(str, self.numbers))}"
+
+
+@dataclass(frozen=True)
 class Task:
     """One benchmark problem.
 
     Attributes:
         id: stable id within the dataset (used by ``--resume``).
         problem: the text shown to the model.
-        kind: ``math`` (graded against `answer`), ``code`` (graded by running `tests`) or ``proof``
-            (a Lean 4 theorem statement in `problem`, graded by the sound Lean checker).
+        kind: ``math`` (graded against `answer`), ``expression`` (an expression of given numbers,
+            graded by evaluating it exactly against `puzzle`), ``code`` (graded by running `tests`) or
+            ``proof`` (a Lean 4 theorem statement in `problem`, graded by the sound Lean checker).
         answer: the gold answer (math).
+        puzzle: the numbers to use and the value to reach (expression).
         tests: how to test a program (code).
         answer_format: the `XolverConfig.answer_format` that fits the task.
         integer_answer: compare answers as integers (AIME: ``033`` equals ``33``).
@@ -93,11 +110,17 @@ class Task:
     problem: str
     kind: TaskKind
     answer: str | None = None
+    puzzle: NumberPuzzle | None = None
     tests: CodeTests | None = None
     answer_format: str = "auto"
     integer_answer: bool = False
     meta: Mapping[str, str] = field(default_factory=dict)
     header: str = ""
+
+    @property
+    def gold(self) -> str | None:
+        """The gold answer as results record it: `answer`, or an expression task's puzzle ("24 from 2 5 8 11")."""
+        return str(self.puzzle) if self.puzzle is not None else self.answer
 
 
 @dataclass(frozen=True)
@@ -182,6 +205,41 @@ def _competition(integer: bool) -> Callable[[Mapping[str, Any], int], Task]:
         )
 
     return load
+
+
+# ----------------------------------------------------------------------------- expressions
+
+
+def _gameof24(record: Mapping[str, Any], index: int) -> Task:
+    """Game of 24 (the Tree of Thoughts puzzles): ``{"input": "2 5 8 11", "target": "24"}``.
+
+    The problem names the numbers and the target in the words `xolver.tools.arithmetic.number_target`
+    reads, so the team's exact expression check applies; it asks for the expression, not its value
+    (a bare "24" is not a solution). Answers are read as text: an unboxed expression's last number
+    (the ``auto`` format's fallback) would be one of its operands.
+    """
+    from xolver.tools.arithmetic import number_target
+
+    try:
+        numbers = tuple(int(n) for n in str(_pick(record, "input")).split())
+        target = int(str(_pick(record, "target")).strip())
+    except ValueError:
+        raise _Skip("'input' and 'target' must be whole numbers") from None
+    listed = " ".join(map(str, numbers))
+    problem = (
+        f"Use the numbers {listed}, each exactly once, with + - * / and parentheses, to obtain {target}. "
+        "Give the expression (not its value) as your final answer."
+    )
+    if number_target(problem) != (list(numbers), target):
+        # The team's exact check would not recognize the puzzle (it reads 3 to 8 unsigned numbers).
+        raise _Skip(f"the exact expression check cannot read {listed!r} -> {target}")
+    return Task(
+        id=str(record.get("id", index)),
+        problem=problem,
+        kind="expression",
+        puzzle=NumberPuzzle(numbers, target),
+        answer_format="text",
+    )
 
 
 # ----------------------------------------------------------------------------- proofs
@@ -368,6 +426,7 @@ DATASETS: dict[str, _Spec] = {
     "aime24": _Spec(_competition(integer=True), "aime/aime2024_qwen.jsonl"),
     "aime25": _Spec(_competition(integer=True), "aime/aime2025_matharena.jsonl"),
     "amc23": _Spec(_competition(integer=False), "amc/amc23.jsonl"),
+    "gameof24": _Spec(_gameof24, "gameof24/gameof24.jsonl"),
     "humaneval": _Spec(_humaneval, "humaneval/HumanEval.jsonl.gz"),
     "mbpp": _Spec(_mbpp, "mbpp/MBPP.jsonl", keep=_mbpp_test_split),
     "apps": _Spec(_apps, "apps/apps_selected150.jsonl"),

@@ -201,7 +201,7 @@ async def _solve_one(solver: MethodSolver, task: Task, index: int, sandbox: Pyth
     )
     graded: dict[str, bool] = {}
     for c in attempt.candidates:
-        if c.answer and task.kind == "math":
+        if c.answer and task.kind in ("math", "expression"):
             if c.answer not in graded:
                 graded[c.answer] = (await check_answer(task, c.answer, sandbox=sandbox)).correct
             c.correct = graded[c.answer]
@@ -212,7 +212,7 @@ async def _solve_one(solver: MethodSolver, task: Task, index: int, sandbox: Pyth
         correct=grade.correct,
         score=grade.score,
         answer=attempt.answer,
-        gold=task.answer,
+        gold=task.gold,
         check=grade.method,
         check_detail=grade.detail,
         tests_passed=grade.passed,
@@ -373,7 +373,7 @@ async def _run_remote(
         task = tasks[index]
         lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
         reason = f"{type(error).__name__}: {lines[-1] if lines else ''}"
-        record(ProblemResult(id=task.id, index=index, correct=False, score=0.0, gold=task.answer, error=reason))
+        record(ProblemResult(id=task.id, index=index, correct=False, score=0.0, gold=task.gold, error=reason))
 
     await map_on_ray(
         eval_in_worker,
