@@ -134,6 +134,14 @@ class XolverConfig(BaseModel):
         description="When agents disagree, the judge first computes the answer with its own program, before "
         "it sees any candidate; candidates that match gain an executed check.",
     )
+    exact_checks: bool = Field(
+        True,
+        description="Check answers against the problem itself in exact arithmetic, with no model and no sandbox: a "
+        "problem that is only an arithmetic expression ('What is 17 * 23?') is evaluated and a candidate with its "
+        "value settles the answer (any other is refuted); a 'use these numbers to obtain N' expression (Game of 24) "
+        "is evaluated and its use of the numbers checked. False: neither runs (to measure what they add); the "
+        "SymPy substitution, the redone arithmetic of chains of thought and the blind check are unaffected.",
+    )
     later_rounds: Literal["resample", "refine"] = Field(
         "resample",
         description="What the rounds after the first are. 'resample': fresh, independent attempts at "

@@ -85,6 +85,20 @@ def test_a_problem_that_is_only_arithmetic_stops_on_the_seat_that_gets_its_exact
     assert [c.detail for c in refuted] == ["exact arithmetic: 17 * 23 = 391 exactly, not 381"] * 2
 
 
+def test_without_exact_checks_the_same_team_is_outvoted_and_runs_on() -> None:
+    # The script of the test above with `exact_checks=False`: nothing settles or refutes, so the two
+    # chains of thought (381) outvote the program (391, one vote and one executed check) every round.
+    model = FunctionModel(
+        by_role(planner=PLAN, solver=lambda r: solved("391") if wants_program(r) else solved("381"), judge=verdict(1))
+    )
+    solution = Xolver(model, agents=3, rounds=1, memory=None, exact_checks=False).solve("What is 17 * 23?")
+    assert (solution.answer, solution.stop_reason, len(solution.rounds)) == ("381", "max_rounds", 2)
+    assert not any(
+        c.settles or c.kind == "substitution" for r in solution.rounds for t in r.trajectories for c in t.checks
+    )
+    assert not solution.checked
+
+
 def test_an_arithmetic_problem_nobody_gets_right_runs_on() -> None:
     model = FunctionModel(by_role(planner=PLAN, solver=solved("381"), judge=verdict(1)))
     solution = Xolver(model, agents=3, rounds=1, memory=None).solve("What is 17 * 23?")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from langgraph.runtime import Runtime
 
 from xolver.agents.runner import Budget
@@ -113,6 +114,42 @@ def test_one_agents_provider_failure_is_its_own() -> None:
     assert trajectory.error == "model error: provider down" and update["round"] == 1
     assert update["failures"] == ["agent 1 round 1: TransientModelError: provider down"]
     assert isinstance(events[-1], AgentAnswered)
+
+
+GAME_OF_24 = "Use the numbers 2 5 8 11, each exactly once, with + - * / and parentheses, to obtain 24."
+
+
+@pytest.mark.parametrize(
+    ("problem", "answer", "check"),
+    [
+        (PROBLEM, "391", "exact arithmetic: 17 * 23 = 391 exactly"),
+        (
+            GAME_OF_24,
+            "(11 - 5) * 8 / 2",
+            "exact check: (11 - 5) * 8 / 2 = 24 exactly, using each of [2, 5, 8, 11] once",
+        ),
+        (GAME_OF_24, "(11 - 5) * 4", "exact check: (11 - 5) * 4 must use each of [2, 5, 8, 11] exactly once"),
+    ],
+)
+@pytest.mark.parametrize("exact_checks", [True, False])
+def test_the_exact_checks_of_an_answer_run_only_when_switched_on(
+    problem: str, answer: str, check: str, exact_checks: bool
+) -> None:
+    reply = f"Thought: combine them\nFinal answer: \\boxed{{{answer}}}"
+    with ScriptedModel({"solver": [reply]}) as model:
+        update = asyncio.run(
+            nodes.solve({**_task(), "problem": problem}, _runtime(model, [], exact_checks=exact_checks))
+        )
+    (trajectory,) = codec.trajectories(update)
+    assert trajectory.answer == answer
+    if not exact_checks:
+        assert trajectory.checks == []
+        return
+    (found,) = trajectory.checks
+    assert found.kind == "substitution" and found.detail.startswith(check)
+    assert found.agrees is ("must use" not in check)
+    # Only the exact value of a problem that is nothing but arithmetic settles the answer.
+    assert found.settles is (problem == PROBLEM)
 
 
 def test_a_failed_per_agent_recall_is_in_the_ledger_and_the_agent_still_answers() -> None:

@@ -212,14 +212,17 @@ def slip_check(candidate: Trajectory) -> Check | None:
     return Check(kind="arithmetic", agrees=False, detail="a written calculation is false: " + "; ".join(slips))
 
 
-async def substitution_check(toolbox: ToolBox | None, problem: str, candidate: Trajectory) -> Check | None:
+async def substitution_check(
+    toolbox: ToolBox | None, problem: str, candidate: Trajectory, *, exact_checks: bool = True
+) -> Check | None:
     """SymPy substitution of the candidate's answer into the problem's equation, in the sandbox
-    (or, for a "use these numbers to obtain N" problem, `expression_check`).
+    (or, for a problem that is only arithmetic or a "use these numbers to obtain N" problem,
+    `expression_check`, unless `exact_checks` is False: `XolverConfig.exact_checks`).
 
     None when the problem has no equation in one unknown that it asks for, or the check could not
     decide; otherwise a `Check` that holds or fails.
     """
-    exact = expression_check(problem, candidate)
+    exact = expression_check(problem, candidate) if exact_checks else None
     if exact is not None:
         return exact
     found = checkable_equation(problem, candidate.answer)

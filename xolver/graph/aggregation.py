@@ -19,7 +19,9 @@ The rule (pure functions of the candidates; documented in docs/design.md "Choosi
 5. Ties go to more votes, then more executed checks, then the earliest candidate.
 6. One check outranks the vote: when the problem is nothing but an arithmetic expression ("What is
    17 * 23?"), its exact value is computed (`xolver.tools.arithmetic`), and a group whose answer
-   equals it is *settled*: it is ranked first whatever the votes, and the loop stops on it.
+   equals it is *settled*: it is ranked first whatever the votes, and the loop stops on it. A
+   settled group exists only through that check's ``settles`` flag, so `XolverConfig.exact_checks`
+   off (no such check) means no settling.
 
 The loop stops early on *agreement*: the leading group is settled (rule 6), or, with no member
 refuted by a check, it has sources of at least two kinds (reasoning,

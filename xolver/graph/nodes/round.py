@@ -77,7 +77,9 @@ async def solve(task: AgentTask, runtime: Runtime[SolveContext]) -> dict[str, An
             trajectory = solved
     if cfg.answer_format != "code":
         # Exact checks run without the sandbox; SymPy substitution needs it.
-        found = await substitution_check(ctx.tools if cfg.python_tool else None, given.problem, trajectory)
+        found = await substitution_check(
+            ctx.tools if cfg.python_tool else None, given.problem, trajectory, exact_checks=cfg.exact_checks
+        )
         slipped = slip_check(trajectory)
         added = [c for c in (found, slipped) if c is not None]
         if added:
