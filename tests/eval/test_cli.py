@@ -105,6 +105,41 @@ def test_memory_mode_on_means_frozen(toy_data: Path, tmp_path: Path, monkeypatch
     assert result["correct"] is True
 
 
+def test_no_exact_checks_is_recorded_and_resume_refuses_to_mix_the_two(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests._support.scripts import PLAN, by_role, solved, verdict
+
+    data = tmp_path / "g24.jsonl"
+    data.write_text('{"input": "2 5 8 11", "target": "24"}\n{"input": "4 4 7 10", "target": "24"}\n', encoding="utf-8")
+    model = FunctionModel(by_role(planner=PLAN, solver=solved("(11 - 5) * 8 / 2"), judge=verdict(1.0)))
+    monkeypatch.setattr("xolver.models.resolve_model", lambda *a, **k: model)
+    base = ["eval", "run", "--dataset", "gameof24", "--data", str(data), "--agents", "2", "--rounds", "0"]
+    base += ["--memory-mode", "off", "--quiet"]
+    runs = {}
+    for name, extra in (("checked", []), ("unchecked", ["--no-exact-checks"])):
+        out = tmp_path / f"{name}.jsonl"
+        assert main([*base, "--limit", "1", "--out", str(out), *extra]) == 0
+        config, result = (json.loads(line) for line in out.read_text().splitlines())
+        runs[name] = (out, config["config"], result)
+    for name, exact in (("checked", True), ("unchecked", False)):
+        _, config, result = runs[name]
+        assert config["method"] == "xolver" and config["exact_checks"] is exact
+        assert result["correct"] is True and result["gold"] == "24 from 2 5 8 11"
+        assert result["answer"] == "(11 - 5) * 8 / 2"
+        exact_checks = [k for c in result["candidates"] for k in c["checks"] if k.startswith("substitution")]
+        assert exact_checks == (["substitution:agrees"] * 2 if exact else [])
+    # A resumed run keeps its switch: the other setting is refused before any model call.
+    calls = len(model.requests)
+    assert main([*base, "--out", str(runs["checked"][0]), "--resume", "--no-exact-checks"]) == 1
+    assert main([*base, "--out", str(runs["unchecked"][0]), "--resume"]) == 1
+    assert "exact_checks=False (now True)" in capsys.readouterr().err
+    assert len(model.requests) == calls
+    # The switch is the team's: the baselines have no exact checks to turn off.
+    assert main([*base, "--method", "single", "--no-exact-checks"]) == 2
+    assert "--no-exact-checks applies to --method xolver" in capsys.readouterr().err
+
+
 @pytest.mark.local_model
 def test_end_to_end_with_the_local_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     if not DATA.is_dir():

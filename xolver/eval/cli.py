@@ -28,6 +28,7 @@ _DATASETS = (
     "aime24",
     "aime25",
     "amc23",
+    "gameof24",
     "humaneval",
     "mbpp",
     "apps",
@@ -46,6 +47,8 @@ examples:
   xolver eval --dataset gsm8k --data test.jsonl --limit 50 --method self-consistency \\
       --match-budget x.jsonl --out sc.jsonl                 # as many samples as xolver made calls
   xolver eval --dataset jsonl --data mine.jsonl --field problem=question --field answer=solution
+  xolver eval --dataset gameof24 --data ../shared/data/gameof24/gameof24.jsonl --limit 50 \\
+      --no-exact-checks --out unchecked.jsonl               # the team without its exact expression check
   xolver eval --dataset gsm8k --data test.jsonl --out x.jsonl --resume   # continue an interrupted run
   xolver eval --dataset gsm8k --data test.jsonl --out x.jsonl --ray -c 8   # each problem a Ray task
   xolver eval --dataset minif2f --data ../shared/data/minif2f/minif2f_lean4.jsonl --method prove \
@@ -89,6 +92,12 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     team.add_argument("--memory-store", metavar="DIR", help="a persistent memory store (default: a fresh one)")
     team.add_argument("--memory-url", metavar="URL", help="a Chroma server (http://HOST:PORT) holding the memory")
+    team.add_argument(
+        "--no-exact-checks",
+        action="store_true",
+        help="turn off the exact arithmetic checks of answers (Game of 24 expressions, 'What is 17 * 23?'), "
+        "to measure what they add",
+    )
     team.add_argument("--max-calls", type=positive_int, help="model-call budget per solve")
     team.add_argument("--max-total-tokens", type=positive_int, help="token budget per solve")
     lean = parser.add_argument_group("proofs (method prove)")
@@ -148,6 +157,8 @@ def _run_handler(parser: argparse.ArgumentParser, run: argparse.ArgumentParser) 
             parser.error("--resume needs --out FILE")
         if args.method != "self-consistency" and (args.samples or args.match_budget):
             parser.error("--samples and --match-budget apply to --method self-consistency")
+        if args.no_exact_checks and args.method not in (None, "xolver"):
+            parser.error("--no-exact-checks applies to --method xolver")
         if args.method != "prove" and (
             args.lean_project or args.lean_command or args.max_attempts or args.automation is not None
         ):
@@ -212,7 +223,9 @@ def _run(args: argparse.Namespace) -> int:
         lean["lean_project"] = args.lean_project
     if args.lean_command:
         lean["lean_command"] = shlex.split(args.lean_command)
-    xolver_config = config_from_args(settings, seed=seed, **lean)
+    # None leaves a config file's exact_checks as it is.
+    exact_checks = False if args.no_exact_checks else None
+    xolver_config = config_from_args(settings, seed=seed, exact_checks=exact_checks, **lean)
     if method == "prove":
         from xolver.eval.proving import lean_preflight
 
@@ -234,6 +247,7 @@ def _run(args: argparse.Namespace) -> int:
         agents=xolver_config.agents if method == "xolver" else None,
         rounds=xolver_config.rounds if method == "xolver" else None,
         memory_mode=xolver_config.memory_mode if method == "xolver" else None,
+        exact_checks=xolver_config.exact_checks if method == "xolver" else True,
         samples=samples,
         max_attempts=(args.max_attempts or _DEFAULT_MAX_ATTEMPTS) if method == "prove" else None,
         max_calls=xolver_config.max_calls if method == "prove" else None,

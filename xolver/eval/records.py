@@ -36,6 +36,9 @@ class RunConfig(BaseModel):
     agents: int | None = None
     rounds: int | None = None
     memory_mode: str | None = None
+    # xolver: the team's exact checks (`XolverConfig.exact_checks`). True for the baselines, which have
+    # none to switch off, and for files written before this field (those teams ran them).
+    exact_checks: bool = True
     samples: int | None = None
     max_attempts: int | None = None  # prove: model proposals and repairs per theorem
     max_calls: int | None = None  # prove: the model-call budget per theorem
