@@ -372,7 +372,7 @@ def _xolver_lines(run: MethodRun) -> list[str]:
     ranked = sorted(roles, key=lambda role: (order.get(role, len(order)), role))
     role_text = ", ".join(f"{role} {roles[role] / n:.2f}" for role in ranked) or "not recorded"
     return [
-        f"xolver, on its {n} problems. Stop reasons (problems, of which correct): {stop_text}. "
+        f"{run.method}, on its {n} problems. Stop reasons (problems, of which correct): {stop_text}. "
         f"An executed check agreed with the final answer on {len(checked)} of {n}{how_text}, "
         f"{sum(r.correct for r in checked)} of them correct. Calls per problem by role: {role_text}.",
         *_seat_lines(run),
@@ -388,6 +388,10 @@ def _check_kind(how: str | None) -> str:
         return "the judge's blind check"
     if text.startswith("sympy"):
         return "a SymPy substitution"
+    if text.startswith("exact check"):
+        return "the exact expression check"
+    if text.startswith("exact arithmetic"):
+        return "an exact evaluation of the problem"
     if "test" in text:
         return "tests"
     return "unspecified"

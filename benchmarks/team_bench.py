@@ -215,14 +215,13 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def run_method(args: argparse.Namespace, method: str, model: dict[str, Any]) -> int:
-    """One ``xolver eval run``, with the machine and the load recorded beside its results."""
-    out = results_path(args.results_dir, args.dataset, method)
-    argv = method_argv(args, method)
+def run_session(out: Path, argv: list[str], *, label: str, model: dict[str, Any], load_interval: float) -> int:
+    """Run ``xolver <argv>`` (an eval appending to `out`) in-process, with the machine and the load
+    recorded beside its results; `label` starts the progress lines (``team_bench: single``)."""
     before = recorded(out)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     print("$ xolver " + shlex.join(argv), file=sys.stderr, flush=True)
-    sampler = LoadSampler(args.load_interval)
+    sampler = LoadSampler(load_interval)
     code = 130
     try:
         with sampler, _sigterm_as_interrupt():
@@ -231,7 +230,7 @@ def run_method(args: argparse.Namespace, method: str, model: dict[str, Any]) -> 
         written = recorded(out) - before
         summary = sampler.summary()
         print(
-            f"team_bench: {method}: exit {code}, {written} results written in {sampler.seconds:.0f} s"
+            f"{label}: exit {code}, {written} results written in {sampler.seconds:.0f} s"
             + (f"; {summary.describe()}" if summary else ""),
             file=sys.stderr,
             flush=True,
@@ -252,6 +251,14 @@ def run_method(args: argparse.Namespace, method: str, model: dict[str, Any]) -> 
                 },
             )
     return code
+
+
+def run_method(args: argparse.Namespace, method: str, model: dict[str, Any]) -> int:
+    """One ``xolver eval run`` of `method`, with the machine and the load recorded beside its results."""
+    out = results_path(args.results_dir, args.dataset, method)
+    return run_session(
+        out, method_argv(args, method), label=f"team_bench: {method}", model=model, load_interval=args.load_interval
+    )
 
 
 def _model_record(args: argparse.Namespace) -> dict[str, Any]:
