@@ -46,6 +46,7 @@ from team_bench import _append_session, _model_record, _sigterm_as_interrupt, re
 from xolver.cli import main as xolver_main
 from xolver.errors import UserError
 from xolver.eval.datasets import Task, load_dataset
+from xolver.eval.proving import DEFAULT_MAX_ATTEMPTS
 from xolver.eval.records import ProblemResult, RunConfig
 from xolver.eval.runner import read_results
 
@@ -204,9 +205,34 @@ def _settings(config: RunConfig) -> str:
     )
 
 
+def check_run_matches(args: argparse.Namespace, config: RunConfig, dataset_sha256: str) -> None:
+    """Refuse to print a command that would not reproduce the saved run.
+
+    Raises:
+        UserError: the results were written with another model, cap or budget, or the theorems changed.
+    """
+    wanted: dict[str, object] = {
+        "model": args.model,
+        "max_tokens": args.max_tokens,
+        "max_attempts": args.max_attempts or DEFAULT_MAX_ATTEMPTS,
+        "dataset_sha256": dataset_sha256,
+    }
+    differ = [f"{k} {getattr(config, k)!r} (this command: {v!r})" for k, v in wanted.items() if getattr(config, k) != v]
+    if differ:
+        raise UserError(
+            f"{str(args.results)!r} was run with {', '.join(differ)}; pass the options it was run with (or a new "
+            "--results file), so that the command printed above the table is the one that produced it"
+        )
+
+
 def render_section(args: argparse.Namespace, *, root: Path = ROOT) -> str:
-    """The docs section, rebuilt from the data file, the results file and its machine sidecar."""
-    tasks = load_dataset("minif2f", args.data).tasks
+    """The docs section, rebuilt from the data file, the results file and its machine sidecar.
+
+    Raises:
+        UserError: the results do not match this command (`check_run_matches`).
+    """
+    dataset = load_dataset("minif2f", args.data)
+    tasks = dataset.tasks
     try:
         shown = args.results.resolve().relative_to(root.resolve())
     except ValueError:
@@ -231,6 +257,7 @@ def render_section(args: argparse.Namespace, *, root: Path = ROOT) -> str:
     if saved is None or saved.config is None:
         return "\n".join([*lines, f"Not run yet: no results in `{shown}`.", "", END])
     config = saved.config
+    check_run_matches(args, config, dataset.sha256)
     by_id = {r.id: r for r in saved.results}
     run = MethodRun("prove", args.results, config, list(saved.results), sessions=read_sessions(args.results))
     lines += _model_lines([run])

@@ -156,6 +156,11 @@ def test_a_run_records_each_theorem_resumes_and_renders_the_section(
     assert bench.main(_argv(tmp_path, "--limit", "3", "--resume")) == 0
     assert sum(prover.calls.values()) == 4
     assert len(json.loads((tmp_path / "prove-prelude.machine.json").read_text())["sessions"]) == 2
+    capsys.readouterr()
+
+    # A section whose command would not reproduce the results is refused, and the docs stay.
+    assert bench.main(_argv(tmp_path, "--limit", "3", "--report-only", "--write-docs", "--max-tokens", "99")) == 1
+    assert "max_tokens None (this command: 99)" in capsys.readouterr().err and docs.read_text() == text
 
 
 def test_a_run_refuses_to_overwrite_results_without_resume(
