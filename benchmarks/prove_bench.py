@@ -103,7 +103,17 @@ def eval_argv(args: argparse.Namespace, lean_command: str) -> list[str]:
 def canonical_command(args: argparse.Namespace) -> str:
     """The command that regenerates the section: the run's options, ``--resume --write-docs``."""
     words = ["python", "benchmarks/prove_bench.py", "--model", args.model]
-    for option in ("api_base", "model_file", "expect_sha256", "server", "max_tokens", "max_attempts", "limit"):
+    options = (
+        "api_base",
+        "model_file",
+        "expect_sha256",
+        "server",
+        "max_tokens",
+        "max_attempts",
+        "limit",
+        "lean_command",
+    )
+    for option in options:
         value = getattr(args, option)
         if value is not None:
             words += ["--" + option.replace("_", "-"), str(value)]
