@@ -102,7 +102,8 @@ class Check(_Record):
     detail: str = ""
     settles: bool = False
     """The check decides the answer on its own (an exact evaluation of a problem that is nothing but an
-    arithmetic expression): an agreeing candidate is proven, not just supported, so no vote is needed."""
+    arithmetic expression, or of a Game-of-24 expression that uses each given number once): an agreeing
+    candidate is proven, not just supported, so no vote is needed."""
 
 
 class AnswerTally(_Record):

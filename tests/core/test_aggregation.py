@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from tests._support.scripts import PLAN, by_role, solved, verdict
 from xolver import Xolver
-from xolver.graph.aggregation import agreement, tally
+from xolver.graph.aggregation import agreement, answer_equivalence, tally
 from xolver.models.base import ModelRequest
 from xolver.models.testing import FunctionModel
 from xolver.solution import Check, Trajectory
@@ -80,6 +80,15 @@ def test_executed_checks_weigh_most() -> None:
 def test_equivalent_answers_vote_together() -> None:
     groups = tally([_candidate(0, "1,000"), _candidate(1, "1000.0"), _candidate(2, "$1000$"), _candidate(3, "999")])
     assert (groups[0].votes, len(groups)) == (3, 2)
+
+
+def test_expression_answers_vote_as_written_and_other_answers_by_value() -> None:
+    game = answer_equivalence("Use the numbers 2 5 8 11, each exactly once, with + - * / to obtain 24.")
+    groups = tally([_candidate(0, "24"), _candidate(1, "(11-5)*8/2"), _candidate(2, "(11 - 5) * 8 / 2")], same=game)
+    # A bare value and an expression worth it are different answers; spacing is not.
+    assert [(g.answer, g.votes) for g in groups] == [("(11-5)*8/2", 2), ("24", 1)]
+    by_value = answer_equivalence("What is 48 / 2?")
+    assert by_value("24", "48/2") and not game("24", "48/2")
 
 
 def test_agreement_needs_two_kinds_of_source_one_executed_and_a_clear_lead() -> None:

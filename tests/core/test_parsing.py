@@ -184,6 +184,24 @@ def test_program_answer_reads_the_last_printed_line(output: str, fmt: AnswerForm
     assert program_answer(output, fmt) == answer
 
 
+@pytest.mark.parametrize(
+    ("output", "answer"),
+    [
+        ("(11 - 5) * 8 / 2 = 24", "(11 - 5) * 8 / 2"),
+        ("24 = (11 - 5) * 8 / 2", "(11 - 5) * 8 / 2"),
+        ("Found: 8*(11-5)/2\n", "8*(11-5)/2"),
+        ("The expression is (2 + 5 - 8 + 11) * ...", "(2 + 5 - 8 + 11)"),
+        ("24", "24"),  # no expression printed: the bare value, which the exact check does not accept
+    ],
+)
+def test_an_expression_task_keeps_the_printed_expression_not_its_value(output: str, answer: str) -> None:
+    from xolver.agents.programs import print_hint, program_answer
+
+    assert program_answer(output, "text", expression=True) == answer
+    assert program_answer("(11 - 5) * 8 / 2 = 24", "text") == "24"  # any other task: the value
+    assert "expression itself" in print_hint("text", expression=True)
+
+
 def test_a_program_answer_becomes_latex_inside_the_sandbox() -> None:
     import asyncio
 

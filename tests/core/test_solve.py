@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests._support.scripts import PLAN, by_role, solved, verdict, wants_program
+from tests._support.scripts import PLAN, by_role, program, solved, verdict, wants_program
 from xolver import Xolver
 from xolver.errors import PermanentModelError, TransientModelError, UserError
 from xolver.events import (
@@ -97,6 +97,33 @@ def test_without_exact_checks_the_same_team_is_outvoted_and_runs_on() -> None:
         c.settles or c.kind == "substitution" for r in solution.rounds for t in r.trajectories for c in t.checks
     )
     assert not solution.checked
+
+
+GAME_OF_24 = "Use the numbers 2 5 8 11, each exactly once, with + - * / and parentheses, to obtain 24."
+
+
+@pytest.mark.parametrize("exact_checks", [True, False])
+def test_a_game_of_24_expression_is_its_own_answer_not_its_value(exact_checks: bool) -> None:
+    # The program seat prints the target's value, one chain of thought a right expression, the other
+    # one that misuses the numbers (worth 24 too). By value all three would be one group read from
+    # the program ("24", graded wrong); compared as written they are three answers.
+    def solver(request: ModelRequest) -> str:
+        if wants_program(request):
+            return program("24")
+        return solved("(11 - 5) * 8 / 2") if request.tags.agent == 1 else solved("(11 - 5) * 4")
+
+    model = FunctionModel(by_role(planner=PLAN, solver=solver, judge=verdict(1)))
+    solution = Xolver(model, agents=3, rounds=1, memory=None, exact_checks=exact_checks).solve(GAME_OF_24)
+    assert {t.answer for t in solution.tally} == {"24", "(11 - 5) * 8 / 2", "(11 - 5) * 4"}
+    if exact_checks:
+        # The right expression is proven: it settles the answer and the loop stops on it.
+        assert (solution.answer, solution.stop_reason, len(solution.rounds)) == ("(11 - 5) * 8 / 2", "agreement", 1)
+        assert solution.checked and solution.check_kind == "substitution"
+    else:
+        # Without the exact check nothing is proven and the team runs every round; the later rounds'
+        # chains (agents 0 and 2) vote the misused expression in.
+        assert (solution.answer, solution.stop_reason) == ("(11 - 5) * 4", "max_rounds")
+        assert not solution.checked
 
 
 def test_an_arithmetic_problem_nobody_gets_right_runs_on() -> None:

@@ -172,7 +172,8 @@ def expression_check(problem: str, candidate: Trajectory) -> Check | None:
 
     - a problem that is nothing but an arithmetic expression ("What is 17 * 23?"): the candidate's
       number is compared with the expression's exact value. This check *settles* the answer;
-    - a "use these numbers to obtain N" problem (Game of 24): the candidate's expression is checked.
+    - a "use these numbers to obtain N" problem (Game of 24): the candidate's expression is checked;
+      one that holds is proven and settles the answer too.
 
     A failure is grounded and specific (the exact value, a number misused): it counts against the
     candidate like a refuted substitution and is shown to the judge and, in later rounds, to the team.
@@ -197,7 +198,10 @@ def expression_check(problem: str, candidate: Trajectory) -> Check | None:
     result = check_expression(candidate.answer, *task)
     if result.verdict == "error":
         return None
-    return Check(kind="substitution", agrees=result.verdict == "holds", detail=f"exact check: {result.detail}")
+    # An expression that uses every given number once and evaluates exactly to the target is a proof:
+    # it settles the answer (no vote needed, the loop stops). A failed one is refuted, not settled.
+    holds = result.verdict == "holds"
+    return Check(kind="substitution", agrees=holds, detail=f"exact check: {result.detail}", settles=holds)
 
 
 def slip_check(candidate: Trajectory) -> Check | None:
@@ -263,11 +267,17 @@ async def blind_check(
     Raises:
         BudgetExceeded: the budget is spent before the first call.
     """
+    expression = number_target(problem) is not None
     history = [
         Message("system", render("judge_system")),
         Message(
             "user",
-            render("judge_check", problem=problem, print_hint=print_hint(answer_format), format=CHECK_FORMAT),
+            render(
+                "judge_check",
+                problem=problem,
+                print_hint=print_hint(answer_format, expression=expression),
+                format=CHECK_FORMAT,
+            ),
         ),
     ]
     settings = runner.settings.greedy()
@@ -285,7 +295,7 @@ async def blind_check(
             feedback = render("repair", issue="it had no ```python block", format=CHECK_FORMAT)
         else:
             call = await toolbox.run_python(_CHECKER_SESSION, code)
-            answer = program_answer(call.output, answer_format) if call.ok else None
+            answer = program_answer(call.output, answer_format, expression=expression) if call.ok else None
             if answer is not None and restated(code, answer, problem):
                 # A number the program was written with checks nothing: ask again, and never count it.
                 feedback = restated_feedback(answer)

@@ -32,8 +32,12 @@ __all__ = [
 PROGRAM_FORMAT = "Reply with the program only, in one ```python block."
 
 
-def print_hint(answer_format: AnswerFormat) -> str:
-    """What a program seat (or the judge's blind check) is told to print, by answer format."""
+def print_hint(answer_format: AnswerFormat, *, expression: bool = False) -> str:
+    """What a program seat (or the judge's blind check) is told to print, by answer format; for a
+    problem answered by an expression (Game of 24), the expression itself."""
+    if expression:
+        # Its value is given by the problem: printed, it would be a bare target, which answers nothing.
+        return "The answer is an expression, not a number: print the expression itself as text, not its value. "
     match answer_format:
         case "integer":
             # Not "print a plain integer": told that, Qwen2.5-Coder-0.5B casts to int too early (its
@@ -51,21 +55,31 @@ def print_hint(answer_format: AnswerFormat) -> str:
             assert_never(other)
 
 
+# Numbers, brackets and at least one operator between operands: "(11 - 5) * 8 / 2".
+_EXPRESSION = re.compile(r"[(\s]*\d+(?:\.\d+)?[)\s]*(?:[-+*/×÷][(\s]*\d+(?:\.\d+)?[)\s]*)+")
+
 # Two words of three or more letters in a row: a sentence, not an expression (sqrt(2), 3*pi, x + 1).
 _PROSE = re.compile(r"[A-Za-z]{3,}[,;:]?\s+[A-Za-z]{3,}")
 _ANSWER_PREFIX = re.compile(r"^(?:final\s+answer|the\s+answer\s+is|answer)\s*[:=]?\s*", re.IGNORECASE)
 
 
-def program_answer(output: str, answer_format: AnswerFormat) -> str | None:
+def program_answer(output: str, answer_format: AnswerFormat, *, expression: bool = False) -> str | None:
     """The answer a program printed: its last non-empty output line, cleaned.
 
     ``"Answer: 18"`` -> ``"18"``; ``"102.0"`` -> ``"102"``; a float's binary noise is rounded off
-    (``0.30000000000000004`` -> ``"0.3"``); integer tasks keep the last number of the line.
+    (``0.30000000000000004`` -> ``"0.3"``); integer tasks keep the last number of the line. With
+    `expression` (the problem is answered by an expression, Game of 24) the arithmetic expression in
+    the line is the answer: ``"(11 - 5) * 8 / 2 = 24"`` -> ``"(11 - 5) * 8 / 2"``; a line with none
+    gives what it gives otherwise (a bare number, which the exact check then does not accept).
     """
     lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
     if not lines:
         return None
     line = _ANSWER_PREFIX.sub("", lines[-1]).strip().strip("$").strip()
+    if expression:
+        found = [m.group(0).strip() for m in _EXPRESSION.finditer(line)]
+        if found:
+            return max(found, key=len)
     if line.count("=") == 1 and "==" not in line:
         # "17 * 23 = 391", "x = 5": the value is what follows the sign.
         line = line.split("=")[1].strip() or line

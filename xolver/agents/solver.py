@@ -28,6 +28,7 @@ from xolver.agents.templates import render
 from xolver.events import ToolCalled
 from xolver.models.base import CallTags, Message, ModelResponse, ModelSettings, ToolSpec, supports_function_calling
 from xolver.solution import Check, Exemplar, SolveMethod, ToolCall, Trajectory
+from xolver.tools.arithmetic import number_target
 from xolver.tools.toolbox import ToolBox
 
 if TYPE_CHECKING:
@@ -320,7 +321,7 @@ async def solve(
         case "program":
             assert toolbox is not None
             variables = {"experience": experience, "problem": task.problem, "format": PROGRAM_FORMAT}
-            variables["print_hint"] = print_hint(answer_format)
+            variables["print_hint"] = print_hint(answer_format, expression=number_target(task.problem) is not None)
             template = "solver_program_refine" if refined else "solver_program"
             history = [Message("system", system), Message("user", render(template, **variables, **refined))]
             return await _solve_by_program(
@@ -401,6 +402,7 @@ async def _solve_by_program(
     tool_calls: list[ToolCall] = []
     text, error = "", "no program found"
     restating: Trajectory | None = None
+    expression = number_target(problem) is not None
     for attempt in range(repairs + 1):
         if attempt == 0:
             response = await runner.call(history, tags, settings=settings)
@@ -419,7 +421,7 @@ async def _solve_by_program(
             call = await toolbox.run_python(base.agent, code)
             tool_calls.append(call)
             runner.emit(ToolCalled(agent=base.agent, round=base.round, call=call))
-            answer = program_answer(call.output, answer_format) if call.ok else None
+            answer = program_answer(call.output, answer_format, expression=expression) if call.ok else None
             if answer is not None:
                 answer = await latex_answer(toolbox, base.agent, answer, answer_format)
                 attempt_out = _program_attempt(base, text, code, call.output, answer, tool_calls)

@@ -3,7 +3,9 @@
 The rule (pure functions of the candidates; documented in docs/design.md "Choosing the answer"):
 
 1. Every candidate answer of every round and agent is grouped with the answers equivalent to it
-   (`normalize_answer`, numeric closeness, then math-verify for symbolic answers).
+   (`normalize_answer`, numeric closeness, then math-verify for symbolic answers). A "use these
+   numbers to obtain N" problem (Game of 24) is answered by an expression, so there answers are
+   compared as written, not by value (`answer_equivalence`): a bare "24" is not a right expression.
 2. Each candidate casts one vote for its group.
 3. Executed evidence adds weight: +1 for each candidate whose answer an executed check produced or
    confirmed (its own program printed it, a SymPy substitution held), +1 once for the group the
@@ -19,7 +21,8 @@ The rule (pure functions of the candidates; documented in docs/design.md "Choosi
 5. Ties go to more votes, then more executed checks, then the earliest candidate.
 6. One check outranks the vote: when the problem is nothing but an arithmetic expression ("What is
    17 * 23?"), its exact value is computed (`xolver.tools.arithmetic`), and a group whose answer
-   equals it is *settled*: it is ranked first whatever the votes, and the loop stops on it. A
+   equals it is *settled*: it is ranked first whatever the votes, and the loop stops on it. So is a
+   Game-of-24 expression that uses each given number once and evaluates exactly to the target. A
    settled group exists only through that check's ``settles`` flag, so `XolverConfig.exact_checks`
    off (no such check) means no settling.
 
@@ -35,14 +38,26 @@ samples voted it right in 3 of them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from xolver.agents.parsing import answers_match, normalize_answer
 from xolver.solution import AnswerTally, Trajectory
+from xolver.tools.arithmetic import number_target
 
-__all__ = ["Group", "agreement", "corroborated", "same_answer", "slipped", "tally", "to_records"]
+__all__ = [
+    "Group",
+    "agreement",
+    "answer_equivalence",
+    "corroborated",
+    "same_answer",
+    "same_expression",
+    "slipped",
+    "tally",
+    "to_records",
+]
 
 JUDGE_WEIGHT = 0.5
 SLIP_WEIGHT = 1 / 3
@@ -65,6 +80,30 @@ def same_answer(a: str, b: str) -> bool:
     if _plain_number(a) and _plain_number(b):
         return False
     return _math_equivalent(*sorted((a.strip(), b.strip())))
+
+
+def answer_equivalence(problem: str) -> Callable[[str, str], bool]:
+    """How two answers to `problem` vote together (rule 1).
+
+    A "use these numbers to obtain N" problem (Game of 24) is answered by an expression, and its value
+    is given: a right expression, one that misuses a number and a bare "24" are three different
+    answers, compared as written (`same_expression`). Any other problem's answers are compared by
+    value (`same_answer`).
+    """
+    return same_expression if number_target(problem) is not None else same_answer
+
+
+def same_expression(a: str, b: str) -> bool:
+    """Whether two answers are the same expression as written, up to spacing, ``$`` and the sign
+    used for times and division: ``"(11 - 5) * 8 / 2"`` is ``"(11-5)×8÷2"``; ``"48/2"`` is not ``"24"``."""
+    return _as_written(a) == _as_written(b)
+
+
+def _as_written(text: str) -> str:
+    text = re.sub(r"\\boxed\{(.*)\}", r"\1", text.strip())
+    for sign, plain in (("×", "*"), ("\\times", "*"), ("\\cdot", "*"), ("÷", "/"), ("\\div", "/"), ("−", "-")):
+        text = text.replace(sign, plain)
+    return re.sub(r"[\s$]+", "", text)
 
 
 def _plain_number(text: str) -> bool:

@@ -10,18 +10,18 @@ refines. The final answer is chosen by `xolver.graph.aggregation`.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from langgraph.types import Send
 from typing_extensions import assert_never
 
-from xolver.agents.parsing import answers_match, normalize_answer
+from xolver.agents.parsing import normalize_answer
 from xolver.agents.solver import team_seats
 from xolver.config import XolverConfig
 from xolver.errors import BudgetKind
 from xolver.graph import codec
-from xolver.graph.aggregation import Group, agreement, tally
+from xolver.graph.aggregation import Group, agreement, answer_equivalence, same_answer, tally
 from xolver.graph.state import AgentTask, JudgeTask, SolveState
 from xolver.solution import StopReason, Trajectory
 
@@ -63,10 +63,13 @@ def candidates(state: SolveState) -> list[Trajectory]:
 def groups_of(state: SolveState) -> list[Group]:
     """The solve's answers grouped and ranked (see `xolver.graph.aggregation`)."""
     checker = codec.checker(state)
-    return tally(candidates(state), checker_answer=checker.answer if checker else None)
+    same = answer_equivalence(state["problem"])
+    return tally(candidates(state), checker_answer=checker.answer if checker else None, same=same)
 
 
-def update_shared(entries: Sequence[Trajectory], m: int, *, code: bool = False) -> list[Trajectory]:
+def update_shared(
+    entries: Sequence[Trajectory], m: int, *, code: bool = False, same: Callable[[str, str], bool] = same_answer
+) -> list[Trajectory]:
     """The shared memory: the top m candidates of the solve so far.
 
     Math: ranked by their answer group's weight (votes plus executed checks plus the judge's
@@ -82,7 +85,7 @@ def update_shared(entries: Sequence[Trajectory], m: int, *, code: bool = False) 
             return (-(t.score or 0.0), -votes[normalize_answer(t.answer)], -t.round, t.agent)
 
         return sorted(pool, key=code_key)[:m]
-    groups = tally(pool)
+    groups = tally(pool, same=same)
     rank = {id(member): i for i, g in enumerate(groups) for member in g.members}
 
     def key(t: Trajectory) -> tuple[int, float, int, int]:
@@ -221,10 +224,9 @@ def dispatch_judges(state: SolveState, cfg: XolverConfig | None = None) -> list[
     if current + 1 >= cfg.total_rounds or not wants_opinions(state, cfg):
         return "update_shared"
     representatives: list[dict[str, Any]] = []
+    same = answer_equivalence(state["problem"])
     for group in groups_of(state):
-        member = next(
-            (t for t in now if t.get("answer") is not None and answers_match(group.answer, t["answer"])), None
-        )
+        member = next((t for t in now if t.get("answer") is not None and same(group.answer, t["answer"])), None)
         if member is not None:
             representatives.append(member)
         if len(representatives) == OPINIONS_PER_ROUND:

@@ -8,12 +8,11 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from xolver.agents.coder import debug
-from xolver.agents.parsing import answers_match
 from xolver.agents.runner import Failed, Spent
 from xolver.agents.verifier import verify as run_verifier
 from xolver.events import Verified
 from xolver.graph import codec
-from xolver.graph.aggregation import Group, slipped, to_records
+from xolver.graph.aggregation import Group, answer_equivalence, slipped, to_records
 from xolver.graph.routing import groups_of, stop_reason
 from xolver.graph.state import SolveContext, SolveState
 from xolver.graph.step import Step
@@ -100,7 +99,8 @@ async def verify(state: SolveState, runtime: Runtime[SolveContext]) -> dict[str,
         if debugged.calls:
             check += f" after {debugged.calls} debugger call(s)"
     elif groups and answer:
-        chosen = next((g for g in groups if answers_match(g.answer, answer)), None)
+        same = answer_equivalence(state["problem"])
+        chosen = next((g for g in groups if same(g.answer, answer)), None)
         if chosen is not None:
             checked, check_kind, check = _check_of(chosen, answer)
     step.emit(Verified(answer=answer, source=source))

@@ -15,7 +15,7 @@ from xolver.agents.recall import recall
 from xolver.config import XolverConfig
 from xolver.events import ExperienceRetrieved, MemoryWritten
 from xolver.graph import codec
-from xolver.graph.aggregation import corroborated, same_answer
+from xolver.graph.aggregation import answer_equivalence, corroborated
 from xolver.graph.routing import groups_of
 from xolver.graph.state import SolveContext, SolveState
 from xolver.graph.step import Step
@@ -111,8 +111,9 @@ def grounded_outcome(state: SolveState, checked: bool) -> float | None:
     if checked:
         return 1.0
     answer = state.get("answer") or ""
+    equivalent = answer_equivalence(state["problem"])
     for t in codec.trajectories(state):
-        same = t.answer is not None and same_answer(t.answer, answer)
+        same = t.answer is not None and equivalent(t.answer, answer)
         # A slip in one chain's arithmetic says nothing of the answer it reached.
         if same and any(c.kind not in ("program", "arithmetic") and not c.agrees for c in t.checks):
             return 0.0
@@ -124,18 +125,20 @@ def contrast(state: SolveState, answer: str) -> tuple[list[Attempt], list[Attemp
     none reached it (Training-Free GRPO's rule: a group that all passes or all fails teaches nothing)."""
     right: list[Attempt] = []
     wrong: list[Attempt] = []
+    same = answer_equivalence(state["problem"])
     for t in codec.trajectories(state):
         if t.answer is None or not t.response.strip():
             continue
         attempt = Attempt(method=t.method, response=t.response, answer=t.answer)
-        (right if same_answer(t.answer, answer) else wrong).append(attempt)
+        (right if same(t.answer, answer) else wrong).append(attempt)
     return (right, wrong) if right and wrong else None
 
 
 def _corroborated_answer(state: SolveState) -> bool:
     """Whether the final answer leads the tally with independent methods behind it."""
     groups = groups_of(state)
-    return bool(groups and corroborated(groups[0]) and same_answer(groups[0].answer, state["answer"]))
+    same = answer_equivalence(state["problem"])
+    return bool(groups and corroborated(groups[0]) and same(groups[0].answer, state["answer"]))
 
 
 async def write_back(state: SolveState, runtime: Runtime[SolveContext]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from xolver.agents.solver import solve as run_solver
 from xolver.config import XolverConfig
 from xolver.events import AgentAnswered, AgentJudged, AgentStarted, BlindChecked, RoundFinished, SharedMemoryUpdated
 from xolver.graph import codec
+from xolver.graph.aggregation import answer_equivalence
 from xolver.graph.nodes.memory import wants_recall
 from xolver.graph.routing import candidates, stop_reason, update_shared
 from xolver.graph.state import AgentTask, JudgeTask, SolveContext, SolveState, Verdict
@@ -154,7 +155,8 @@ async def update_shared_memory(state: SolveState, runtime: Runtime[SolveContext]
     current = state.get("round", 0)
     everything = candidates(state)
     judged = [t for t in everything if t.round == current]
-    shared = update_shared(everything, cfg.agents, code=cfg.answer_format == "code")
+    same = answer_equivalence(state["problem"])
+    shared = update_shared(everything, cfg.agents, code=cfg.answer_format == "code", same=same)
     shared_dump = codec.dump_all(shared)
     runtime.stream_writer(SharedMemoryUpdated(round=current, entries=shared))
     after: SolveState = {**state, "shared": shared_dump}
