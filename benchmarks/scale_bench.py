@@ -157,6 +157,9 @@ def bench_throughput(args: argparse.Namespace) -> str:
                     seconds, items = asyncio.run(timed_batch(problems, xo, executor="ray", ray=options))
                     calls = sum(i.solution.usage.totals.calls for i in items if i.solution)
                     errors = sum(i.error is not None for i in items)
+                    if errors:  # say why, or the table only shows that something failed
+                        first = next(i.error for i in items if i.error)
+                        print(f"ray, {c} in flight: {errors} errors, the first: {first}", flush=True)
                     rows.append(("ray", c, seconds, 60 * len(items) / seconds, calls, errors))
                     print(rows[-1], flush=True)
             finally:
