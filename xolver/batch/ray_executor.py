@@ -21,14 +21,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import pickle
 import threading
+import uuid
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from xolver.errors import UserError
 
-__all__ = ["RayOptions", "map_on_ray", "require_ray", "run_in_worker_loop", "worker_cached"]
+__all__ = ["RayOptions", "map_on_ray", "require_ray", "run_in_worker_loop", "team_token", "worker_cached"]
 
 T = TypeVar("T")
 
@@ -153,6 +156,21 @@ async def map_on_ray(
 _CACHE: dict[str, tuple[Any, Callable[[Any], None]]] = {}
 _CACHE_LOCK = threading.Lock()
 _LOOP: asyncio.AbstractEventLoop | None = None
+
+
+def team_token(*parts: Any) -> str:
+    """The key under which workers keep what they build from `parts` (a team's config, ...).
+
+    Equal parts give the same key, so a worker keeps its team from one batch to the next with the same
+    settings (the second batch starts warm: no new model client, sandbox pool or memory to open) and
+    builds a new one when anything differs. Parts that cannot be pickled (a live model object) get a
+    key of their own: nothing says they are the same the next time.
+    """
+    try:
+        data = pickle.dumps(parts)
+    except Exception:  # an unpicklable part: never shared
+        return uuid.uuid4().hex
+    return hashlib.sha256(data).hexdigest()
 
 
 def worker_cached(token: str, build: Callable[[], T], close: Callable[[T], None]) -> T:

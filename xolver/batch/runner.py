@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from xolver.batch.problems import Problem
-from xolver.batch.ray_executor import RayOptions, map_on_ray, run_in_worker_loop, worker_cached
+from xolver.batch.ray_executor import RayOptions, map_on_ray, run_in_worker_loop, team_token, worker_cached
 from xolver.batch.records import BatchItem, BatchProgress, BatchWriter, read_output
 from xolver.errors import ModelError, UserError
 from xolver.memory.chroma._server import MemoryServerUnavailable
@@ -191,7 +191,10 @@ async def _run_local(
 async def _run_ray(
     team: Xolver, todo: list[tuple[int, Problem]], options: RayOptions, record: Callable[[BatchItem], None]
 ) -> None:
-    spec = TeamSpec(token=uuid.uuid4().hex, config=team.config, model=None if team.runtime.owns_model else team.model)
+    model = None if team.runtime.owns_model else team.model
+    # A caller's model object is shipped with the batch and may change between batches: a team of its own.
+    token = team_token(team.config) if model is None else uuid.uuid4().hex
+    spec = TeamSpec(token=token, config=team.config, model=model)
     by_index = dict(todo)
 
     def done(index: int, payload: dict[str, Any]) -> None:

@@ -355,17 +355,22 @@ async def _run_remote(
 ) -> None:
     import uuid
 
-    from xolver.batch.ray_executor import map_on_ray
+    from xolver.batch.ray_executor import map_on_ray, team_token
     from xolver.eval.remote import EvalSpec, eval_in_worker
 
+    shipped = None if remote.model_config is not None else model
+    code = any(t.kind == "code" for t in tasks)
+    # Workers keep their method between runs with the same settings; a shipped model object gets its own.
+    parts = (config, xolver_config, remote.model_config, remote.memory, code)
+    token = team_token(*parts) if shipped is None else uuid.uuid4().hex
     spec = EvalSpec(
-        token=uuid.uuid4().hex,
+        token=token,
         config=config,
         xolver_config=xolver_config,
         model_config=remote.model_config,
-        model=None if remote.model_config is not None else model,
+        model=shipped,
         memory=remote.memory,
-        code=any(t.kind == "code" for t in tasks),
+        code=code,
     )
     todo = [(i, (i, t)) for i, t in enumerate(tasks) if t.id not in done]
 
