@@ -13,7 +13,7 @@ from tests._support.scripts import PLAN, by_role, solved, verdict
 from tests.eval.helpers import doubler
 from xolver.config import XolverConfig
 from xolver.errors import UserError
-from xolver.eval.datasets import Task
+from xolver.eval.datasets import NumberPuzzle, Task
 from xolver.eval.report import ResultsTable, summarize, wilson_interval
 from xolver.eval.runner import ProblemResult, RunConfig, read_results, run_eval, select_tasks
 from xolver.models.base import ModelRequest
@@ -56,6 +56,24 @@ async def test_self_consistency_votes_with_the_checker() -> None:
     assert result.correct and result.votes == 2 and result.calls == 3
     seeds = {r.settings.seed for r in model.requests}
     assert len(seeds) == 3  # distinct seeds, or a seeded backend repeats itself
+
+
+async def test_self_consistency_on_an_expression_task_votes_expressions_not_values() -> None:
+    # By value all five are 24, one cluster read from the first sample: "24", graded wrong.
+    replies = [
+        "\\boxed{24}",
+        "\\boxed{(11 - 5) * 8 / 2}",
+        "\\boxed{24}",
+        "\\boxed{(11-5)*8/2}",
+        "\\boxed{(11 - 5)*8/2}",
+    ]
+    puzzle = NumberPuzzle(numbers=(2, 5, 8, 11), target=24)
+    problem = "Use the numbers 2 5 8 11, each exactly once, with + - * / and parentheses, to obtain 24."
+    task = Task(id="g", problem=problem, kind="expression", puzzle=puzzle, answer_format="text")
+    with ScriptedModel(replies) as model:
+        (result,) = await run_eval([task], _config("self-consistency", samples=5), model=model)
+    # As written, up to spacing: the right expression three times against the bare target twice.
+    assert (result.answer, result.votes, result.correct) == ("(11 - 5) * 8 / 2", 3, True)
 
 
 async def test_xolver_method_runs_the_team() -> None:

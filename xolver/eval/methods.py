@@ -84,6 +84,11 @@ async def _vote(task: Task, answers: list[str | None]) -> tuple[str | None, int]
         for i, (representative, count) in enumerate(clusters):
             if task.kind == "code":
                 same = " ".join(representative.split()) == " ".join(answer.split())
+            elif task.kind == "expression":
+                # An expression is its own answer: "24" and a right expression worth 24 are not one vote.
+                from xolver.graph.aggregation import same_expression
+
+                same = same_expression(representative, answer)
             else:
                 same = await asyncio.to_thread(answers_equivalent, representative, answer, integer=task.integer_answer)
             if same:
