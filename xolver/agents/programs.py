@@ -34,7 +34,7 @@ PROGRAM_FORMAT = "Reply with the program only, in one ```python block."
 
 def print_hint(answer_format: AnswerFormat, *, expression: bool = False) -> str:
     """What a program seat (or the judge's blind check) is told to print, by answer format; for a
-    problem answered by an expression (Game of 24), the expression itself."""
+    problem answered by an expression (Game of 24), a search that prints the expression itself."""
     if expression:
         # Its value is given by the problem: printed, it would be a bare target, which answers nothing.
         # A search is what a program adds on a puzzle: told only "print the expression", Qwen2.5-Coder-0.5B
