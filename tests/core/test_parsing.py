@@ -204,14 +204,6 @@ def test_an_expression_task_keeps_the_printed_expression_not_its_value(output: s
     assert "search" not in print_hint("text")
 
 
-def test_a_reasoning_seat_on_an_expression_task_is_asked_to_box_the_expression() -> None:
-    from xolver.agents.solver import reply_format
-
-    assert "expression itself" in reply_format("text", expression=True)
-    assert "expression" not in reply_format("text")
-    assert "```python" in reply_format("code", expression=True)  # a program task stays a program
-
-
 def test_a_program_answer_becomes_latex_inside_the_sandbox() -> None:
     import asyncio
 

@@ -566,3 +566,20 @@ def test_self_retrieval_per_agent_and_round_as_in_the_authors_code() -> None:
     ).solve("p")
     recalls = [(c.agent, c.round) for c in solution.usage.calls if c.role == "retriever"]
     assert sorted(recalls) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+
+
+@pytest.mark.parametrize("puzzle", [True, False])
+def test_on_an_expression_task_every_seat_is_asked_for_the_expression_not_its_value(puzzle: bool) -> None:
+    problem = (
+        "Use the numbers 4 4 7 10, each exactly once, with + - * / and parentheses, to obtain 24."
+        if puzzle
+        else "What is 4 + 4 + 7 + 10?"
+    )
+    model = FunctionModel(by_role(planner=PLAN, solver=solved("25"), judge=verdict(0)))
+    Xolver(model, agents=2, rounds=0, memory_mode="off").solve(problem)
+    prompts = {r.tags.agent: r.messages[1].content for r in model.requests if r.tags.role == "solver"}
+    program, reasoning = prompts[0], prompts[1]
+    assert "Write a short Python program" in program and "Write a short Python program" not in reasoning
+    assert ("let the program search" in program) is puzzle
+    assert ("End with the expression itself" in reasoning) is puzzle
+    assert ("End with the final answer" in reasoning) is not puzzle

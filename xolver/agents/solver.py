@@ -312,6 +312,8 @@ async def solve(
         toolbox = None
     method: SolveMethod = seat.method if toolbox is not None else "reasoning"
     experience = format_experience(task.exemplars)
+    # Answered by an expression (Game of 24): both kinds of seat are asked for the expression itself.
+    expression = number_target(task.problem) is not None
     reason = task.reason
     system = render(
         "solver_system", role=task.role, reason=f" ({reason.rstrip('.')})" if reason else "", brief=_BRIEFS[method]
@@ -332,7 +334,7 @@ async def solve(
         case "program":
             assert toolbox is not None
             variables = {"experience": experience, "problem": task.problem, "format": PROGRAM_FORMAT}
-            variables["print_hint"] = print_hint(answer_format, expression=number_target(task.problem) is not None)
+            variables["print_hint"] = print_hint(answer_format, expression=expression)
             template = "solver_program_refine" if refined else "solver_program"
             history = [Message("system", system), Message("user", render(template, **variables, **refined))]
             return await _solve_by_program(
@@ -347,7 +349,7 @@ async def solve(
                 problem=task.problem,
             )
         case "reasoning":
-            fmt = reply_format(answer_format, expression=number_target(task.problem) is not None)
+            fmt = reply_format(answer_format, expression=expression)
             wants_tools = toolbox is not None and options.max_tool_calls > 0 and seat.method == "reasoning"
             if wants_tools and toolbox is not None and _native_tools(runner, options):
                 specs = toolbox.specs([n for n in options.tools if n in toolbox.names])
