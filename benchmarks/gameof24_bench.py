@@ -51,7 +51,14 @@ from _team_report import (
     results_path,
     write_docs,
 )
-from team_bench import _common_argv, _model_record, run_session
+from team_bench import (
+    _common_argv,
+    _model_record,
+    add_eval_arguments,
+    add_model_arguments,
+    add_output_arguments,
+    run_session,
+)
 
 from xolver.errors import UserError
 from xolver.eval.records import ProblemResult
@@ -273,30 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True, help="the Game of 24 file (printed as given)")
     parser.add_argument("--limit", required=True, type=int, help="the first N puzzles")
-    parser.add_argument("--model", default="local", help="as for xolver eval (default: local)")
-    parser.add_argument("--expect-sha256", help="refuse to run unless the local model file has this SHA-256")
-    parser.add_argument(
-        "--model-file",
-        type=Path,
-        help="the GGUF a server behind --api-base was started with (its SHA-256 is recorded and checked)",
-    )
-    parser.add_argument(
-        "--server", help="how the model server was started, recorded verbatim with the results (documentation only)"
-    )
-    passed = parser.add_argument_group("passed to xolver eval run (left to its defaults when not given)")
-    passed.add_argument("--max-tokens", type=int)
-    passed.add_argument("--agents", type=int, help="the team methods only")
-    passed.add_argument("--rounds", type=int, help="the team methods only")
-    passed.add_argument("--concurrency", type=int)
-    passed.add_argument("--api-base")
-    passed.add_argument("--max-concurrency", type=int, help="requests in flight to the model")
-    passed.add_argument("--quiet", action="store_true", help="no per-problem progress")
-    parser.add_argument("--methods", default=",".join(METHODS), help="a subset to run, e.g. single,xolver")
-    parser.add_argument("--results-dir", type=Path, default=RESULTS)
-    parser.add_argument("--load-interval", type=float, default=5.0, help="seconds between load-average samples")
-    parser.add_argument("--docs", type=Path, default=DOCS, help=argparse.SUPPRESS)
-    parser.add_argument("--report-only", action="store_true", help="run nothing; rebuild the section from results")
-    parser.add_argument("--write-docs", action="store_true", help="write the section into docs/benchmarks.md")
+    add_model_arguments(parser)
+    add_eval_arguments(parser, team_only="the team methods only")
+    add_output_arguments(parser, methods=METHODS, results=RESULTS, docs=DOCS)
     # team_bench's argument helpers read the dataset from the namespace.
     parser.set_defaults(dataset=DATASET)
     return parser

@@ -277,11 +277,8 @@ def _model_record(args: argparse.Namespace) -> dict[str, Any]:
     return {**record, "path": str(path), "sha256": digest, "bytes": path.stat().st_size}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", required=True, choices=DATASETS)
-    parser.add_argument("--data", required=True, help="the benchmark file (printed as given)")
-    parser.add_argument("--limit", required=True, type=int, help="the first N problems")
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The model under test and how its file is checked (shared with gameof24_bench.py)."""
     parser.add_argument("--model", default="local", help="as for xolver eval (default: local)")
     parser.add_argument("--expect-sha256", help="refuse to run unless the local model file has this SHA-256")
     parser.add_argument(
@@ -292,14 +289,37 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--server", help="how the model server was started, recorded verbatim with the results (documentation only)"
     )
+
+
+def add_eval_arguments(parser: argparse.ArgumentParser, *, team_only: str) -> None:
+    """Options passed through to `xolver eval run`; `team_only` is the help of the team-only ones."""
     passed = parser.add_argument_group("passed to xolver eval run (left to its defaults when not given)")
     passed.add_argument("--max-tokens", type=int)
-    passed.add_argument("--agents", type=int, help="xolver only")
-    passed.add_argument("--rounds", type=int, help="xolver only")
+    passed.add_argument("--agents", type=int, help=team_only)
+    passed.add_argument("--rounds", type=int, help=team_only)
     passed.add_argument("--concurrency", type=int)
     passed.add_argument("--api-base")
     passed.add_argument("--max-concurrency", type=int, help="requests in flight to the model")
     passed.add_argument("--quiet", action="store_true", help="no per-problem progress")
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, *, methods: Sequence[str], results: Path, docs: Path) -> None:
+    """Which methods run, where their results go, and the docs section (shared with gameof24_bench.py)."""
+    parser.add_argument("--methods", default=",".join(methods), help="a subset to run, e.g. single,xolver")
+    parser.add_argument("--results-dir", type=Path, default=results)
+    parser.add_argument("--load-interval", type=float, default=5.0, help="seconds between load-average samples")
+    parser.add_argument("--docs", type=Path, default=docs, help=argparse.SUPPRESS)
+    parser.add_argument("--report-only", action="store_true", help="run nothing; rebuild the section from results")
+    parser.add_argument("--write-docs", action="store_true", help="write the section into docs/benchmarks.md")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", required=True, choices=DATASETS)
+    parser.add_argument("--data", required=True, help="the benchmark file (printed as given)")
+    parser.add_argument("--limit", required=True, type=int, help="the first N problems")
+    add_model_arguments(parser)
+    add_eval_arguments(parser, team_only="xolver only")
     parser.add_argument(
         "--sc-samples",
         type=int,
@@ -307,12 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
         "reports the vote over each problem's first k samples, k = xolver's mean calls (default: k samples, "
         "after xolver)",
     )
-    parser.add_argument("--methods", default=",".join(METHODS), help="a subset to run, e.g. single,xolver")
-    parser.add_argument("--results-dir", type=Path, default=RESULTS)
-    parser.add_argument("--load-interval", type=float, default=5.0, help="seconds between load-average samples")
-    parser.add_argument("--docs", type=Path, default=DOCS, help=argparse.SUPPRESS)
-    parser.add_argument("--report-only", action="store_true", help="run nothing; rebuild the section from results")
-    parser.add_argument("--write-docs", action="store_true", help="write the section into docs/benchmarks.md")
+    add_output_arguments(parser, methods=METHODS, results=RESULTS, docs=DOCS)
     return parser
 
 

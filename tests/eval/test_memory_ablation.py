@@ -1,0 +1,79 @@
+"""benchmarks/memory_ablation.py: the GSM8K team run stands in for the memory-off arm only when it is that arm."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+MODEL = "openai/qwen2.5-coder-0.5b-instruct"
+
+
+@pytest.fixture
+def bench(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    return importlib.import_module("memory_ablation")
+
+
+def _args(results: Path, **overrides: Any) -> argparse.Namespace:
+    values: dict[str, Any] = {"results_dir": results, "model": MODEL, "max_tokens": 512, "agents": None, "rounds": None}
+    return argparse.Namespace(**(values | overrides))
+
+
+def _team_run(results: Path, *, problems: int = 50, error_at: int | None = None, **config: Any) -> Path:
+    settings = {"method": "xolver", "model": MODEL, "memory_mode": "off", "seed": 0, "shuffle": False}
+    settings |= {"max_tokens": 512, "agents": 3, "rounds": 2} | config
+    lines = [{"type": "config", "config": settings}]
+    for i in range(problems):
+        error = "TransientModelError: timed out" if i == error_at else None
+        lines.append({"type": "result", "id": str(i), "index": i, "correct": i % 3 == 0, "error": error})
+    path = results / "gsm8k-xolver.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def test_a_team_run_with_the_arms_settings_is_copied_and_noted(bench: ModuleType, tmp_path: Path) -> None:
+    source = _team_run(tmp_path)
+
+    assert bench.reuse_off_arm(_args(tmp_path)) is True
+
+    assert (tmp_path / "memory-gsm8k-off.jsonl").read_bytes() == source.read_bytes()
+    note = json.loads((tmp_path / "memory-gsm8k-off.reused.json").read_text(encoding="utf-8"))
+    assert note["copied_from"] == "gsm8k-xolver.jsonl" and note["sha256"] == bench.sha256_of(source)
+    # Never twice: an off arm that exists (copied or run) is left alone.
+    assert bench.reuse_off_arm(_args(tmp_path)) is False
+
+
+@pytest.mark.parametrize(
+    ("config", "args"),
+    [
+        ({"memory_mode": "learn"}, {}),
+        ({"max_tokens": 1024}, {}),
+        ({"rounds": 1}, {}),
+        ({}, {"agents": 5}),
+        ({}, {"model": "openai/another-model"}),
+        ({"exact_checks": False}, {}),
+    ],
+)
+def test_a_team_run_with_other_settings_is_not_the_off_arm(
+    bench: ModuleType, tmp_path: Path, config: dict[str, Any], args: dict[str, Any]
+) -> None:
+    _team_run(tmp_path, **config)
+
+    assert bench.reuse_off_arm(_args(tmp_path, **args)) is False
+    assert not (tmp_path / "memory-gsm8k-off.jsonl").exists()
+
+
+@pytest.mark.parametrize(("problems", "error_at"), [(49, None), (50, 7)])
+def test_an_unfinished_team_run_is_not_copied(
+    bench: ModuleType, tmp_path: Path, problems: int, error_at: int | None
+) -> None:
+    _team_run(tmp_path, problems=problems, error_at=error_at)
+
+    assert bench.reuse_off_arm(_args(tmp_path)) is False
