@@ -187,8 +187,25 @@ def _eval(args: argparse.Namespace, out: str, data: Path, limit: int, mode: str,
             argv += ["--" + option.replace("_", "-"), str(value)]
     if args.quiet:
         argv.append("--quiet")
-    if xolver(argv) != 0:
+    # team_bench's session recorder: the machine, the load and the model file's SHA-256 are appended
+    # to <out>.machine.json beside the results, and the report reads them back.
+    from team_bench import run_session
+
+    code = run_session(
+        args.results_dir / out, argv, label=f"memory_ablation: {out}", model=_model(args), load_interval=5.0
+    )
+    if code != 0:
         raise SystemExit(f"eval into {out} failed")
+
+
+def _model(args: argparse.Namespace) -> dict[str, Any]:
+    """The model record of every arm (its file hashed once per command)."""
+    if getattr(args, "model_record", None) is None:
+        from team_bench import _model_record
+
+        args.model_record = _model_record(args)
+    record: dict[str, Any] = args.model_record
+    return record
 
 
 # The memory-off arm of the seeded experiment is the same run as the team row of the GSM8K table
@@ -224,6 +241,9 @@ def reuse_off_arm(args: argparse.Namespace) -> bool:
     if not lines or not _off_arm_matches(lines[0].get("config", {}), args) or len(done) < SEEDED_LIMIT:
         return False
     shutil.copyfile(source, target)
+    sessions = source.with_suffix(".machine.json")  # the machine and model it ran on go with it
+    if sessions.is_file():
+        shutil.copyfile(sessions, target.with_suffix(".machine.json"))
     note = {"copied_from": TEAM_RUN, "sha256": sha256_of(source), "why": "same settings as the off arm"}
     (results / REUSED_NOTE).write_text(json.dumps(note, indent=1) + "\n", encoding="utf-8")
     print(f"off arm: copied {source} (same settings: memory off, m, I, max tokens, seed)")
@@ -754,6 +774,21 @@ def _accuracy(path: Path) -> tuple[int, int, list[bool]] | None:
     return sum(flags), len(flags), flags
 
 
+def _run_facts_of(path: Path) -> tuple[str, str, str]:
+    """Mean calls per problem, the sessions' wall time and the model file's SHA-256 of one arm."""
+    from xolver.eval.runner import read_results
+
+    results = read_results(path).results
+    calls = f"{sum(r.calls for r in results) / len(results):.2f}" if results else "-"
+    sessions = (_read_json(path.with_suffix(".machine.json")) or {}).get("sessions", [])
+    if not sessions:
+        return calls, "not recorded", "not recorded"
+    seconds = sum(float(s.get("wall_seconds", 0)) for s in sessions)
+    digests = sorted({str((s.get("model") or {}).get("sha256") or "none") for s in sessions})
+    wall = f"{int(seconds // 3600)}:{int(seconds % 3600 // 60):02d}:{int(seconds % 60):02d}"
+    return calls, wall, ", ".join(f"`{d[:16]}`" for d in digests)
+
+
 def _store_counts(path: Path) -> tuple[int, int] | None:
     if not path.is_dir():
         return None
@@ -767,7 +802,11 @@ def _store_counts(path: Path) -> tuple[int, int] | None:
 
 def step_report(args: argparse.Namespace) -> str:
     r = args.results_dir
-    lines = ["| experiment | arm | correct | of | file SHA-256 (first 16) |", "|---|---|---|---|---|"]
+    lines = [
+        "| experiment | arm | correct | of | mean calls | wall (all sessions) | model SHA-256 (first 16) "
+        "| file SHA-256 (first 16) |",
+        "|---|---|---|---|---:|---:|---|---|",
+    ]
     for experiment, arms in (
         ("GSM8K test[:50]", ("off", "empty", "seeded")),
         ("MATH-500[:30]", ("off", "seeded")),
@@ -780,7 +819,7 @@ def step_report(args: argparse.Namespace) -> str:
             path = r / f"{prefix}-{arm}.jsonl"
             got = _accuracy(path)
             if got is None:
-                lines.append(f"| {experiment} | {arm} | not run | | |")
+                lines.append(f"| {experiment} | {arm} | not run | | | | | |")
                 continue
             right, total, flags = got
             blocks = ""
@@ -790,7 +829,11 @@ def step_report(args: argparse.Namespace) -> str:
                     + ", ".join(str(sum(flags[i : i + BLOCK])) for i in range(0, len(flags), BLOCK))
                     + ")"
                 )
-            lines.append(f"| {experiment} | {arm} | {right}{blocks} | {total} | `{sha256_of(path)[:16]}` |")
+            calls, wall, model = _run_facts_of(path)
+            lines.append(
+                f"| {experiment} | {arm} | {right}{blocks} | {total} | {calls} | {wall} | {model} "
+                f"| `{sha256_of(path)[:16]}` |"
+            )
     reused = _read_json(r / REUSED_NOTE)
     if reused is not None:
         lines.append("")
@@ -822,15 +865,25 @@ def step_report(args: argparse.Namespace) -> str:
     if args.write_docs:
         start, end = "<!-- memory-ablation:start -->", "<!-- memory-ablation:end -->"
         doc = args.docs.read_text(encoding="utf-8")
-        body = (
-            f"{start}\n\n`python benchmarks/memory_ablation.py all --model {args.model} --write-docs`\n\n{text}\n{end}"
-        )
+        body = f"{start}\n\n`{_ablation_command(args)}`\n\n{text}\n{end}"
         if start in doc and end in doc:
             doc = doc[: doc.index(start)] + body + doc[doc.index(end) + len(end) :]
         else:
             doc = doc.rstrip("\n") + "\n\n## Memory ablation (issue 10)\n\n" + body + "\n"
         args.docs.write_text(doc, encoding="utf-8")
     return text
+
+
+def _ablation_command(args: argparse.Namespace) -> str:
+    """The command that runs every arm with this command's model options (and rebuilds the section)."""
+    import shlex
+
+    parts = ["python", "benchmarks/memory_ablation.py", "all", "--model", args.model]
+    for option in ("api_base", "max_tokens", "agents", "rounds", "model_file", "expect_sha256", "server"):
+        value = getattr(args, option)
+        if value is not None:
+            parts += ["--" + option.replace("_", "-"), str(value)]
+    return shlex.join([*parts, "--write-docs"])
 
 
 STEPS = {
@@ -851,6 +904,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("step", choices=[*STEPS, *EXTRA_STEPS, "all"])
     parser.add_argument("--model", default="local", help="as for xolver eval (default: local)")
+    parser.add_argument("--expect-sha256", help="refuse to run unless the local model file has this SHA-256")
+    parser.add_argument("--model-file", type=Path, help="the GGUF a server behind --api-base was started with")
+    parser.add_argument("--server", help="how the model server was started (recorded with the results)")
     parser.add_argument("--api-base", default=None)
     parser.add_argument("--max-tokens", type=int, default=None)
     parser.add_argument("--agents", type=int, default=None)

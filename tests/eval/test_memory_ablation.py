@@ -40,10 +40,13 @@ def _team_run(results: Path, *, problems: int = 50, error_at: int | None = None,
 
 def test_a_team_run_with_the_arms_settings_is_copied_and_noted(bench: ModuleType, tmp_path: Path) -> None:
     source = _team_run(tmp_path)
+    sessions = '{"sessions": [{"wall_seconds": 4282.0, "model": {"sha256": "1d96"}}]}\n'
+    source.with_suffix(".machine.json").write_text(sessions, encoding="utf-8")
 
     assert bench.reuse_off_arm(_args(tmp_path)) is True
 
     assert (tmp_path / "memory-gsm8k-off.jsonl").read_bytes() == source.read_bytes()
+    assert (tmp_path / "memory-gsm8k-off.machine.json").read_text(encoding="utf-8") == sessions
     note = json.loads((tmp_path / "memory-gsm8k-off.reused.json").read_text(encoding="utf-8"))
     assert note["copied_from"] == "gsm8k-xolver.jsonl" and note["sha256"] == bench.sha256_of(source)
     # Never twice: an off arm that exists (copied or run) is left alone.
