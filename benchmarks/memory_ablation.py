@@ -774,6 +774,48 @@ def _accuracy(path: Path) -> tuple[int, int, list[bool]] | None:
     return sum(flags), len(flags), flags
 
 
+EXPERIMENTS = (
+    ("GSM8K test[:50]", ("off", "empty", "seeded")),
+    ("MATH-500[:30]", ("off", "seeded")),
+    ("GSM8K test 51-150, in order", ("off", "learn")),
+)
+# Each memory arm against memory off, on the problems both have finished (so a partial arm is compared fairly).
+PAIRS = (("memory-gsm8k", "seeded"), ("memory-gsm8k", "empty"), ("memory-math", "seeded"), ("memory-stream", "learn"))
+
+
+def _correct_by_id(path: Path) -> dict[str, bool]:
+    from xolver.eval.runner import read_results
+
+    return {r.id: r.correct for r in read_results(path).results} if path.is_file() else {}
+
+
+def paired(arm: dict[str, bool], off: dict[str, bool]) -> tuple[int, int, int, int, int]:
+    """On the problems both finished: how many, arm right, off right, arm right where off was wrong, the reverse."""
+    both = sorted(set(arm) & set(off))
+    return (
+        len(both),
+        sum(arm[i] for i in both),
+        sum(off[i] for i in both),
+        sum(arm[i] and not off[i] for i in both),
+        sum(off[i] and not arm[i] for i in both),
+    )
+
+
+def _paired_lines(results: Path) -> list[str]:
+    lines: list[str] = []
+    for prefix, arm in PAIRS:
+        mine, off = _correct_by_id(results / f"{prefix}-{arm}.jsonl"), _correct_by_id(results / f"{prefix}-off.jsonl")
+        if not mine or not off:
+            continue
+        n, right, off_right, only_arm, only_off = paired(mine, off)
+        lines.append(
+            f"- `{prefix}`, {arm} vs off on the {n} problems both finished: {right} against {off_right} "
+            f"({right - off_right:+d}, {100 * (right - off_right) / n:+.1f} points); {arm} right where off was wrong "
+            f"on {only_arm}, the reverse on {only_off}."
+        )
+    return ["", *lines] if lines else []
+
+
 def _run_facts_of(path: Path) -> tuple[str, str, str]:
     """Mean calls per problem, the sessions' wall time and the model file's SHA-256 of one arm."""
     from xolver.eval.runner import read_results
@@ -803,15 +845,12 @@ def _store_counts(path: Path) -> tuple[int, int] | None:
 def step_report(args: argparse.Namespace) -> str:
     r = args.results_dir
     lines = [
-        "| experiment | arm | correct | of | mean calls | wall (all sessions) | model SHA-256 (first 16) "
+        "| experiment | arm | correct | done | mean calls | wall (all sessions) | model SHA-256 (first 16) "
         "| file SHA-256 (first 16) |",
         "|---|---|---|---|---:|---:|---|---|",
     ]
-    for experiment, arms in (
-        ("GSM8K test[:50]", ("off", "empty", "seeded")),
-        ("MATH-500[:30]", ("off", "seeded")),
-        ("GSM8K test 51-150, in order", ("off", "learn")),
-    ):
+    expected = {"GSM8K test[:50]": SEEDED_LIMIT, "MATH-500[:30]": MATH_LIMIT}
+    for experiment, arms in EXPERIMENTS:
         for arm in arms:
             prefix = {"GSM8K test[:50]": "memory-gsm8k", "MATH-500[:30]": "memory-math"}.get(
                 experiment, "memory-stream"
@@ -830,10 +869,12 @@ def step_report(args: argparse.Namespace) -> str:
                     + ")"
                 )
             calls, wall, model = _run_facts_of(path)
+            of = expected.get(experiment, STREAM_LAST - STREAM_FIRST + 1)
             lines.append(
-                f"| {experiment} | {arm} | {right}{blocks} | {total} | {calls} | {wall} | {model} "
+                f"| {experiment} | {arm} | {right}{blocks} | {total} of {of} | {calls} | {wall} | {model} "
                 f"| `{sha256_of(path)[:16]}` |"
             )
+    lines += _paired_lines(r)
     reused = _read_json(r / REUSED_NOTE)
     if reused is not None:
         lines.append("")

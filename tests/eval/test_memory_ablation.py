@@ -80,3 +80,22 @@ def test_an_unfinished_team_run_is_not_copied(
     _team_run(tmp_path, problems=problems, error_at=error_at)
 
     assert bench.reuse_off_arm(_args(tmp_path)) is False
+
+
+def test_an_arm_is_compared_with_off_on_the_problems_both_finished(bench: ModuleType, tmp_path: Path) -> None:
+    # The seeded arm has finished 4 problems (2 right); off has all 6.
+    off = {"0": True, "1": False, "2": True, "3": False, "4": True, "5": True}
+    seeded = {"0": False, "1": True, "2": True, "3": False}
+
+    assert bench.paired(seeded, off) == (4, 2, 2, 1, 1)
+
+    for name, flags in (("memory-gsm8k-off", off), ("memory-gsm8k-seeded", seeded)):
+        lines = [{"type": "config", "config": {"dataset": "gsm8k", "data_path": "t", "dataset_sha256": "x"}}]
+        lines[0]["config"] |= {"method": "xolver", "model": MODEL}
+        for i, (pid, right) in enumerate(flags.items()):
+            lines.append({"type": "result", "id": pid, "index": i, "correct": right, "score": float(right)})
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+
+    text = "\n".join(bench._paired_lines(tmp_path))
+    assert "seeded vs off on the 4 problems both finished: 2 against 2 (+0, +0.0 points)" in text
+    assert "right where off was wrong on 1, the reverse on 1" in text
