@@ -27,9 +27,9 @@ def _args(results: Path, **overrides: Any) -> argparse.Namespace:
 
 
 def _team_run(results: Path, *, problems: int = 50, error_at: int | None = None, **config: Any) -> Path:
-    settings = {"method": "xolver", "model": MODEL, "memory_mode": "off", "seed": 0, "shuffle": False}
+    settings: dict[str, Any] = {"method": "xolver", "model": MODEL, "memory_mode": "off", "seed": 0, "shuffle": False}
     settings |= {"max_tokens": 512, "agents": 3, "rounds": 2} | config
-    lines = [{"type": "config", "config": settings}]
+    lines: list[dict[str, Any]] = [{"type": "config", "config": settings}]
     for i in range(problems):
         error = "TransientModelError: timed out" if i == error_at else None
         lines.append({"type": "result", "id": str(i), "index": i, "correct": i % 3 == 0, "error": error})
@@ -90,8 +90,8 @@ def test_an_arm_is_compared_with_off_on_the_problems_both_finished(bench: Module
     assert bench.paired(seeded, off) == (4, 2, 2, 1, 1)
 
     for name, flags in (("memory-gsm8k-off", off), ("memory-gsm8k-seeded", seeded)):
-        lines = [{"type": "config", "config": {"dataset": "gsm8k", "data_path": "t", "dataset_sha256": "x"}}]
-        lines[0]["config"] |= {"method": "xolver", "model": MODEL}
+        config = {"dataset": "gsm8k", "data_path": "t", "dataset_sha256": "x", "method": "xolver", "model": MODEL}
+        lines: list[dict[str, Any]] = [{"type": "config", "config": config}]
         for i, (pid, right) in enumerate(flags.items()):
             lines.append({"type": "result", "id": pid, "index": i, "correct": right, "score": float(right)})
         (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
