@@ -844,7 +844,21 @@ def _store_counts(path: Path) -> tuple[int, int] | None:
 
 def step_report(args: argparse.Namespace) -> str:
     r = args.results_dir
+    seeds = []
+    for name, data in (("gsm8k-seed", GSM8K_TRAIN), ("math-seed", MATH_CORPUS)):
+        counts = _store_counts(stores_dir(args) / name) if (stores_dir(args) / name / ".complete").is_file() else None
+        if counts is not None:
+            seeds.append(f"`{name}` {counts[0]:,} records from `{data.name}`")
     lines = [
+        "The default grounded team (m = 3, I = 2) with the memory three ways: *off*; *empty* (frozen, an empty "
+        "store: what retrieval costs when it finds nothing); *seeded* (frozen, a corpus imported with `xolver "
+        "memory import`: verified worked solutions, shown as few-shot examples within the 1,200-token experience "
+        "budget and above the 0.3 similarity floor; never written during the run). *learn*: the stream solved in "
+        "order from an empty store, writing and curating as it goes. An arm whose *done* is short of its size is "
+        "partial; the command resumes it.",
+        "",
+        "Seed stores: " + ("; ".join(seeds) if seeds else "not built") + ".",
+        "",
         "| experiment | arm | correct | done | mean calls | wall (all sessions) | model SHA-256 (first 16) "
         "| file SHA-256 (first 16) |",
         "|---|---|---|---|---:|---:|---|---|",
