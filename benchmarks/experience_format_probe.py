@@ -1,0 +1,166 @@
+"""Does the way retrieved worked examples are shown change what a small model answers? One call each.
+
+A diagnosis for issue 10's seeded arm (the team with GSM8K train as frozen memory answered fewer of
+the first GSM8K test problems than the team without memory). It isolates the rendering from the
+team: one greedy chain-of-thought call per problem, the reasoning seat's own prompt, and the same
+retrieved records (the seed store, the team's retrieval settings: top 5, similarity floor 0.3,
+1,200-token budget), shown four ways:
+
+    none      no experience (the seat's prompt as with memory off)
+    block     the experience block as the team shows it today, right before the problem
+    labelled  the same block, then "Now solve this problem:" before the problem
+    turns     each worked example as a prior user/assistant exchange (the usual few-shot chat form),
+              then the problem as the last user turn
+
+Results append to ``benchmarks/results/experience-format.jsonl`` (one line per variant and problem,
+resumable: finished pairs are skipped), and the summary is printed.
+
+    python benchmarks/experience_format_probe.py --store benchmarks/results/memory-stores/gsm8k-seed \\
+        --api-base http://127.0.0.1:8089/v1 --limit 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "gsm8k" / "test.jsonl"
+OUT = ROOT / "benchmarks" / "results" / "experience-format.jsonl"
+VARIANTS = ("none", "block", "labelled", "turns")
+
+
+def _exemplars(store: Any, problem: str) -> list[Any]:
+    """What the team's retrieve step would show for `problem` (xolver.graph.nodes.memory.retrieve)."""
+    from xolver.agents.experience import fit_budget, worked_solution
+    from xolver.config import XolverConfig
+    from xolver.memory.retrieval import retrieve_experience
+    from xolver.solution import Exemplar
+
+    cfg = XolverConfig()
+    found = retrieve_experience(
+        store,
+        problem,
+        k_problems=cfg.retrieval_k,
+        k_strategies=cfg.retrieval_strategies,
+        k_code=cfg.retrieval_code,
+        mode=cfg.retrieval_mode,
+        min_similarity=cfg.retrieval_min_similarity,
+    )
+    exemplars = [
+        Exemplar(
+            id=h.record.id,
+            kind=h.record.kind,
+            text=h.record.text,
+            solution=worked_solution(h.record.solution),
+            answer=h.record.answer,
+            verified=h.record.verified,
+        )
+        for h in found.problems
+        if h.record.verified
+    ]
+    return fit_budget(exemplars, cfg.experience_max_tokens)
+
+
+def messages(variant: str, problem: str, exemplars: Sequence[Any]) -> list[dict[str, str]]:
+    """The chat messages of one variant (the reasoning seat's system and user prompts)."""
+    from xolver.agents.experience import format_experience
+    from xolver.agents.solver import _BRIEFS, FORMAT
+    from xolver.agents.templates import render
+
+    system = render("solver_system", role="problem solver", reason="", brief=_BRIEFS["reasoning"])
+
+    def ask(text: str, experience: str = "") -> str:
+        return render("solver", experience=experience, problem=text, tools="", format=FORMAT)
+
+    chat = [{"role": "system", "content": system}]
+    match variant:
+        case "none":
+            chat.append({"role": "user", "content": ask(problem)})
+        case "block":
+            chat.append({"role": "user", "content": ask(problem, format_experience(exemplars))})
+        case "labelled":
+            block = format_experience(exemplars)
+            labelled = block + "Now solve this problem:\n" if block else ""
+            chat.append({"role": "user", "content": ask(problem, labelled)})
+        case "turns":
+            for e in exemplars:
+                chat.append({"role": "user", "content": ask(e.text)})
+                chat.append({"role": "assistant", "content": f"{e.solution}\n\\boxed{{{e.answer}}}"})
+            chat.append({"role": "user", "content": ask(problem)})
+        case _:
+            raise ValueError(variant)
+    return chat
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--store", type=Path, required=True, help="the seed store (memory_ablation.py seed)")
+    parser.add_argument("--api-base", required=True, help="an OpenAI-compatible server, e.g. llama-server")
+    parser.add_argument("--model", default="qwen2.5-coder-0.5b-instruct", help="the served model's name")
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--limit", type=int, default=30)
+    parser.add_argument("--max-tokens", type=int, default=512)
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+
+    import httpx
+
+    from xolver.agents.parsing import answers_match, extract_answer
+    from xolver.eval.datasets import load_dataset
+    from xolver.memory.chroma import ChromaExperienceStore
+    from xolver.memory.stores import embedder_from_spec
+
+    variants = [v for v in args.variants.split(",") if v]
+    tasks = load_dataset("gsm8k", args.data).tasks[: args.limit]
+    done: set[tuple[str, str]] = set()
+    if args.out.is_file():
+        for line in args.out.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                r = json.loads(line)
+                done.add((r["variant"], r["id"]))
+    with (
+        ChromaExperienceStore(args.store, embedder=embedder_from_spec(None)) as store,
+        httpx.Client(base_url=args.api_base, timeout=600) as http,
+        args.out.open("a", encoding="utf-8") as out,
+    ):
+        for task in tasks:
+            exemplars = _exemplars(store, task.problem)
+            for variant in variants:
+                if (variant, task.id) in done:
+                    continue
+                chat = messages(variant, task.problem, exemplars)
+                body = {"model": args.model, "messages": chat, "temperature": 0.0, "seed": 0}
+                body["max_tokens"] = args.max_tokens
+                reply = http.post("/chat/completions", json=body).json()
+                choice = reply["choices"][0]
+                text = choice["message"]["content"] or ""
+                cut = choice.get("finish_reason") == "length"
+                answer = None if cut else extract_answer(text)[0]
+                correct = bool(answer) and answers_match(str(answer), str(task.answer))
+                row = {"variant": variant, "id": task.id, "correct": correct, "answer": answer, "cut": cut}
+                row |= {
+                    "gold": task.answer,
+                    "exemplars": len(exemplars),
+                    "prompt_tokens": reply["usage"]["prompt_tokens"],
+                }
+                out.write(json.dumps(row) + "\n")
+                out.flush()
+                print(f"{task.id:>4} {variant:<9} {'right' if correct else 'wrong'} {answer}", file=sys.stderr)
+    rows = [json.loads(line) for line in args.out.read_text(encoding="utf-8").splitlines() if line.strip()]
+    ids = {t.id for t in tasks}
+    for variant in variants:
+        mine = [r for r in rows if r["variant"] == variant and r["id"] in ids]
+        right = sum(r["correct"] for r in mine)
+        cut = sum(r["cut"] for r in mine)
+        print(f"{variant:<9} {right}/{len(mine)} right, {cut} cut at the cap")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
