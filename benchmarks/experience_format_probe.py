@@ -7,8 +7,9 @@ retrieved records (the seed store, the team's retrieval settings: top 5, similar
 1,200-token budget), shown four ways:
 
     none      no experience (the seat's prompt as with memory off)
-    block     the experience block as the team shows it today, right before the problem
-    labelled  the same block, then "Now solve this problem:" before the problem
+    block     the experience block right before the problem (what the team showed before this probe)
+    labelled  the same block, then "Now solve this problem:" before the problem (``lead_into_problem``,
+              what the team shows since this probe)
     turns     each worked example as a prior user/assistant exchange (the usual few-shot chat form),
               then the problem as the last user turn
 
@@ -68,7 +69,7 @@ def _exemplars(store: Any, problem: str) -> list[Any]:
 
 def messages(variant: str, problem: str, exemplars: Sequence[Any]) -> list[dict[str, str]]:
     """The chat messages of one variant (the reasoning seat's system and user prompts)."""
-    from xolver.agents.experience import format_experience
+    from xolver.agents.experience import format_experience, lead_into_problem
     from xolver.agents.solver import _BRIEFS, FORMAT
     from xolver.agents.templates import render
 
@@ -84,9 +85,7 @@ def messages(variant: str, problem: str, exemplars: Sequence[Any]) -> list[dict[
         case "block":
             chat.append({"role": "user", "content": ask(problem, format_experience(exemplars))})
         case "labelled":
-            block = format_experience(exemplars)
-            labelled = block + "Now solve this problem:\n" if block else ""
-            chat.append({"role": "user", "content": ask(problem, labelled)})
+            chat.append({"role": "user", "content": ask(problem, lead_into_problem(format_experience(exemplars)))})
         case "turns":
             for e in exemplars:
                 chat.append({"role": "user", "content": ask(e.text)})

@@ -96,3 +96,19 @@ async def test_a_failing_program_keeps_its_error_when_the_budget_stops_the_repai
         got = await solve(runner, _task(seat=PROGRAM), SolverOptions(repair_attempts=1), toolbox=toolbox)
     assert got.answer is None and got.error is not None and got.error.startswith("the program failed")
     assert len(got.tool_calls) == 1 and [c.purpose for c in runner.ledger.calls] == ["answer"]
+
+
+async def test_worked_examples_end_with_a_line_that_marks_where_the_problem_starts() -> None:
+    exemplar = Exemplar(
+        id="e1", kind="problem", text="What is 12 * 11?", solution="12 * 11 = 132", answer="132", verified=True
+    )
+    with ScriptedModel([SOLVED, SOLVED]) as model:
+        runner = AgentRunner(model, Budget())
+        await solve(runner, _task(exemplars=(exemplar,)), SolverOptions())
+        await solve(runner, _task(), SolverOptions())
+    with_examples, without = (request.messages[1].content for request in model.requests)
+    # The example, then the lead-in, then this problem: a small model must not answer the example.
+    example_at, lead_at = with_examples.index("What is 12 * 11?"), with_examples.index("Now solve this problem:\n")
+    assert example_at < lead_at < with_examples.index(PROBLEM)
+    # Without experience the prompt is the memory-off prompt, with no lead-in.
+    assert "Now solve this problem" not in without and without.startswith(PROBLEM)

@@ -31,6 +31,7 @@ __all__ = [
     "RECALLED_ID",
     "fit_budget",
     "format_experience",
+    "lead_into_problem",
     "render_exemplar",
     "shown",
     "worked_solution",
@@ -126,3 +127,13 @@ def format_experience(exemplars: Sequence[Exemplar]) -> str:
         else:
             parts.append("\n".join(render_exemplar(e) for e in items))
     return "\n\n".join(parts) + "\n\n" if parts else ""
+
+
+PROBLEM_LEAD_IN = "Now solve this problem:\n"
+
+
+def lead_into_problem(experience: str) -> str:
+    """The experience block and a line that marks where the problem starts, for a prompt whose problem
+    has no label of its own ("" when nothing is shown). Without it, Qwen2.5-Coder-0.5B shown worked
+    examples right before the problem often answered an example (``benchmarks/experience_format_probe.py``)."""
+    return experience + PROBLEM_LEAD_IN if experience else ""

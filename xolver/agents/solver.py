@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from typing_extensions import assert_never
 
 from xolver._text import excerpt
-from xolver.agents.experience import format_experience
+from xolver.agents.experience import format_experience, lead_into_problem
 from xolver.agents.parsing import extract_answer, split_sections
 from xolver.agents.programs import (
     PROGRAM_FORMAT,
@@ -350,6 +350,8 @@ async def solve(
             )
         case "reasoning":
             fmt = reply_format(answer_format, expression=expression)
+            # The refine prompt labels its problem; the first-round prompt needs the lead-in.
+            experience_text = experience if refined else lead_into_problem(experience)
             wants_tools = toolbox is not None and options.max_tool_calls > 0 and seat.method == "reasoning"
             if wants_tools and toolbox is not None and _native_tools(runner, options):
                 specs = toolbox.specs([n for n in options.tools if n in toolbox.names])
@@ -357,7 +359,7 @@ async def solve(
                     template = "solver_refine" if refined else "solver"
                     hint = NATIVE_TOOLS_HINT.format(names=", ".join(t.name for t in specs))
                     prompt = render(
-                        template, experience=experience, problem=task.problem, tools=hint, format=fmt, **refined
+                        template, experience=experience_text, problem=task.problem, tools=hint, format=fmt, **refined
                     )
                     return await _solve_with_native_tools(
                         runner,
@@ -378,7 +380,9 @@ async def solve(
                 fenced = toolbox.specs([n for n in options.tools if n in toolbox.names and n != "python"])
                 tools += fenced_tools_hint(fenced)
             template = "solver_refine" if refined else "solver"
-            prompt = render(template, experience=experience, problem=task.problem, tools=tools, format=fmt, **refined)
+            prompt = render(
+                template, experience=experience_text, problem=task.problem, tools=tools, format=fmt, **refined
+            )
             return await _solve_by_reasoning(
                 runner,
                 toolbox if tools else None,
