@@ -775,12 +775,23 @@ def _accuracy(path: Path) -> tuple[int, int, list[bool]] | None:
 
 
 EXPERIMENTS = (
-    ("GSM8K test[:50]", ("off", "empty", "seeded")),
+    ("GSM8K test[:50]", ("off", "empty", "seeded", "seeded-unlabelled")),
     ("MATH-500[:30]", ("off", "seeded")),
     ("GSM8K test 51-150, in order", ("off", "learn")),
 )
+# Arms kept from an earlier prompt (not rerun by any step): shown when their file exists, with why.
+EARLIER_ARMS = {
+    "seeded-unlabelled": "seeded-unlabelled: the seeded arm before 'Now solve this problem:' followed the worked "
+    "examples in the first-round reasoning prompt (stopped; see experience_format_probe below)",
+}
 # Each memory arm against memory off, on the problems both have finished (so a partial arm is compared fairly).
-PAIRS = (("memory-gsm8k", "seeded"), ("memory-gsm8k", "empty"), ("memory-math", "seeded"), ("memory-stream", "learn"))
+PAIRS = (
+    ("memory-gsm8k", "seeded"),
+    ("memory-gsm8k", "seeded-unlabelled"),
+    ("memory-gsm8k", "empty"),
+    ("memory-math", "seeded"),
+    ("memory-stream", "learn"),
+)
 
 
 def _correct_by_id(path: Path) -> dict[str, bool]:
@@ -814,6 +825,29 @@ def _paired_lines(results: Path) -> list[str]:
             f"on {only_arm}, the reverse on {only_off}."
         )
     return ["", *lines] if lines else []
+
+
+def _probe_lines(path: Path) -> list[str]:
+    """The summary of benchmarks/experience_format_probe.py's results, when it ran."""
+    if not path.is_file():
+        return []
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    variants = list(dict.fromkeys(r["variant"] for r in rows))
+    ids = set.intersection(*({r["id"] for r in rows if r["variant"] == v} for v in variants))
+    cells = []
+    for v in variants:
+        mine = [r for r in rows if r["variant"] == v and r["id"] in ids]
+        cut = sum(r["cut"] for r in mine)
+        cells.append(f"{v} {sum(r['correct'] for r in mine)}/{len(mine)} ({cut} cut at the cap)")
+    return [
+        "",
+        "Rendering probe (`python benchmarks/experience_format_probe.py --store "
+        "benchmarks/results/memory-stores/gsm8k-seed --api-base http://127.0.0.1:8089/v1 --limit 30`): one greedy "
+        "chain-of-thought call per GSM8K test problem, the seed store's retrieved worked examples shown four ways: "
+        + "; ".join(cells)
+        + ". *none*: no examples; *block*: the examples right before the problem; *labelled*: then 'Now solve this "
+        "problem:' (the team's prompt now); *turns*: each example as a prior user/assistant exchange.",
+    ]
 
 
 def _run_facts_of(path: Path) -> tuple[str, str, str]:
@@ -871,6 +905,8 @@ def step_report(args: argparse.Namespace) -> str:
             )
             path = r / f"{prefix}-{arm}.jsonl"
             got = _accuracy(path)
+            if got is None and arm in EARLIER_ARMS:
+                continue
             if got is None:
                 lines.append(f"| {experiment} | {arm} | not run | | | | | |")
                 continue
@@ -888,6 +924,7 @@ def step_report(args: argparse.Namespace) -> str:
                 f"| {experiment} | {arm} | {right}{blocks} | {total} of {of} | {calls} | {wall} | {model} "
                 f"| `{sha256_of(path)[:16]}` |"
             )
+    lines += [f"- {why}." for arm, why in EARLIER_ARMS.items() if (r / f"memory-gsm8k-{arm}.jsonl").is_file()]
     lines += _paired_lines(r)
     reused = _read_json(r / REUSED_NOTE)
     if reused is not None:
@@ -901,6 +938,7 @@ def step_report(args: argparse.Namespace) -> str:
     if counts is not None:
         lines.append("")
         lines.append(f"Stream, learn arm: {counts[0]} records written, {counts[1]} retired.")
+    lines += _probe_lines(r / "experience-format.jsonl")
     cont = r / "memory-contamination.json"
     if cont.is_file():
         data = json.loads(cont.read_text(encoding="utf-8"))
