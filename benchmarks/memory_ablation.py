@@ -9,9 +9,10 @@ Steps (each is a subcommand; ``all`` runs them in order; every step can be inter
     seed           ``xolver memory import`` of GSM8K train into ``<results>/memory-stores/gsm8k-seed``
                    and of the MATH corpus into ``.../math-seed`` (content ids: a rerun stores nothing
                    twice). A ``.complete`` marker is written when the store holds the whole file.
-    seeded         GSM8K test[:50], three arms with ``xolver eval run --resume``:
-                   ``off`` (memory off), ``empty`` (frozen, an empty store), ``seeded`` (frozen, the
-                   GSM8K seed store, which is never written: frozen).
+    seeded         GSM8K test[:50], three arms with ``xolver eval run --resume``, in this order:
+                   ``seeded`` (frozen, the GSM8K seed store, which is never written: frozen), ``off``
+                   (memory off; the GSM8K team run of team_bench.py is copied when its settings are
+                   this arm's: `reuse_off_arm`), ``empty`` (frozen, an empty store).
     stream         GSM8K test problems 51-150 (a slice file written once, its SHA-256 recorded), in
                    order (``--concurrency 1``): ``learn`` from an empty store, against ``off``.
     math           MATH-500[:30]: ``off`` against ``seeded`` (frozen, the MATH seed store).
@@ -210,7 +211,7 @@ def _model(args: argparse.Namespace) -> dict[str, Any]:
 
 # The memory-off arm of the seeded experiment is the same run as the team row of the GSM8K table
 # (issue 15's `team_bench.py`): when that file was run with this arm's settings it is copied, not
-# rerun (an hour of CPU), and the report says so with both files' SHA-256.
+# rerun (an hour of CPU), and the report says so with the source file's SHA-256.
 TEAM_RUN = "gsm8k-xolver.jsonl"
 REUSED_NOTE = "memory-gsm8k-off.reused.json"
 
@@ -816,9 +817,9 @@ def _paired_lines(results: Path) -> list[str]:
     lines: list[str] = []
     for prefix, arm in PAIRS:
         mine, off = _correct_by_id(results / f"{prefix}-{arm}.jsonl"), _correct_by_id(results / f"{prefix}-off.jsonl")
-        if not mine or not off:
-            continue
         n, right, off_right, only_arm, only_off = paired(mine, off)
+        if n == 0:
+            continue
         lines.append(
             f"- `{prefix}`, {arm} vs off on the {n} problems both finished: {right} against {off_right} "
             f"({right - off_right:+d}, {100 * (right - off_right) / n:+.1f} points); {arm} right where off was wrong "
@@ -832,6 +833,8 @@ def _probe_lines(path: Path) -> list[str]:
     if not path.is_file():
         return []
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not rows:
+        return []
     variants = list(dict.fromkeys(r["variant"] for r in rows))
     ids = set.intersection(*({r["id"] for r in rows if r["variant"] == v} for v in variants))
     cells = []

@@ -99,3 +99,9 @@ def test_an_arm_is_compared_with_off_on_the_problems_both_finished(bench: Module
     text = "\n".join(bench._paired_lines(tmp_path))
     assert "seeded vs off on the 4 problems both finished: 2 against 2 (+0, +0.0 points)" in text
     assert "right where off was wrong on 1, the reverse on 1" in text
+
+
+def test_the_report_lines_are_empty_when_nothing_can_be_compared(bench: ModuleType, tmp_path: Path) -> None:
+    (tmp_path / "experience-format.jsonl").write_text("", encoding="utf-8")
+    assert bench._probe_lines(tmp_path / "experience-format.jsonl") == []
+    assert bench._paired_lines(tmp_path) == []
