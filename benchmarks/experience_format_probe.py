@@ -115,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from xolver.memory.chroma import ChromaExperienceStore
     from xolver.memory.stores import embedder_from_spec
 
+    if not args.store.is_dir():
+        parser.error(f"--store: {args.store} does not exist (build it: python benchmarks/memory_ablation.py seed)")
     variants = [v for v in args.variants.split(",") if v]
     tasks = load_dataset("gsm8k", args.data).tasks[: args.limit]
     done: set[tuple[str, str]] = set()
@@ -136,8 +138,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 chat = messages(variant, task.problem, exemplars)
                 body = {"model": args.model, "messages": chat, "temperature": 0.0, "seed": 0}
                 body["max_tokens"] = args.max_tokens
-                reply = http.post("/chat/completions", json=body).json()
-                choice = reply["choices"][0]
+                try:
+                    response = http.post("/chat/completions", json=body)
+                    response.raise_for_status()
+                    reply = response.json()
+                    choice = reply["choices"][0]
+                except (httpx.HTTPError, ValueError, KeyError, IndexError) as e:
+                    # Finished pairs are already on disk: a rerun resumes after the last one.
+                    print(f"experience_format_probe: {args.api_base} failed ({e}); rerun to resume", file=sys.stderr)
+                    return 1
                 text = choice["message"]["content"] or ""
                 cut = choice.get("finish_reason") == "length"
                 answer = None if cut else extract_answer(text)[0]
