@@ -828,6 +828,24 @@ def _paired_lines(results: Path) -> list[str]:
     return ["", *lines] if lines else []
 
 
+def _target_lines(results: Path) -> list[str]:
+    """Issue 10's seeded target (seeded >= off + 5 points), read on the problems both arms finished."""
+    mine, off = (
+        _correct_by_id(results / "memory-gsm8k-seeded.jsonl"),
+        _correct_by_id(results / "memory-gsm8k-off.jsonl"),
+    )
+    n, right, off_right, _, _ = paired(mine, off)
+    if n == 0:
+        return []
+    gap = 100 * (right - off_right) / n
+    verdict = "met" if gap >= 5 else "missed"
+    partial = "" if n >= SEEDED_LIMIT else f" so far (partial: {n} of {SEEDED_LIMIT} problems)"
+    return [
+        "",
+        f"Target (issue 10): seeded at least 5 points above off on GSM8K: {gap:+.1f} points, **{verdict}**{partial}.",
+    ]
+
+
 def _probe_lines(path: Path) -> list[str]:
     """The summary of benchmarks/experience_format_probe.py's results, when it ran."""
     if not path.is_file():
@@ -941,6 +959,16 @@ def step_report(args: argparse.Namespace) -> str:
     if counts is not None:
         lines.append("")
         lines.append(f"Stream, learn arm: {counts[0]} records written, {counts[1]} retired.")
+    machines = sorted(
+        {
+            f"{m.get('cpu_model', '?')}, {m.get('nproc', '?')} cores, {m.get('ram_gib', '?')} GiB, {m.get('os', '?')}"
+            for f in sorted(r.glob("memory-*.machine.json"))
+            for m in (sess.get("machine") or {} for sess in (_read_json(f) or {}).get("sessions", []))
+        }
+    )
+    if machines:
+        lines += ["", "Machines (from the arms' session records): " + "; ".join(machines) + "."]
+    lines += _target_lines(r)
     lines += _probe_lines(r / "experience-format.jsonl")
     cont = r / "memory-contamination.json"
     if cont.is_file():
