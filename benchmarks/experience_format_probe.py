@@ -36,35 +36,11 @@ VARIANTS = ("none", "block", "labelled", "turns")
 
 
 def _exemplars(store: Any, problem: str) -> list[Any]:
-    """What the team's retrieve step would show for `problem` (xolver.graph.nodes.memory.retrieve)."""
-    from xolver.agents.experience import fit_budget, worked_solution
+    """What the team's retrieve step shows for `problem` with the default settings."""
     from xolver.config import XolverConfig
-    from xolver.memory.retrieval import retrieve_experience
-    from xolver.solution import Exemplar
+    from xolver.graph.nodes.memory import shown_exemplars
 
-    cfg = XolverConfig()
-    found = retrieve_experience(
-        store,
-        problem,
-        k_problems=cfg.retrieval_k,
-        k_strategies=cfg.retrieval_strategies,
-        k_code=cfg.retrieval_code,
-        mode=cfg.retrieval_mode,
-        min_similarity=cfg.retrieval_min_similarity,
-    )
-    exemplars = [
-        Exemplar(
-            id=h.record.id,
-            kind=h.record.kind,
-            text=h.record.text,
-            solution=worked_solution(h.record.solution),
-            answer=h.record.answer,
-            verified=h.record.verified,
-        )
-        for h in found.problems
-        if h.record.verified
-    ]
-    return fit_budget(exemplars, cfg.experience_max_tokens)
+    return shown_exemplars(store, problem, XolverConfig())
 
 
 def messages(variant: str, problem: str, exemplars: Sequence[Any]) -> list[dict[str, str]]:

@@ -19,6 +19,7 @@ from xolver.graph.aggregation import answer_equivalence, corroborated
 from xolver.graph.routing import groups_of
 from xolver.graph.state import SolveContext, SolveState
 from xolver.graph.step import Step
+from xolver.memory.base import ExperienceStore
 from xolver.memory.curation import retire_over_budget
 from xolver.memory.learning import claims_a_result, problem_record, should_write_back
 from xolver.memory.proofs import is_lean
@@ -26,7 +27,15 @@ from xolver.memory.records import ExperienceRecord
 from xolver.memory.retrieval import retrieve_experience
 from xolver.solution import Exemplar, Trajectory
 
-__all__ = ["contrast", "grounded_outcome", "retrieve", "tested_code_only", "wants_recall", "write_back"]
+__all__ = [
+    "contrast",
+    "grounded_outcome",
+    "retrieve",
+    "shown_exemplars",
+    "tested_code_only",
+    "wants_recall",
+    "write_back",
+]
 
 
 def wants_recall(cfg: XolverConfig, exemplars: Sequence[Exemplar]) -> bool:
@@ -42,6 +51,43 @@ def wants_recall(cfg: XolverConfig, exemplars: Sequence[Exemplar]) -> bool:
             assert_never(other)
 
 
+def shown_exemplars(store: ExperienceStore, problem: str, cfg: XolverConfig) -> list[Exemplar]:
+    """The stored experience a solve shows for `problem` under `cfg` (synchronous: the retrieve step runs
+    it in a worker thread; benchmarks/experience_format_probe.py calls it to show exactly the same)."""
+    found = retrieve_experience(
+        store,
+        problem,
+        namespace=cfg.namespace,
+        k_problems=cfg.retrieval_k,
+        k_strategies=cfg.retrieval_strategies,
+        k_code=cfg.retrieval_code,
+        mode=cfg.retrieval_mode,
+        min_similarity=cfg.retrieval_min_similarity,
+    )
+    exemplars = [
+        Exemplar(
+            id=h.record.id,
+            kind=h.record.kind,
+            text=h.record.text,
+            # A verified worked solution is an ordinary few-shot example, answer included; an
+            # unverified one is not shown at all (xolver.agents.experience).
+            solution=worked_solution(h.record.solution),
+            answer=h.record.answer,
+            code=h.record.code,
+            score=round(h.similarity if h.similarity is not None else h.score, 4),
+            verified=h.record.verified,
+            cautionary=h.record.cautionary,
+            when_to_use=h.record.when_to_use,
+            when_not_to_use=h.record.when_not_to_use,
+        )
+        for h in (*found.problems, *found.strategies, *found.code)
+        # Lean proofs are the prover's (`xolver.memory.proofs`): no help to a solve's program.
+        if shown(h.record.kind, h.record.verified) and not is_lean(h.record)
+    ]
+    # What is shown is what gets credited or blamed after the solve: the budget applies here.
+    return fit_budget(exemplars, cfg.experience_max_tokens)
+
+
 async def retrieve(state: SolveState, runtime: Runtime[SolveContext]) -> dict[str, Any]:
     """Exemplars for the solvers: related problems, strategies and code from the store, and the
     model's own recall when configured (once per solve; per agent, see the solve node)."""
@@ -49,39 +95,7 @@ async def retrieve(state: SolveState, runtime: Runtime[SolveContext]) -> dict[st
     ctx, cfg = step.context, step.config
     exemplars: list[Exemplar] = []
     if cfg.memory_mode != "off" and ctx.memory is not None and cfg.self_retrieval != "always":
-        found = await asyncio.to_thread(
-            retrieve_experience,
-            ctx.memory,
-            state["problem"],
-            namespace=cfg.namespace,
-            k_problems=cfg.retrieval_k,
-            k_strategies=cfg.retrieval_strategies,
-            k_code=cfg.retrieval_code,
-            mode=cfg.retrieval_mode,
-            min_similarity=cfg.retrieval_min_similarity,
-        )
-        found_exemplars = [
-            Exemplar(
-                id=h.record.id,
-                kind=h.record.kind,
-                text=h.record.text,
-                # A verified worked solution is an ordinary few-shot example, answer included; an
-                # unverified one is not shown at all (xolver.agents.experience).
-                solution=worked_solution(h.record.solution),
-                answer=h.record.answer,
-                code=h.record.code,
-                score=round(h.similarity if h.similarity is not None else h.score, 4),
-                verified=h.record.verified,
-                cautionary=h.record.cautionary,
-                when_to_use=h.record.when_to_use,
-                when_not_to_use=h.record.when_not_to_use,
-            )
-            for h in (*found.problems, *found.strategies, *found.code)
-            # Lean proofs are the prover's (`xolver.memory.proofs`): no help to a solve's program.
-            if shown(h.record.kind, h.record.verified) and not is_lean(h.record)
-        ]
-        # What is shown is what gets credited or blamed after the solve: the budget applies here.
-        exemplars = fit_budget(found_exemplars, cfg.experience_max_tokens)
+        exemplars = await asyncio.to_thread(shown_exemplars, ctx.memory, state["problem"], cfg)
     if wants_recall(cfg, exemplars) and not cfg.self_retrieval_per_agent:
         runner = step.runner()
         recalled = await runner.attempt(recall(runner, state["problem"]), where="recall", errors="raise")
