@@ -199,13 +199,23 @@ class XolverConfig(BaseModel):
         default_factory=lambda: ["python", "sympy_check", "z3_check"],
         description="Tools offered natively (python, sympy_check, z3_check, lean_check, and your own tools' names).",
     )
-    fenced_python: bool = Field(
-        True,
-        description="Invite reasoning seats on models without native tool calls to write ```python blocks, run "
-        "in the sandbox and shown to them before they answer. False: they reason in words only, and the program "
-        "seats and the blind check are the team's executed method. Measured no different for Qwen2.5-Coder-0.5B "
-        "(GSM8K first 20, 80 samples each: 12 right with the invitation, 13 without; docs/benchmarks.md).",
+    fenced_python: Literal["greedy", "all", "off"] = Field(
+        "greedy",
+        description="Which reasoning seats, on models without native tool calls, are invited to write ```python "
+        "blocks, run in the sandbox and shown to them before they answer. greedy: the first reasoning seat only "
+        "(the sampled seats are the team's votes and reason in words: the invitation made Qwen2.5-Coder-0.5B's "
+        "samples worse, 7 right of 60 against 15 without; docs/benchmarks.md); all: every reasoning seat; off: "
+        "none, and the program seats and the blind check are the team's executed method. true/false mean all/off.",
     )
+
+    @field_validator("fenced_python", mode="before")
+    @classmethod
+    def _fenced_python_bool(cls, value: Any) -> Any:
+        # Before it named seats it was a switch: True invited every reasoning seat.
+        if isinstance(value, bool):
+            return "all" if value else "off"
+        return value
+
     fenced_tools: bool = Field(
         False,
         description="Also offer the non-python tools to models without native tool calls, as ```tool JSON blocks.",

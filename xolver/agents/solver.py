@@ -213,6 +213,28 @@ class SolverInput:
     shared: Sequence[Trajectory] = field(default_factory=tuple)
 
 
+FencedPython = Literal["greedy", "all", "off"]
+
+
+def invites_python(fenced_python: FencedPython, seat: Seat) -> bool:
+    """Whether a reasoning seat's prompt invites fenced ```python blocks (and its blocks are run).
+
+    ``greedy`` invites only seats that sample greedily: a sampled chain of thought is one of the
+    team's votes, and the invitation made Qwen2.5-Coder-0.5B's samples worse (GSM8K problems 20-34
+    at temperature 0.7, 60 samples each: 7 right with it, 15 without, 18 for the self-consistency
+    prompt; the model writes a block and then invents its output; docs/benchmarks.md).
+    """
+    match fenced_python:
+        case "all":
+            return True
+        case "off":
+            return False
+        case "greedy":
+            return seat.temperature == 0.0
+        case other:
+            assert_never(other)
+
+
 @dataclass(frozen=True)
 class SolverOptions:
     """How every solver of a solve works (from the solve's config).
@@ -225,8 +247,10 @@ class SolverOptions:
             model calls tools natively (`supports_function_calling`); ``on``: always; ``off``: never
             (fenced Python blocks, the path every other model takes).
         tools: the tools offered natively, by name (`ToolBox.names`).
-        fenced_python: invite reasoning seats on models that do not call tools natively to write
-            ```python blocks (run, and the output shown before they answer).
+        fenced_python: which reasoning seats, on models that do not call tools natively, are invited
+            to write ```python blocks (run, and the output shown before they answer): ``greedy``
+            (the first reasoning seat only; sampled seats are the team's votes and reason in words,
+            because the invitation makes a small model's samples worse), ``all`` or ``off``.
         fenced_tools: also offer `tools` other than python to models that do not call tools
             natively, as ```tool blocks holding ``{"name": ..., "arguments": {...}}``.
     """
@@ -237,7 +261,7 @@ class SolverOptions:
     max_tool_calls: int = 0
     function_calling: Literal["auto", "on", "off"] = "auto"
     tools: tuple[str, ...] = ("python", "sympy_check", "z3_check")
-    fenced_python: bool = True
+    fenced_python: FencedPython = "greedy"
     fenced_tools: bool = False
 
 
@@ -374,7 +398,7 @@ async def solve(
                         repair_attempts=options.repair_attempts,
                         max_tool_calls=options.max_tool_calls,
                     )
-            tools = TOOLS_HINT if wants_tools and options.fenced_python else ""
+            tools = TOOLS_HINT if wants_tools and invites_python(options.fenced_python, seat) else ""
             fenced: tuple[ToolSpec, ...] = ()
             if wants_tools and toolbox is not None and options.fenced_tools:
                 fenced = toolbox.specs([n for n in options.tools if n in toolbox.names and n != "python"])
