@@ -7,7 +7,7 @@ self-consistency sample gets. Variants (all end with the same ``\\boxed{}`` inst
 - ``baseline``: exactly what a self-consistency sample sends (its system message and user message, its
   seeds ``1000 * problem + sample``), so the pool can be drawn again with the replies kept;
 - ``system``: a reasoning seat's prompt without the Python invitation (role system prompt + solver template);
-- ``team``: the same with the invitation to run Python (`fenced_python`, the default).
+- ``team``: the same with the invitation to run Python (`fenced_python`; the default gives it to the greedy seat only).
 
 A reply cut at the token cap counts as wrong, as in the team. Results append to
 ``benchmarks/results/probe/sampled-<variant>-<temperature>.jsonl``; the server must be running::

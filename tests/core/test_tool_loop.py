@@ -187,3 +187,32 @@ def test_the_blind_check_is_made_once_per_solve() -> None:
     solution = Xolver(model, agents=2, rounds=2, methods=["reasoning"], memory=None).solve("Compute six plus six.")
     assert solution.stop_reason == "max_rounds" and len(solution.rounds) == 3
     assert [c.purpose for c in solution.usage.calls if c.role == "judge"].count("blind_check") == 1
+
+
+def test_by_default_only_the_greedy_reasoning_seat_is_invited_to_run_python() -> None:
+    """Sampled seats are the team's votes: they reason in words, and a block they write is not run."""
+
+    def handler(request: ModelRequest) -> str:
+        if request.tags.role == "planner":
+            return PLAN
+        if request.tags.purpose == "tool1":
+            return "Final answer: \\boxed{391}"
+        return CODE if request.settings.temperature == 0.0 else CODE + "\nFinal answer: \\boxed{391}"
+
+    model = FunctionModel(handler)
+    solution = Xolver(
+        model, agents=2, rounds=0, methods=["reasoning"], blind_check=False, memory=None, explore_temperature=0.7
+    ).solve("How many pens in 17 boxes of 23?")
+    prompts = {r.settings.temperature: r.messages[-1].content for r in model.requests if r.tags.purpose == "answer"}
+    assert "run Python" in prompts[0.0] and "run Python" not in prompts[0.7]
+    greedy, sampled = solution.rounds[0].trajectories
+    assert [c.output.strip() for c in greedy.tool_calls] == ["391"]
+    assert sampled.tool_calls == [] and sampled.answer == "391"
+
+
+def test_fenced_python_keeps_its_old_switch_meaning() -> None:
+    from xolver.config import XolverConfig
+
+    assert XolverConfig().fenced_python == "greedy"
+    assert XolverConfig(fenced_python=True).fenced_python == "all"
+    assert XolverConfig(fenced_python=False).fenced_python == "off"
