@@ -951,9 +951,9 @@ def step_report(args: argparse.Namespace) -> str:
     if reused is not None:
         lines.append("")
         lines.append(
-            f"GSM8K off arm: `{reused['copied_from']}` (SHA-256 `{reused['sha256'][:16]}`), the team row of the "
-            "GSM8K table above, copied because it ran with this arm's settings (memory off, m = 3, I = 2, the "
-            "same model, token cap and seed), not rerun."
+            f"GSM8K off arm: a copy of the GSM8K team run `{reused['copied_from']}` (SHA-256 "
+            f"`{reused['sha256'][:16]}`), made because it ran with this arm's settings (memory off, m = 3, I = 2, "
+            "the same model, token cap and seed), not rerun."
         )
     counts = _store_counts(stores_dir(args) / "stream-learn")
     if counts is not None:
