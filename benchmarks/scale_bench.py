@@ -4,8 +4,8 @@
    against a stand-in OpenAI endpoint on 127.0.0.1 where every call takes 0.5 s (the team m=3, I=1,
    memory off, ``max_concurrency=0`` so the loopback endpoint is not limited to one request at a
    time), locally at concurrency 1/2/4/8 and on a local Ray (``ray.init(num_cpus=2)``) at 1/2/4/8
-   tasks in flight. Ray's workers are warmed up first (one small batch, not timed: a worker's first
-   task imports the team, seconds of CPU); its cold first batch is reported beside.
+   problems in flight. Ray's workers are warmed up first (one small batch, not timed: a worker's first
+   problem imports the team, seconds of CPU); its cold first batch is reported beside.
 2. ``memory``: the same 10k records (synthetic 384-d vectors, clustered like real embeddings, and
    random-word documents) added to an embedded `ChromaExperienceStore` and to one on a ``chroma run``
    server on 127.0.0.1: add throughput, dense and hybrid query p50/p95, recall@10 against exact
@@ -151,8 +151,8 @@ def bench_throughput(args: argparse.Namespace) -> str:
             try:
                 for c in args.levels:
                     options = RayOptions(max_in_flight=c)
-                    # A new batch builds a new team in each worker; the first batch at this size
-                    # also starts and warms the workers (cold), then the measured one runs.
+                    # The first batch at this size starts the pool's workers and builds their teams
+                    # (cold); the measured batch finds them running (same pool, same team settings).
                     cold[c], _ = asyncio.run(timed_batch(warm[:c], xo, executor="ray", ray=options))
                     seconds, items = asyncio.run(timed_batch(problems, xo, executor="ray", ray=options))
                     calls = sum(i.solution.usage.totals.calls for i in items if i.solution)
@@ -169,8 +169,10 @@ def bench_throughput(args: argparse.Namespace) -> str:
         f"Throughput of `xolver batch` (`run_batch`) on the first {len(problems)} GSM8K test problems, team m=3, I=1, "
         f"memory off, against a stand-in OpenAI endpoint (its own process) on 127.0.0.1 where every call takes "
         f"{args.latency} s "
-        "(`max_concurrency=0`). Ray: a local `ray.init(num_cpus=2)`, 0.25 CPU per task; each Ray row follows a "
-        "warm-up batch of as many problems as tasks in flight (not timed; its time is the cold column).",
+        "(`max_concurrency=0`). Ray: a local `ray.init(num_cpus=2)` and the default pool (`RayOptions`: worker "
+        "processes that solve up to 4 problems at once each, so 8 in flight are 2 processes; 0.25 CPU per problem); "
+        "each Ray row follows a warm-up batch of as many problems as are in flight (not timed; its time is the cold "
+        "column).",
         "",
         "| executor | in flight | seconds | problems/min | x of 1 in flight | model calls | errors | warm-up s |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",

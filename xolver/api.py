@@ -220,7 +220,7 @@ class Xolver:
         out: str | Path | None = None,
         resume: bool = False,
     ) -> list[BatchItem]:
-        """Solve many problems, locally (this team, `concurrency` at once) or as Ray tasks.
+        """Solve many problems, locally (this team, `concurrency` at once) or on Ray.
 
         Args:
             problems: problem texts (ids ``0``, ``1``, ...) or `Problem` values with their own ids.

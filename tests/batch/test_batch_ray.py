@@ -104,3 +104,53 @@ async def test_eval_on_ray_grades_like_a_local_eval(ray_cluster: Any, tmp_path: 
     assert [r.correct for r in remote] == [True, True, True, False]
     lines = (tmp_path / "ray.jsonl").read_text().splitlines()
     assert json.loads(lines[0])["type"] == "config" and len(lines) == 5
+
+
+def _hold_for_a_peer(marker_dir: str, item: int) -> tuple[int, float, float]:
+    """(pid, start, end): holds its slot until a second item has started in the same process, or
+    2 s pass (a worker that runs one item at a time only ever times out)."""
+    import time
+
+    begin = time.time()
+    Path(marker_dir, f"{os.getpid()}-{item}").touch()
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline and len(list(Path(marker_dir).glob(f"{os.getpid()}-*"))) < 2:
+        time.sleep(0.05)
+    return os.getpid(), begin, time.time()
+
+
+async def test_a_ray_worker_solves_several_problems_at_once_and_reports_each_once(
+    ray_cluster: Any, tmp_path: Path
+) -> None:
+    from xolver.batch.ray_executor import map_on_ray
+
+    results: dict[int, tuple[int, float, float]] = {}
+    failures: list[int] = []
+
+    def done(key: int, value: tuple[int, float, float]) -> None:
+        assert key not in results
+        results[key] = value
+
+    options = RayOptions(max_in_flight=4, solves_per_worker=2)
+    assert options.pool() == (2, 2)
+    await map_on_ray(
+        _hold_for_a_peer,
+        str(tmp_path),
+        [(i, i) for i in range(6)],
+        options,
+        on_done=done,
+        on_failed=lambda key, _e: failures.append(key),
+    )
+    assert failures == [] and sorted(results) == list(range(6))
+    assert 1 <= len({pid for pid, _, _ in results.values()}) <= 2  # two workers at most
+    # Two items ran at the same time in one process: the worker's threads are really used.
+    runs = sorted(results.values())
+    assert any(a[0] == b[0] and b[1] < a[2] for i, a in enumerate(runs) for b in runs[i + 1 :]), runs
+
+
+def test_the_pool_shares_in_flight_items_evenly_among_as_few_workers_as_allowed() -> None:
+    assert RayOptions(max_in_flight=8).pool() == (2, 4)
+    assert RayOptions(max_in_flight=6).pool() == (2, 3)
+    assert RayOptions(max_in_flight=1).pool() == (1, 1)
+    assert RayOptions(max_in_flight=3).pool() == (1, 3)
+    assert RayOptions(max_in_flight=8, solves_per_worker=1).pool() == (8, 1)

@@ -1,4 +1,4 @@
-"""Batch solving: every problem of a JSONL file, locally or as Ray tasks, one `Solution` per line.
+"""Batch solving: every problem of a JSONL file, locally or on Ray, one `Solution` per line.
 
 Modules, one concept each:
 
@@ -6,7 +6,8 @@ Modules, one concept each:
 - ``records``: `BatchItem` (one output line), `BatchProgress` and the output file (append, fsync,
   ``--resume``).
 - ``runner``: `run_batch`, the loop behind ``xolver batch`` and `Xolver.solve_many`.
-- ``ray_executor``: `RayOptions` and `map_on_ray` (tasks in flight, retries, exactly-once results);
+- ``ray_executor``: `RayOptions` and `map_on_ray` (a pool of workers, problems in flight, retries,
+  exactly-once results);
   it imports Ray only when a run asks for it (``pip install "xolver[ray]"``).
 - ``progress``: the live progress line.
 - ``cli``: ``xolver batch``.

@@ -34,7 +34,7 @@ appended and flushed as the problem finishes. Ray is an extra: pip install 'xolv
 
 
 def add_ray_options(parser: argparse.ArgumentParser) -> None:
-    """``--ray [ADDRESS]``, ``--max-retries`` and ``--ray-cpus-per-task`` (batch and eval)."""
+    """The Ray options of batch and eval: ``--ray [ADDRESS]``, retries, CPUs and solves per worker."""
     group = parser.add_argument_group("ray (pip install 'xolver[ray]')")
     group.add_argument(
         "--ray",
@@ -42,7 +42,7 @@ def add_ray_options(parser: argparse.ArgumentParser) -> None:
         const="",
         default=None,
         metavar="ADDRESS",
-        help="run each problem as a Ray task; ADDRESS: ray://HEAD:10001, HOST:6379 or auto "
+        help="solve the problems on a pool of Ray workers; ADDRESS: ray://HEAD:10001, HOST:6379 or auto "
         "(default: RAY_ADDRESS, else a local Ray on this machine)",
     )
     group.add_argument(
@@ -52,7 +52,13 @@ def add_ray_options(parser: argparse.ArgumentParser) -> None:
         "--ray-cpus-per-task",
         type=positive_float,
         metavar="CPUS",
-        help="CPU share each task reserves (default 0.25: solves wait on the model)",
+        help="CPU share each problem reserves (default 0.25: solves wait on the model)",
+    )
+    group.add_argument(
+        "--ray-solves-per-worker",
+        type=positive_int,
+        metavar="N",
+        help="problems one Ray worker process solves at once (default 4; 1: a process per problem)",
     )
 
 
@@ -68,11 +74,13 @@ def ray_options_from_args(args: argparse.Namespace, *, in_flight: int) -> Any:
         raise UserError(f"--ray {address!r} is not a Ray address (ray://HEAD:10001, HOST:6379 or auto)")
     retries = getattr(args, "max_retries", None)
     cpus = getattr(args, "ray_cpus_per_task", None)
+    per_worker = getattr(args, "ray_solves_per_worker", None)
     return RayOptions(
         address=address or None,
         max_in_flight=in_flight,
         max_retries=3 if retries is None else int(retries),
         cpus_per_task=0.25 if cpus is None else float(cpus),
+        solves_per_worker=4 if per_worker is None else int(per_worker),
     )
 
 
@@ -91,9 +99,7 @@ def register(subparsers: Any) -> None:
     batch.add_argument("--out", "-o", type=Path, required=True, help="append solutions to this JSONL file")
     batch.add_argument("--resume", action="store_true", help="skip the ids --out already holds a solution for")
     batch.add_argument("--key", help="the input key holding the problem (default: problem/question/text/prompt)")
-    batch.add_argument(
-        "--concurrency", "-c", type=positive_int, help="problems at once, or Ray tasks in flight (default 4)"
-    )
+    batch.add_argument("--concurrency", "-c", type=positive_int, help="problems at once, locally or on Ray (default 4)")
     batch.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     batch.add_argument("--quiet", "-q", action="store_true", help="no progress display")
     add_ray_options(batch)

@@ -1,9 +1,9 @@
-"""`run_batch`: solve many problems with one team, locally or as Ray tasks, recording each once.
+"""`run_batch`: solve many problems with one team, locally or on Ray, recording each once.
 
 Locally, one `Xolver` (one model client, one store) solves up to ``concurrency`` problems at once on
-this event loop. On Ray, each problem is a task: the workers build their own team from the config
-(and the caller's model, when the team was given one), once per worker process, and open the store
-the config names; ``memory_url`` makes that one memory on a Chroma server for every worker.
+this event loop. On Ray, a pool of worker processes solves them (`map_on_ray`): each worker builds
+its own team from the config (and the caller's model, when the team was given one), once, and opens
+the store the config names; ``memory_url`` makes that one memory on a Chroma server for every worker.
 
 Whatever runs the problems, the driver writes each one's `BatchItem` to the output file exactly once,
 as it finishes. A lost memory server stops the batch with `MemoryServerUnavailable` (the finished
@@ -71,7 +71,7 @@ async def _solve(team: Xolver, problem: Problem, index: int) -> BatchItem:
 
 
 def solve_in_worker(spec: TeamSpec, item: tuple[int, Problem]) -> dict[str, Any]:
-    """The Ray task: solve one problem with this worker's team; the item as JSON, or ``fatal``."""
+    """Run on a Ray worker: solve one problem with the worker's team; the item as JSON, or ``fatal``."""
     index, problem = item
     team = worker_cached(spec.token, lambda: _build(spec), _close)
     try:

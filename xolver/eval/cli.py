@@ -50,7 +50,7 @@ examples:
   xolver eval --dataset gameof24 --data ../shared/data/gameof24/gameof24.jsonl --limit 50 \\
       --no-exact-checks --out unchecked.jsonl               # the team without its exact expression check
   xolver eval --dataset gsm8k --data test.jsonl --out x.jsonl --resume   # continue an interrupted run
-  xolver eval --dataset gsm8k --data test.jsonl --out x.jsonl --ray -c 8   # each problem a Ray task
+  xolver eval --dataset gsm8k --data test.jsonl --out x.jsonl --ray -c 8   # 8 problems at once on Ray
   xolver eval --dataset minif2f --data ../shared/data/minif2f/minif2f_lean4.jsonl --method prove \
       --lean-project ~/proofs --max-attempts 4 --out minif2f.jsonl   # pass@budget, Lean-checked
   xolver eval report x.jsonl single.jsonl sc.jsonl

@@ -1,4 +1,4 @@
-"""Eval problems as Ray tasks: what a worker builds (`EvalSpec`) and runs (`eval_in_worker`).
+"""Eval problems on Ray: what a worker builds (`EvalSpec`) and runs (`eval_in_worker`).
 
 Each worker builds its model client (from the config, or the caller's model when one was shipped),
 its store and, for code tasks, its sandbox once per run, and solves and grades its problems with the
@@ -73,7 +73,7 @@ class _Worker:
 
 
 def eval_in_worker(spec: EvalSpec, item: tuple[int, Task]) -> dict[str, Any]:
-    """The Ray task: solve and grade one task with this worker's method; the result as JSON."""
+    """Run on a Ray worker: solve and grade one task with this worker's method; the result as JSON."""
     from xolver.eval.runner import _solve_one
 
     index, task = item

@@ -256,7 +256,7 @@ async def run_eval(
         resume: continue the run in `out`, skipping ids already recorded without an error.
         on_result: called after each problem (including those skipped by `resume`) with the
             result and the running totals.
-        remote: run each problem as a Ray task instead (`xolver.eval.remote`); ``config.concurrency``
+        remote: run the problems on Ray instead (`xolver.eval.remote`); ``config.concurrency``
             is then ignored for the tasks in flight (``remote.options.max_in_flight`` counts).
 
     Returns:
