@@ -13,6 +13,9 @@ retrieved records (the seed store, the team's retrieval settings: top 5, similar
     turns     each worked example as a prior user/assistant exchange (the usual few-shot chat form),
               then the problem as the last user turn
 
+A variant may name other retrieval settings after ``@``: ``turns@k1s0.6`` shows at most 1 worked
+example (``retrieval_k``) and none below similarity 0.6 (``retrieval_min_similarity``).
+
 Results append to ``benchmarks/results/experience-format.jsonl`` (one line per variant and problem,
 resumable: finished pairs are skipped), and the summary is printed.
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,12 +39,24 @@ OUT = ROOT / "benchmarks" / "results" / "experience-format.jsonl"
 VARIANTS = ("none", "block", "labelled", "turns")
 
 
-def _exemplars(store: Any, problem: str) -> list[Any]:
-    """What the team's retrieve step shows for `problem` with the default settings."""
+def _exemplars(store: Any, problem: str, settings: dict[str, Any]) -> list[Any]:
+    """What the team's retrieve step shows for `problem` with the default settings and `settings`."""
     from xolver.config import XolverConfig
     from xolver.graph.nodes.memory import shown_exemplars
 
-    return shown_exemplars(store, problem, XolverConfig())
+    return shown_exemplars(store, problem, XolverConfig(**settings))
+
+
+def _settings(variant: str) -> tuple[str, dict[str, Any]]:
+    """``turns@k1s0.6``: the rendering ``turns`` with retrieval_k 1 and similarity floor 0.6."""
+    base, _, rest = variant.partition("@")
+    settings: dict[str, Any] = {}
+    for key, value in re.findall(r"([ks])([0-9.]+)", rest):
+        if key == "k":
+            settings["retrieval_k"] = int(value)
+        else:
+            settings["retrieval_min_similarity"] = float(value)
+    return base, settings
 
 
 def messages(variant: str, problem: str, exemplars: Sequence[Any]) -> list[dict[str, str]]:
@@ -107,11 +123,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.out.open("a", encoding="utf-8") as out,
     ):
         for task in tasks:
-            exemplars = _exemplars(store, task.problem)
             for variant in variants:
                 if (variant, task.id) in done:
                     continue
-                chat = messages(variant, task.problem, exemplars)
+                base, settings = _settings(variant)
+                exemplars = _exemplars(store, task.problem, settings)
+                chat = messages(base, task.problem, exemplars)
                 body = {"model": args.model, "messages": chat, "temperature": 0.0, "seed": 0}
                 body["max_tokens"] = args.max_tokens
                 try:

@@ -776,22 +776,29 @@ def _accuracy(path: Path) -> tuple[int, int, list[bool]] | None:
 
 
 EXPERIMENTS = (
-    ("GSM8K test[:50]", ("off", "empty", "seeded", "seeded-unlabelled")),
+    ("GSM8K test[:50]", ("off", "empty", "seeded", "off-2f5fb5d", "seeded-430623d", "seeded-unlabelled")),
     ("MATH-500[:30]", ("off", "seeded")),
     ("GSM8K test 51-150, in order", ("off", "learn")),
 )
 # Arms kept from an earlier prompt (not rerun by any step): shown when their file exists, with why.
 EARLIER_ARMS = {
+    "off-2f5fb5d": "off-2f5fb5d: the off arm until 2026-12-04, a copy of the GSM8K team run at 2f5fb5d "
+    "(`results/earlier/gsm8k-xolver-2f5fb5d.jsonl`, same SHA-256), before sampled seats stopped being invited to "
+    "run Python (4224fb2); the two arms below ran with that team and are compared with it",
+    "seeded-430623d": "seeded-430623d: the seeded arm with the team of 430623d (labelled worked examples; sampled "
+    "seats still invited to run Python), stopped at 12 problems",
     "seeded-unlabelled": "seeded-unlabelled: the seeded arm before 'Now solve this problem:' followed the worked "
     "examples in the first-round reasoning prompt (stopped; see experience_format_probe below)",
 }
-# Each memory arm against memory off, on the problems both have finished (so a partial arm is compared fairly).
+# Each memory arm against memory off with the same team, on the problems both have finished (so a partial
+# arm is compared fairly).
 PAIRS = (
-    ("memory-gsm8k", "seeded"),
-    ("memory-gsm8k", "seeded-unlabelled"),
-    ("memory-gsm8k", "empty"),
-    ("memory-math", "seeded"),
-    ("memory-stream", "learn"),
+    ("memory-gsm8k", "seeded", "off"),
+    ("memory-gsm8k", "empty", "off"),
+    ("memory-gsm8k", "seeded-430623d", "off-2f5fb5d"),
+    ("memory-gsm8k", "seeded-unlabelled", "off-2f5fb5d"),
+    ("memory-math", "seeded", "off"),
+    ("memory-stream", "learn", "off"),
 )
 
 
@@ -815,15 +822,16 @@ def paired(arm: dict[str, bool], off: dict[str, bool]) -> tuple[int, int, int, i
 
 def _paired_lines(results: Path) -> list[str]:
     lines: list[str] = []
-    for prefix, arm in PAIRS:
-        mine, off = _correct_by_id(results / f"{prefix}-{arm}.jsonl"), _correct_by_id(results / f"{prefix}-off.jsonl")
+    for prefix, arm, base in PAIRS:
+        mine = _correct_by_id(results / f"{prefix}-{arm}.jsonl")
+        off = _correct_by_id(results / f"{prefix}-{base}.jsonl")
         n, right, off_right, only_arm, only_off = paired(mine, off)
         if n == 0:
             continue
         lines.append(
-            f"- `{prefix}`, {arm} vs off on the {n} problems both finished: {right} against {off_right} "
-            f"({right - off_right:+d}, {100 * (right - off_right) / n:+.1f} points); {arm} right where off was wrong "
-            f"on {only_arm}, the reverse on {only_off}."
+            f"- `{prefix}`, {arm} vs {base} on the {n} problems both finished: {right} against {off_right} "
+            f"({right - off_right:+d}, {100 * (right - off_right) / n:+.1f} points); {arm} right where {base} was "
+            f"wrong on {only_arm}, the reverse on {only_off}."
         )
     return ["", *lines] if lines else []
 
