@@ -162,14 +162,15 @@ _POOLS: dict[tuple[Any, ...], _Pool] = {}
 
 def _pool(ray: Any, function: Callable[[Any, Any], Any], options: RayOptions) -> _Pool:
     count, slots = options.pool()
-    job = ray.get_runtime_context().get_job_id()
-    key = (job, function.__module__, function.__qualname__, count, slots, options.cpus_per_task, options.max_retries)
+    session = _session(ray)
+    key = (session, function.__module__, function.__qualname__, count, slots, options.cpus_per_task)
+    key += (options.max_retries,)
     if key in _POOLS:
         return _POOLS[key]
     # One pool at a time, like one team per worker: the previous one's workers would hold their CPUs
     # and could leave the new one's unplaceable. (A pool of an earlier Ray session is gone already.)
     for old in _POOLS.values():
-        if old.key[0] == job:
+        if old.key[0] == session:
             for actor in old.actors:
                 with contextlib.suppress(Exception):
                     ray.kill(actor, no_restart=True)
@@ -186,6 +187,18 @@ def _pool(ray: Any, function: Callable[[Any, Any], Any], options: RayOptions) ->
     pool = _Pool(key=key, actors=[worker_class.remote(function) for _ in range(count)], slots=slots)
     _POOLS[key] = pool
     return pool
+
+
+def _session(ray: Any) -> tuple[str, str]:
+    """This driver's Ray session: its job and the node it is attached to. A local Ray started again in
+    the same process numbers its first job alike, but its node is new, so no pool of the old one is
+    taken for a live one."""
+    context = ray.get_runtime_context()
+    try:
+        node = str(context.get_node_id())
+    except Exception:  # Ray Client may not say; the job id alone then
+        node = ""
+    return str(context.get_job_id()), node
 
 
 async def _dispatch(
