@@ -871,11 +871,15 @@ def _probe_lines(path: Path) -> list[str]:
     return [
         "",
         "Rendering probe (`python benchmarks/experience_format_probe.py --store "
-        "benchmarks/results/memory-stores/gsm8k-seed --api-base http://127.0.0.1:8089/v1 --limit 30`): one greedy "
-        "chain-of-thought call per GSM8K test problem, the seed store's retrieved worked examples shown four ways: "
+        "benchmarks/results/memory-stores/gsm8k-seed --api-base http://127.0.0.1:8089/v1 --limit 30 --variants "
+        f"{','.join(variants)}`): one greedy "
+        "chain-of-thought call per GSM8K test problem, the seed store's retrieved worked examples shown "
+        f"{len(cells)} ways: "
         + "; ".join(cells)
         + ". *none*: no examples; *block*: the examples right before the problem; *labelled*: then 'Now solve this "
-        "problem:' (the team's prompt now); *turns*: each example as a prior user/assistant exchange.",
+        "problem:' (the team's prompt now); *turns*: each example as a prior user/assistant exchange. Without a "
+        "suffix the team's retrieval settings (up to 5 worked examples, similarity floor 0.3); `@k1s0.7`: at most 1, "
+        "none below similarity 0.7 (about half the problems then get none).",
     ]
 
 
