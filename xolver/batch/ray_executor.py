@@ -163,8 +163,8 @@ _POOLS: dict[tuple[Any, ...], _Pool] = {}
 def _pool(ray: Any, function: Callable[[Any, Any], Any], options: RayOptions) -> _Pool:
     count, slots = options.pool()
     session = _session(ray)
-    key = (session, function.__module__, function.__qualname__, count, slots, options.cpus_per_task)
-    key += (options.max_retries,)
+    key: tuple[Any, ...] = (session, function.__module__, function.__qualname__, count, slots)
+    key += (options.cpus_per_task, options.max_retries)
     if key in _POOLS:
         return _POOLS[key]
     # One pool at a time, like one team per worker: the previous one's workers would hold their CPUs
