@@ -46,7 +46,7 @@ def add_ray_options(parser: argparse.ArgumentParser) -> None:
         "(default: RAY_ADDRESS, else a local Ray on this machine)",
     )
     group.add_argument(
-        "--max-retries", type=non_negative_int, help="times Ray reruns a task whose worker died (default 3)"
+        "--max-retries", type=non_negative_int, help="times a problem is rerun when its Ray worker dies (default 3)"
     )
     group.add_argument(
         "--ray-cpus-per-task",

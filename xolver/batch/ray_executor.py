@@ -113,6 +113,8 @@ async def map_on_ray(
         Whatever `on_done` or `on_failed` raise: the workers are stopped first.
     """
     ray = require_ray()
+    if not items:  # nothing to run: no cluster to start or reach
+        return
     started_here = not ray.is_initialized()
     if started_here:
         try:
@@ -126,10 +128,6 @@ async def map_on_ray(
             where = options.address or "this machine"
             reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise UserError(f"cannot start or reach Ray on {where!r}: {reason}") from e
-    if not items:
-        if started_here:
-            ray.shutdown()
-        return
     pool = _pool(ray, function, options)
     clean = False
     try:
