@@ -129,6 +129,11 @@ GAME_OF_24 = "Use the numbers 2 5 8 11, each exactly once, with + - * / and pare
             "exact check: (11 - 5) * 8 / 2 = 24 exactly, using each of [2, 5, 8, 11] once",
         ),
         (GAME_OF_24, "(11 - 5) * 4", "exact check: (11 - 5) * 4 must use each of [2, 5, 8, 11] exactly once"),
+        (
+            GAME_OF_24,
+            "24",
+            "exact check: 24 is a number, not an expression: the answer must combine each of [2, 5, 8, 11] once",
+        ),
     ],
 )
 @pytest.mark.parametrize("exact_checks", [True, False])
@@ -147,7 +152,7 @@ def test_the_exact_checks_of_an_answer_run_only_when_switched_on(
         return
     (found,) = trajectory.checks
     assert found.kind == "substitution" and found.detail.startswith(check)
-    assert found.agrees is ("must use" not in check)
+    assert found.agrees is ("must use" not in check and "not an expression" not in check)
     # An exact check that holds settles the answer (the value of a problem that is nothing but
     # arithmetic, a Game-of-24 expression that uses each number once); a failed expression does not.
     assert found.settles is found.agrees

@@ -14,6 +14,7 @@ from xolver.solution import Trajectory
 from xolver.tools.arithmetic import (
     arithmetic_question,
     arithmetic_slips,
+    asks_for_expression,
     check_expression,
     check_value,
     number_target,
@@ -59,8 +60,17 @@ def test_the_judge_refutes_a_wrong_expression_with_the_exact_value() -> None:
     assert (c := expression_check(PROBLEM.format("2 4 4 7 10"), right)) is not None and not c.agrees
     good = wrong.model_copy(update={"answer": "4 * (10 - 7) * ... "})
     assert expression_check(PROBLEM.format("4 4 7 10"), good) is None  # not an expression: no verdict
-    plain = wrong.model_copy(update={"answer": "24"})
-    assert expression_check(PROBLEM.format("4 4 7 10"), plain) is None
+    # The problem asks for an expression of the numbers ("each number exactly once"): a bare number,
+    # the target's value above all, is refuted, whoever gives it. Where the problem does not say so,
+    # a number is left unjudged.
+    for bare in ("24", "\\boxed{24}", "2.3"):
+        plain = wrong.model_copy(update={"answer": bare})
+        refuted = expression_check(PROBLEM.format("4 4 7 10"), plain)
+        assert refuted is not None and not refuted.agrees and not refuted.settles
+        assert "is a number, not an expression" in refuted.detail and "[4, 4, 7, 10]" in refuted.detail
+    assert not asks_for_expression("Use numbers 1, 2, 3 and 4 to make 10.")
+    unsaid = wrong.model_copy(update={"answer": "10"})
+    assert expression_check("Use numbers 1, 2, 3 and 4 to make 10.", unsaid) is None
 
 
 @pytest.mark.skipif(not DATA.is_file(), reason="shared data not present")

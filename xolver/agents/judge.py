@@ -32,6 +32,7 @@ from xolver.solution import Check, Trajectory
 from xolver.tools.arithmetic import (
     arithmetic_question,
     arithmetic_slips,
+    asks_for_expression,
     check_expression,
     check_value,
     number_target,
@@ -173,7 +174,8 @@ def expression_check(problem: str, candidate: Trajectory) -> Check | None:
     - a problem that is nothing but an arithmetic expression ("What is 17 * 23?"): the candidate's
       number is compared with the expression's exact value. This check *settles* the answer;
     - a "use these numbers to obtain N" problem (Game of 24): the candidate's expression is checked;
-      one that holds is proven and settles the answer too.
+      one that holds is proven and settles the answer too. Where the problem asks for the expression
+      (`asks_for_expression`), a bare number is refuted.
 
     A failure is grounded and specific (the exact value, a number misused): it counts against the
     candidate like a refuted substitution and is shown to the judge and, in later rounds, to the team.
@@ -192,9 +194,26 @@ def expression_check(problem: str, candidate: Trajectory) -> Check | None:
             settles=True,
         )
     task = number_target(problem)
-    # A plain number is not an expression of the given numbers: this check is not about it.
-    if task is None or not re.search(r"\d\s*[-+*/×÷]", candidate.answer):
+    if task is None:
         return None
+    if not re.search(r"\d\s*[-+*/×÷]", candidate.answer):
+        # A bare number (most often the target itself) answers a puzzle that asks for the expression
+        # with nothing. Refuted on every candidate that gives it, so that copies of it without any
+        # other check cannot outvote the refuted one or stop the loop (on the first Game of 24
+        # puzzle a bare "24" won the vote that way), and the team is told why in the next round.
+        # Where the problem does not say the answer is an expression, a number is left unjudged.
+        number = re.sub(r"\\boxed|[${}\s,]", "", candidate.answer)
+        if not asks_for_expression(problem) or not _NUMBER.match(number):
+            return None
+        numbers, target = task
+        return Check(
+            kind="substitution",
+            agrees=False,
+            detail=(
+                f"exact check: {number} is a number, not an expression: the answer must combine each of "
+                f"{numbers} once with + - * / and parentheses to reach {target}"
+            ),
+        )
     result = check_expression(candidate.answer, *task)
     if result.verdict == "error":
         return None

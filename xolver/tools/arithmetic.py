@@ -16,7 +16,14 @@ from fractions import Fraction
 
 from xolver.tools.checks import CheckResult
 
-__all__ = ["arithmetic_question", "arithmetic_slips", "check_expression", "check_value", "number_target"]
+__all__ = [
+    "arithmetic_question",
+    "arithmetic_slips",
+    "asks_for_expression",
+    "check_expression",
+    "check_value",
+    "number_target",
+]
 
 _OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _TASK = re.compile(
@@ -37,6 +44,16 @@ def number_target(problem: str) -> tuple[list[int], int] | None:
     if m is None:
         return None
     return [int(n) for n in re.findall(r"\d+", m.group("nums"))], int(m.group("target"))
+
+
+_EXPRESSION_ASKED = re.compile(r"\bexpression\b|\beach\b.{0,40}?\bonce\b|\bexactly once\b", re.IGNORECASE | re.DOTALL)
+
+
+def asks_for_expression(problem: str) -> bool:
+    """Whether a "use these numbers to obtain N" problem says in so many words that the answer is an
+    expression of them ("Give the expression", "use each number exactly once"), so that a bare
+    number cannot answer it. "Use numbers 1, 2, 3 and 4 to make 10." does not say so."""
+    return number_target(problem) is not None and _EXPRESSION_ASKED.search(problem) is not None
 
 
 def _clean(answer: str) -> str:
