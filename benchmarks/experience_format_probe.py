@@ -13,6 +13,14 @@ retrieved records (the seed store, the team's retrieval settings: top 5, similar
     turns     each worked example as a prior user/assistant exchange (the usual few-shot chat form),
               then the problem as the last user turn
 
+and, for the program seat (one greedy program, run once in the sandbox, no repair round):
+
+    program-none   the program seat's prompt with no experience
+    program-block  the experience block as the reasoning seat gets it (prose worked solutions, then
+                   the lead-in), what a program seat was shown before ``worked_program``
+    program-code   worked examples shown as the programs their calculator notes describe
+                   (`xolver.agents.experience.worked_program`)
+
 A variant may name other retrieval settings after ``@``: ``turns@k1s0.6`` shows at most 1 worked
 example (``retrieval_k``) and none below similarity 0.6 (``retrieval_min_similarity``).
 
@@ -36,7 +44,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "gsm8k" / "test.jsonl"
 OUT = ROOT / "benchmarks" / "results" / "experience-format.jsonl"
-VARIANTS = ("none", "block", "labelled", "turns")
+VARIANTS = ("none", "block", "labelled", "turns", "program-none", "program-block", "program-code")
 
 
 def _exemplars(store: Any, problem: str, settings: dict[str, Any]) -> list[Any]:
@@ -88,6 +96,51 @@ def messages(variant: str, problem: str, exemplars: Sequence[Any]) -> list[dict[
     return chat
 
 
+def program_messages(variant: str, problem: str, exemplars: Sequence[Any]) -> list[dict[str, str]]:
+    """The chat messages of a program-seat variant (its system prompt and first-round prompt)."""
+    from xolver.agents.experience import format_experience, lead_into_problem
+    from xolver.agents.programs import PROGRAM_FORMAT, print_hint
+    from xolver.agents.solver import _BRIEFS
+    from xolver.agents.templates import render
+
+    system = render("solver_system", role="problem solver", reason="", brief=_BRIEFS["program"])
+    shown = {"program-none": "", "program-block": format_experience(exemplars)}.get(variant)
+    if shown is None:
+        if variant != "program-code":
+            raise ValueError(variant)
+        shown = format_experience(exemplars, programs=True)
+    user = render(
+        "solver_program",
+        experience=lead_into_problem(shown),
+        problem=problem,
+        format=PROGRAM_FORMAT,
+        print_hint=print_hint("auto"),
+    )
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def run_program(text: str) -> str | None:
+    """The answer the reply's program prints when the sandbox runs it once, or None."""
+    import asyncio
+
+    from xolver.agents.programs import program_answer, python_block
+    from xolver.tools.toolbox import ToolBox
+
+    code = python_block(text)
+    if code is None:
+        return None
+
+    async def run() -> str | None:
+        box = ToolBox()
+        try:
+            call = await box.run_python(0, code)
+        finally:
+            await box.aclose()
+        return program_answer(call.output, "auto") if call.ok else None
+
+    return asyncio.run(run())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--store", type=Path, required=True, help="the seed store (memory_ablation.py seed)")
@@ -128,7 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     continue
                 base, settings = _settings(variant)
                 exemplars = _exemplars(store, task.problem, settings)
-                chat = messages(base, task.problem, exemplars)
+                program = base.startswith("program-")
+                chat = (program_messages if program else messages)(base, task.problem, exemplars)
                 body = {"model": args.model, "messages": chat, "temperature": 0.0, "seed": 0}
                 body["max_tokens"] = args.max_tokens
                 try:
@@ -142,7 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     return 1
                 text = choice["message"]["content"] or ""
                 cut = choice.get("finish_reason") == "length"
-                answer = None if cut else extract_answer(text)[0]
+                read = run_program if program else (lambda reply: extract_answer(reply)[0])
+                answer = None if cut else read(text)
                 correct = bool(answer) and answers_match(str(answer), str(task.answer))
                 row = {"variant": variant, "id": task.id, "correct": correct, "answer": answer, "cut": cut}
                 row |= {
@@ -152,14 +207,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 }
                 out.write(json.dumps(row) + "\n")
                 out.flush()
-                print(f"{task.id:>4} {variant:<9} {'right' if correct else 'wrong'} {answer}", file=sys.stderr)
+                print(f"{task.id:>4} {variant:<14} {'right' if correct else 'wrong'} {answer}", file=sys.stderr)
     rows = [json.loads(line) for line in args.out.read_text(encoding="utf-8").splitlines() if line.strip()]
     ids = {t.id for t in tasks}
     for variant in variants:
         mine = [r for r in rows if r["variant"] == variant and r["id"] in ids]
         right = sum(r["correct"] for r in mine)
         cut = sum(r["cut"] for r in mine)
-        print(f"{variant:<9} {right}/{len(mine)} right, {cut} cut at the cap")
+        print(f"{variant:<14} {right}/{len(mine)} right, {cut} cut at the cap")
     return 0
 
 

@@ -98,3 +98,56 @@ def test_a_record_that_keeps_hurting_falls_behind_and_then_out(
         store.record_use([top], 0.0)  # the fourth blame retires it
         last = retrieve_experience(store, query, k_problems=0, k_code=0, k_strategies=2, mode="dense")
         assert [h.record.id for h in last.strategies] == [other]
+
+
+TRAIN = Path(__file__).resolve().parents[3] / "shared" / "data" / "gsm8k" / "train.jsonl"
+
+
+def test_a_program_seat_is_shown_a_worked_example_as_the_program_its_calculator_notes_describe() -> None:
+    from xolver.agents.experience import worked_program
+
+    solution = (
+        "There are 80/100 * 10 = <<80/100*10=8>>8 more purple flowers than yellow flowers.\n"
+        "So there are 10 + 8 = <<10+8=18>>18 purple flowers.\n"
+        "Purple and yellow sum up to 10 + 18 = <<10+18=28>>28.\n#### 28"
+    )
+    program = worked_program(solution)
+    # Each sentence a comment, each note one step, earlier results carried forward by name.
+    assert program == (
+        "# There are 80/100 * 10 = 8 more purple flowers than yellow flowers.\nstep1 = 80 / 100 * 10\n"
+        "# So there are 10 + 8 = 18 purple flowers.\nstep2 = 10 + step1\n"
+        "# Purple and yellow sum up to 10 + 18 = 28.\nstep3 = 10 + step2\nprint(step3)"
+    )
+    assert worked_program("No notes here.\n#### 3") is None
+    assert worked_program("It is <<__import__('os')=0>>0.") is None  # only arithmetic becomes code
+    example = Exemplar(
+        id="p", kind="problem", text="Flowers?", solution="prose", answer="28", code=program, verified=True
+    )
+    assert "Solution: prose" in format_experience([example])
+    shown = format_experience([example], programs=True)
+    assert shown.startswith("Worked examples") and f"Example 1: Flowers?\n```python\n{program}\n```" in shown
+
+
+def test_the_programs_of_real_gsm8k_solutions_print_their_answers() -> None:
+    import contextlib
+    import io
+    import json
+
+    from xolver.agents.experience import worked_program
+
+    if not TRAIN.is_file():
+        import pytest
+
+        pytest.skip("shared data not present")
+    rows = [json.loads(line) for line in TRAIN.read_text(encoding="utf-8").splitlines()[:200]]
+    right = 0
+    for row in rows:
+        program = worked_program(row["answer"])
+        if program is None:
+            continue
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(program, {"__builtins__": {"print": print}})  # arithmetic only: worked_program's contract
+        gold = float(row["answer"].rsplit("####", 1)[1].replace(",", ""))
+        right += abs(float(out.getvalue()) - gold) < 1e-6
+    assert right >= 180  # 6,999 of all 7,473 print the gold answer (about 94%)

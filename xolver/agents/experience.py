@@ -4,7 +4,9 @@ What a record shows:
 
 - a **verified** ``problem`` record is an ordinary few-shot example: the problem, its worked
   solution and its answer (GSM8K's ``<<48/2=24>>`` calculator notes and ``#### N`` line are
-  removed; the answer is stated once, as ``Answer:``);
+  removed; the answer is stated once, as ``Answer:``). A program seat is shown the example's
+  program instead, where it has one: the record's own code, or the program its calculator notes
+  describe (`worked_program`);
 - an **unverified** ``problem`` record is not shown at all (`shown` is false): a solution nobody
   checked is not presented as one;
 - a ``strategy`` record is a bullet with its "when to use" / "not when" conditions; a cautionary
@@ -34,6 +36,7 @@ __all__ = [
     "lead_into_problem",
     "render_exemplar",
     "shown",
+    "worked_program",
     "worked_solution",
 ]
 
@@ -61,6 +64,55 @@ def worked_solution(solution: str) -> str:
     return _GSM8K_FINAL.sub("", _CALCULATOR.sub("", solution)).strip()
 
 
+_NOTE = re.compile(r"<<([^<>=]+)=([^<>]*)>>")
+_NUMBER_TOKEN = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
+
+
+def worked_program(solution: str) -> str | None:
+    """A worked solution with calculator notes (GSM8K's ``<<48/2=24>>``) as the program it describes,
+    or None when it has no notes or one is not plain arithmetic.
+
+    Each line with a note becomes its sentence, as a comment, and one assignment (``step1 = 48 / 2``);
+    a number in a later note that equals an earlier step's result is written as that step, so the
+    program carries its values forward the way a program seat is asked to. The last step is printed.
+    What a program seat is shown: it writes programs, and a chain of thought in prose is another task.
+
+    Example:
+        >>> print(worked_program("She sold 48/2 = <<48/2=24>>24 in May.\\nIn all 48+24 = <<48+24=72>>72.\\n#### 72"))
+        # She sold 48/2 = 24 in May.
+        step1 = 48 / 2
+        # In all 48+24 = 72.
+        step2 = 48 + step1
+        print(step2)
+    """
+    lines: list[str] = []
+    results: dict[str, str] = {}  # an earlier step's result, as written -> its variable
+    step = 0
+    for line in solution.splitlines():
+        notes = _NOTE.findall(line)
+        if not notes:
+            continue
+        comment = _CALCULATOR.sub("", line).strip()
+        if comment:
+            lines.append(f"# {comment}")
+        for expression, result in notes:
+            code = expression.replace("x", "*").replace("×", "*").replace("÷", "/").replace(",", "")
+            if not re.fullmatch(r"[\d.\s+\-*/()]+", code) or not re.search(r"\d", code):
+                return None
+
+            def forward(m: re.Match[str]) -> str:
+                return results.get(m.group(0), m.group(0))
+
+            code = re.sub(r"\s*([+\-*/])\s*", r" \1 ", _NUMBER_TOKEN.sub(forward, code)).strip()
+            step += 1
+            name = f"step{step}"
+            lines.append(f"{name} = {code}")
+            results.setdefault(result.strip().replace(",", ""), name)
+    if not step:
+        return None
+    return "\n".join([*lines, f"print(step{step})"])
+
+
 def _section(e: Exemplar) -> str:
     if e.id == RECALLED_ID:
         return "recall"
@@ -73,10 +125,14 @@ def _shown(e: Exemplar) -> bool:
     return shown(e.kind, e.verified, recalled=e.id == RECALLED_ID)
 
 
-def render_exemplar(e: Exemplar, number: int = 1) -> str:
-    """One exemplar as the prompt shows it."""
+def render_exemplar(e: Exemplar, number: int = 1, *, programs: bool = False) -> str:
+    """One exemplar as the prompt shows it; with `programs` (a program seat's prompt), a worked
+    example that has a program (its own, or `worked_program` of its calculator notes, which the
+    retrieve step puts in `Exemplar.code`) is shown as that program."""
     match _section(e):
         case "problem":
+            if programs and e.code:
+                return f"Example {number}: {excerpt(e.text, 400)}\n```python\n{excerpt(e.code, 900)}\n```"
             answer = f"\nAnswer: {e.answer}" if e.answer else ""
             return f"Example {number}: {excerpt(e.text, 400)}\nSolution: {excerpt(e.solution, 600)}{answer}"
         case "code":
@@ -111,8 +167,9 @@ def fit_budget(exemplars: Sequence[Exemplar], max_tokens: int | None) -> list[Ex
     return out
 
 
-def format_experience(exemplars: Sequence[Exemplar]) -> str:
-    """The experience block of a solver prompt, in sections by kind ("" when nothing is shown)."""
+def format_experience(exemplars: Sequence[Exemplar], *, programs: bool = False) -> str:
+    """The experience block of a solver prompt, in sections by kind ("" when nothing is shown); with
+    `programs`, for a program seat, worked examples are shown as programs where they can be."""
     groups: dict[str, list[Exemplar]] = {section: [] for section in _HEADERS}
     for e in exemplars:
         if _shown(e):
@@ -123,7 +180,7 @@ def format_experience(exemplars: Sequence[Exemplar]) -> str:
             continue
         parts.append(_HEADERS[section])
         if section in ("problem", "code"):
-            parts.extend(render_exemplar(e, i) for i, e in enumerate(items, 1))
+            parts.extend(render_exemplar(e, i, programs=programs) for i, e in enumerate(items, 1))
         else:
             parts.append("\n".join(render_exemplar(e) for e in items))
     return "\n\n".join(parts) + "\n\n" if parts else ""

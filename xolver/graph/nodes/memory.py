@@ -10,7 +10,7 @@ from langgraph.runtime import Runtime
 from typing_extensions import assert_never
 
 from xolver.agents.distiller import Attempt, ContrastInput, DistillInput, distill, distill_contrast
-from xolver.agents.experience import fit_budget, shown, worked_solution
+from xolver.agents.experience import fit_budget, shown, worked_program, worked_solution
 from xolver.agents.recall import recall
 from xolver.config import XolverConfig
 from xolver.events import ExperienceRetrieved, MemoryWritten
@@ -73,7 +73,9 @@ def shown_exemplars(store: ExperienceStore, problem: str, cfg: XolverConfig) -> 
             # unverified one is not shown at all (xolver.agents.experience).
             solution=worked_solution(h.record.solution),
             answer=h.record.answer,
-            code=h.record.code,
+            # A program seat is shown a worked example as a program: the record's own, or the one
+            # its calculator notes describe (xolver.agents.experience.worked_program).
+            code=h.record.code or (worked_program(h.record.solution) if h.record.kind == "problem" else None) or "",
             score=round(h.similarity if h.similarity is not None else h.score, 4),
             verified=h.record.verified,
             cautionary=h.record.cautionary,
